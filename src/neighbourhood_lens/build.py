@@ -1,0 +1,377 @@
+"""Build the warehouse from official files: a mirror directory, the download cache, or files
+the user names.
+
+For every dataset in :data:`~neighbourhood_lens.sources.DATASETS` the build
+
+1. finds the file (``--file ID=PATH`` first, then ``MIRROR/ID.parquet`` (also ``.csv``,
+   ``.xlsx``, ``.geojson``, ``.gpkg``), then the download cache), and checks its SHA-256
+   against the mirror's ``SHA256SUMS`` or the registry's pinned value when there is one;
+2. reads it (Parquet, CSV, XLSX, or any vector format pyogrio reads) and maps its headers to
+   canonical columns with the dataset's normaliser;
+3. validates it: required columns, unique keys, code patterns, English codes where the
+   dataset is England-only, numeric columns that are numeric;
+4. loads it as a table named after the dataset id, and records a ``provenance`` row.
+
+It then checks code vintages across datasets (an LSOA 2021 code in an LSOA 2011 table is an
+error), builds the geography hierarchies and the ``areas`` table, and records every join in
+``join_report``. The new warehouse is written to a temporary file and moved into place only
+when the whole build succeeds, so a failed build never leaves a half-built warehouse and
+rebuilding is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from . import __version__
+from .errors import ChecksumError, DataError, SchemaError, SourceUnavailableError, examples
+from .normalise import normalise_headers
+from .sources import DATASETS, Dataset, get_dataset
+
+__all__ = [
+    "BuildReport",
+    "build_warehouse",
+    "read_source",
+    "normalise_table",
+    "locate_sources",
+    "sha256_file",
+    "read_checksums",
+]
+
+SUFFIXES = (".parquet", ".geoparquet", ".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".shp")
+_CODE = re.compile(r"^[EWSNK]\d{8}$")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did: datasets loaded, skipped (with reasons), warnings, joins."""
+
+    db_path: Path
+    loaded: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checksums(directory: Path) -> dict[str, str]:
+    """Parse ``SHA256SUMS`` (``<hex>  <file name>`` per line) in ``directory`` if present."""
+    sums = directory / "SHA256SUMS"
+    if not sums.exists():
+        return {}
+    out: dict[str, str] = {}
+    for n, line in enumerate(sums.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+            raise DataError(f"{sums}: line {n} is not '<sha256>  <file>': {line!r}")
+        out[parts[1].lstrip("*")] = parts[0].lower()
+    return out
+
+
+def locate_sources(
+    dataset_ids: Iterable[str],
+    *,
+    mirror: Path | None,
+    cache_dir: Path | None,
+    files: Mapping[str, Path] | None = None,
+) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """Find a file for each dataset. Returns ``(found, tried)``; ``tried`` lists, for each
+    dataset not found, every place that was looked at."""
+    files = dict(files or {})
+    found: dict[str, Path] = {}
+    tried: dict[str, list[str]] = {}
+    for ds in dataset_ids:
+        looked: list[str] = []
+        if ds in files:
+            p = Path(files[ds])
+            if p.exists():
+                found[ds] = p
+                continue
+            looked.append(f"{p} (given with --file; does not exist)")
+        if mirror is not None:
+            for suffix in SUFFIXES:
+                p = mirror / f"{ds}{suffix}"
+                if p.exists():
+                    found[ds] = p
+                    break
+            else:
+                looked.append(f"{mirror}/{ds}.parquet (mirror)")
+            if ds in found:
+                continue
+        else:
+            looked.append("no mirror (set --mirror DIR or NLENS_MIRROR)")
+        if cache_dir is not None:
+            d = cache_dir / ds
+            cached = sorted(p for p in d.glob("*") if p.suffix.lower() in SUFFIXES) if d.is_dir() else []
+            if cached:
+                found[ds] = cached[0]
+                continue
+            looked.append(f"{d}/ (download cache; run `nlens data fetch`)")
+        tried[ds] = looked
+    return found, tried
+
+
+def read_source(path: Path) -> pa.Table:
+    """Read one official or mirrored file into an Arrow table.
+
+    Parquet and GeoParquet are read as they are (geometry stays WKB); CSV is read as UTF-8,
+    falling back to Windows-1252 (common in older government files) with a warning; XLSX
+    reads the first sheet; other vector formats go through pyogrio and are reprojected to
+    WGS84 (EPSG:4326), geometry as WKB.
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".geoparquet"):
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        if suffix == ".csv":
+            return _read_csv(path)
+        if suffix == ".xlsx":
+            import pandas as pd
+
+            return pa.Table.from_pandas(pd.read_excel(path, dtype=object), preserve_index=False)
+        import geopandas as gpd
+
+        gdf = gpd.read_file(path)
+        if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+            gdf = gdf.to_crs(4326)
+        gdf["geometry"] = gdf.geometry.to_wkb()
+        return pa.Table.from_pandas(gdf.rename(columns={gdf.geometry.name: "geometry"}))
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_csv(path: Path) -> pa.Table:
+    import pyarrow.csv as pacsv
+
+    try:
+        return pacsv.read_csv(path)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" not in str(exc) and "utf8" not in str(exc).lower():
+            raise
+    warnings.warn(f"{path} is not UTF-8; read as Windows-1252", stacklevel=3)
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding="cp1252"))
+
+
+def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Table:
+    """Rename to canonical columns and validate; raise a :class:`DataError` naming the file,
+    column and example values on any problem."""
+    try:
+        mapping = normalise_headers(dataset.id, table.column_names)
+    except ValueError as exc:
+        raise SchemaError(f"{source}: {exc}") from None
+    table = table.rename_columns([mapping[c] for c in table.column_names])
+    missing = [c for c in dataset.required if c not in table.column_names]
+    if missing:
+        raise SchemaError(
+            f"{source} does not look like {dataset.id} ({dataset.title}): missing column(s) "
+            f"{', '.join(missing)}. Found: {examples(table.column_names, limit=12)}. "
+            f"Check the file is the right one ({dataset.landing_page})."
+        )
+    if table.num_rows == 0:
+        raise DataError(f"{source}: the file has a header but no rows")
+    table = _coerce(table, dataset, source)
+    _check_codes(table, dataset, source)
+    _check_unique(table, dataset, source)
+    return table
+
+
+def _coerce(table: pa.Table, dataset: Dataset, source: str) -> pa.Table:
+    """Codes and names as strings (trimmed); score/rank/decile columns as float64."""
+    import pyarrow.compute as pc
+
+    for i, name in enumerate(table.column_names):
+        col = table.column(i)
+        if name.endswith(("_code", "_name")) and not pa.types.is_string(col.type):
+            col = col.cast(pa.string())
+            table = table.set_column(i, name, col)
+        if name.endswith("_code"):
+            table = table.set_column(i, name, pc.utf8_trim_whitespace(col))
+        elif (
+            name.endswith(("_score", "_rank", "_decile")) or name == "population"
+        ) and not pa.types.is_floating(col.type):
+            try:
+                table = table.set_column(i, name, col.cast(pa.float64()))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                bad = _non_numeric(col)
+                raise DataError(
+                    f"{source}: column {name!r} ({dataset.id}) must be numeric; "
+                    f"{len(bad)} value(s) are not, e.g. {examples(bad)}"
+                ) from None
+    return table
+
+
+def _non_numeric(col: pa.ChunkedArray) -> list[str]:
+    import pandas as pd
+
+    s = col.to_pandas().astype("string")
+    bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
+    return [f"row {i + 2}: {v!r}" for i, v in bad.head(5).items()] + (
+        [f"... ({len(bad)} in all)"] if len(bad) > 5 else []
+    )
+
+
+def _check_codes(table: pa.Table, dataset: Dataset, source: str) -> None:
+    import pyarrow.compute as pc
+
+    for key in dataset.key:
+        col = table.column(key)
+        nulls = col.null_count
+        if nulls:
+            raise DataError(f"{source}: {nulls} row(s) have no {key} ({dataset.id})")
+        bad = pc.invert(pc.match_substring_regex(col, _CODE.pattern))
+        if pc.any(bad).as_py():
+            vals = pc.filter(col, bad).to_pylist()
+            raise DataError(
+                f"{source}: column {key!r} holds {len(vals)} value(s) that are not GSS codes "
+                f"(a letter then 8 digits, e.g. E01000001): {examples(vals)}"
+            )
+        if dataset.england_only:
+            not_e = pc.invert(pc.starts_with(col, "E"))
+            if pc.any(not_e).as_py():
+                vals = pc.filter(col, not_e).to_pylist()
+                raise DataError(
+                    f"{source}: {dataset.id} covers England only, but column {key!r} has "
+                    f"{len(vals)} non-English code(s): {examples(vals)}. Remove them or use "
+                    "the English file."
+                )
+
+
+def _check_unique(table: pa.Table, dataset: Dataset, source: str) -> None:
+    import pyarrow.compute as pc
+
+    if len(dataset.key) == 1:
+        col = table.column(dataset.key[0])
+        if pc.count_distinct(col).as_py() == table.num_rows:
+            return
+        counts = pc.value_counts(col)
+        dup = [v["values"] for v in counts.to_pylist() if v["counts"] > 1]
+    else:
+        grouped = table.group_by(list(dataset.key)).aggregate([([], "count_all")])
+        if grouped.num_rows == table.num_rows:
+            return
+        mask = pc.greater(grouped.column("count_all"), 1)
+        dup_tbl = grouped.filter(mask)
+        dup = ["/".join(str(r[k]) for k in dataset.key) for r in dup_tbl.to_pylist()]
+    raise DataError(
+        f"{source}: {len(dup)} duplicate {'+'.join(dataset.key)} value(s) in {dataset.id}: "
+        f"{examples(dup)}. Each must appear once; remove the repeated rows."
+    )
+
+
+def build_warehouse(
+    db: Path,
+    *,
+    mirror: Path | None = None,
+    cache_dir: Path | None = None,
+    files: Mapping[str, Path] | None = None,
+    only: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build (or rebuild) the warehouse at ``db``.
+
+    Parameters
+    ----------
+    mirror
+        Directory laid out like ``../shared/data``: one file per dataset id.
+    cache_dir
+        The download cache filled by ``nlens data fetch``.
+    files
+        Explicit files by dataset id (e.g. the user's own CNI copy); these win.
+    only
+        Build just these datasets (plus nothing else). Default: every dataset.
+
+    Open datasets that cannot be found are an error listing every place tried; OCSI's CNI
+    (not open data) is skipped with a warning when absent.
+    """
+    import time
+
+    import duckdb
+
+    from . import _derive
+
+    t0 = time.perf_counter()
+    ids = list(only) if only else list(DATASETS)
+    for ds in ids:
+        get_dataset(ds)
+    found, tried = locate_sources(ids, mirror=mirror, cache_dir=cache_dir, files=files)
+    report = BuildReport(db_path=db)
+    hard_missing = {d: t for d, t in tried.items() if DATASETS[d].open_data}
+    if hard_missing:
+        lines = "; ".join(f"{d}: tried {', '.join(t)}" for d, t in hard_missing.items())
+        raise SourceUnavailableError(
+            f"{len(hard_missing)} dataset(s) could not be found. {lines}. Fix: pass "
+            "--mirror DIR (a directory like ../shared/data), or run `nlens data fetch` when "
+            "online, or `--only` to build a subset."
+        )
+    for d, t in tried.items():
+        report.skipped[d] = "not found: " + ", ".join(t)
+        report.warnings.append(
+            f"{d} skipped: not open data, supply your copy with --file {d}=PATH"
+        )
+
+    sums_cache: dict[Path, dict[str, str]] = {}
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db.with_name(db.name + ".building")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        _derive.create_audit_tables(con)
+        total = len(found)
+        for n, (ds_id, path) in enumerate(found.items(), start=1):
+            if progress:
+                progress(ds_id, n, total)
+            ds = DATASETS[ds_id]
+            digest = sha256_file(path)
+            sums = sums_cache.setdefault(path.parent, read_checksums(path.parent))
+            expected = sums.get(path.name) or (ds.sha256 if files is None or ds_id not in files else None)
+            if expected and expected != digest:
+                raise ChecksumError(
+                    f"{path}: SHA-256 is {digest} but {expected} was expected "
+                    f"({'SHA256SUMS' if path.name in sums else 'registry'}). The file is "
+                    "corrupt or changed; fetch it again."
+                )
+            table = read_source(path)
+            rows_read = table.num_rows
+            table = normalise_table(table, ds, source=str(path))
+            con.register("_incoming", table)
+            con.execute(f'CREATE OR REPLACE TABLE "{ds_id}" AS SELECT * FROM _incoming')
+            con.unregister("_incoming")
+            rows_loaded = con.execute(f'SELECT count(*) FROM "{ds_id}"').fetchone()[0]
+            _derive.record_provenance(
+                con, ds, source=str(path.resolve()), sha256=digest, rows_read=rows_read,
+                rows_loaded=rows_loaded, tool_version=__version__,
+            )
+            report.loaded.append(ds_id)
+        report.warnings.extend(_derive.check_vintages(con))
+        report.warnings.extend(_derive.derive_tables(con))
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(tmp, db)
+    db.with_name(db.name + ".building.wal").unlink(missing_ok=True)
+    report.seconds = time.perf_counter() - t0
+    return report

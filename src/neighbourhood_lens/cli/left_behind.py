@@ -1,0 +1,48 @@
+"""``nlens left-behind``: the doubly disadvantaged neighbourhoods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import DbOption, console, handle_errors, render_table
+
+
+@handle_errors
+def left_behind(
+    vintage: Annotated[int, typer.Option(help="2019: wards (IMD 2019 x CNI 2019); 2023: LSOA 2021 (IMD 2025 x CNI 2023).")] = 2019,  # noqa: E501
+    imd_share: Annotated[float, typer.Option(help="Most deprived share on the IMD (0-1).")] = 0.1,
+    cni_share: Annotated[float, typer.Option(help="Highest-need share on the CNI (0-1).")] = 0.1,
+    out: Annotated[Path | None, typer.Option(help="Write the list: .csv, .parquet or .geojson.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Find the left-behind neighbourhoods: most deprived on the IMD and highest need on the CNI."""
+    from .. import left_behind as lb
+    from ..outputs import provenance_record, write_table
+    from ..warehouse import connect
+
+    con = connect(db)
+    frame = lb.left_behind(con, vintage=vintage, imd_share=imd_share, cni_share=cni_share)
+    unit = "wards (2017)" if vintage == 2019 else "LSOAs (2021)"
+    console.print(
+        f"[bold]{len(frame):,}[/] left-behind {unit} (IMD top {imd_share:.0%} x CNI top "
+        f"{cni_share:.0%}), home to [bold]{frame['population'].sum():,.0f}[/] people."
+    )
+    console.print(render_table(lb.summary_by_region(frame), title="By region",
+                               formats={"areas": ",d", "population": ",.0f"}))
+    if out is not None:
+        ids = (["imd2019_lsoa11", "cni2019_ward17", "lookup_lsoa11_ward17", "lookup_lsoa11_lad19",
+                "lookup_lad19_region19", "population2019_lsoa11"] if vintage == 2019 else
+               ["imd2025_lsoa21", "cni2023_lsoa21", "lookup_lsoa21_ward24_lad24",
+                "lookup_lad24_region24", "census2021_population_lsoa21"])
+        prov = provenance_record(con, ids, command="left-behind",
+                                 parameters={"vintage": vintage, "imd_share": imd_share, "cni_share": cni_share})
+        geometry = None
+        if out.suffix.lower() in (".geojson", ".gpkg"):
+            from ..boundaries import area_boundaries
+
+            geometry = area_boundaries(con, "ward17" if vintage == 2019 else "lsoa21", codes=frame["code"])
+        write_table(frame, out, provenance=prov, geometry=geometry)
+        console.print(f"Wrote {len(frame):,} rows to {out}")

@@ -1,0 +1,112 @@
+"""The DuckDB warehouse: where it lives, how to open it, and what is in it.
+
+One DuckDB file holds every dataset (one table per dataset id, columns as in
+:mod:`.normalise`), derived tables (``hierarchy_lsoa11``, ``hierarchy_lsoa21``, ``areas``),
+the long-format ``iod_lsoa`` view, and two audit tables:
+
+``provenance``
+    one row per loaded dataset: ``dataset_id, title, publisher, licence, source, sha256,
+    rows_read, rows_loaded, loaded_at, tool_version, notes``.
+``join_report``
+    one row per join made while building: ``step, left_table, right_table, left_rows,
+    matched, unmatched, unmatched_examples``.
+
+The default location is the user data directory (``platformdirs``); ``--db PATH`` or the
+``NLENS_DB`` environment variable override it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import WarehouseError, examples
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+__all__ = [
+    "default_db_path",
+    "resolve_db_path",
+    "connect",
+    "require_tables",
+    "has_table",
+    "status",
+    "join_report",
+]
+
+APP_NAME = "neighbourhood-lens"
+
+
+def default_db_path() -> Path:
+    """``$NLENS_DB`` if set, else ``<user data dir>/neighbourhood-lens/warehouse.duckdb``."""
+    env = os.environ.get("NLENS_DB")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME)) / "warehouse.duckdb"
+
+
+def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
+    """The warehouse path to use: ``db`` if given, else :func:`default_db_path`."""
+    return Path(db).expanduser() if db else default_db_path()
+
+
+def connect(
+    db: str | os.PathLike[str] | None = None, *, read_only: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; read-only unless building.
+
+    Raises :class:`~neighbourhood_lens.errors.WarehouseError` if a read-only warehouse does not
+    exist yet, saying how to build it.
+    """
+    import duckdb
+
+    path = resolve_db_path(db)
+    if read_only and not path.exists():
+        raise WarehouseError(
+            f"no warehouse at {path}. Build it first: "
+            f"`nlens data build --mirror DIR --db {path}` (offline, from a mirror such as "
+            "../shared/data) or `nlens data fetch` then `nlens data build`."
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether a table or view called ``name`` exists."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def require_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
+    """Raise :class:`WarehouseError` naming every missing table and how to load it."""
+    missing = [n for n in names if not has_table(con, n)]
+    if missing:
+        raise WarehouseError(
+            f"the warehouse lacks table(s) {examples(missing, limit=10)}. Rebuild it with "
+            "`nlens data build --mirror DIR` (CNI is not open data: pass your copy with "
+            "`--file cni2019_ward17=PATH`)."
+        )
+
+
+def status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """What is loaded and from where: the ``provenance`` table, one row per dataset."""
+    require_tables(con, ["provenance"])
+    return con.execute(
+        "SELECT dataset_id, rows_loaded, rows_read, source, sha256, loaded_at, tool_version, "
+        "notes FROM provenance ORDER BY dataset_id"
+    ).df()
+
+
+def join_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every join made by the build, with unmatched counts and examples."""
+    require_tables(con, ["join_report"])
+    return con.execute("SELECT * FROM join_report ORDER BY step").df()
