@@ -21,11 +21,14 @@ def mirror() -> Path:
 
 @pytest.fixture(scope="session")
 def warehouse_path(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built from the full mirror, once per session."""
+    """A warehouse built from the full mirror, with LSOA adjacency cached, once per session."""
+    from neighbourhood_lens.adjacency import ensure_adjacency
     from neighbourhood_lens.build import build_warehouse
 
     path = tmp_path_factory.mktemp("warehouse") / "nlens.duckdb"
     build_warehouse(path, mirror=mirror)
+    for vintage in (2011, 2021):
+        ensure_adjacency(path, vintage)
     return path
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import NeighbourhoodLensError
+from ..errors import DataError, NeighbourhoodLensError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -37,7 +37,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NeighbourhoodLensError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -57,6 +57,12 @@ def progress_bar(description: str) -> Iterator[Callable[[str, int, int], None]]:
 
         yield update
         bar.update(task, completed=bar.tasks[0].total or 0, label="done")
+
+
+def check_suffix(path: Path | None, allowed: tuple[str, ...], *, option: str = "--out") -> None:
+    """Fail before any work if ``path`` has a suffix we cannot write."""
+    if path is not None and path.suffix.lower() not in allowed:
+        raise DataError(f"{option} {path}: unknown suffix {path.suffix!r}; use one of {', '.join(allowed)}")
 
 
 def render_table(frame: Any, *, title: str | None = None, formats: dict[str, str] | None = None) -> Table:

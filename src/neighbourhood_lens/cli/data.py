@@ -99,6 +99,24 @@ def status(db: DbOption = None) -> None:
 
 
 @app.command()
+@handle_errors
+def adjacency(
+    db: DbOption = None,
+    vintage: Annotated[list[int] | None, typer.Option(help="LSOA vintage(s): 2011, 2021 (default both).")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Recompute even if cached.")] = False,
+) -> None:
+    """Compute LSOA queen adjacency (with island links) once and cache it in the warehouse."""
+    from ..adjacency import ensure_adjacency
+    from ..warehouse import resolve_db_path
+
+    for v in vintage or [2011, 2021]:
+        if v not in (2011, 2021):
+            raise typer.BadParameter(f"vintage must be 2011 or 2021, not {v}")
+        n = ensure_adjacency(resolve_db_path(db), v, rebuild=rebuild)
+        console.print(f"adjacency_lsoa{str(v)[2:]}: {n:,} links")
+
+
+@app.command()
 def sources() -> None:
     """List the source registry: every dataset, its publisher, licence and official URL."""
     from ..sources import registry_frame

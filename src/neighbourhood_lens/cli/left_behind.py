@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, console, handle_errors, render_table
+from ._common import DbOption, check_suffix, console, handle_errors, render_table
 
 
 @handle_errors
@@ -23,6 +23,7 @@ def left_behind(
     from ..outputs import provenance_record, write_table
     from ..warehouse import connect
 
+    check_suffix(out, (".csv", ".parquet", ".geojson", ".gpkg"))
     con = connect(db)
     frame = lb.left_behind(con, vintage=vintage, imd_share=imd_share, cni_share=cni_share)
     unit = "wards (2017)" if vintage == 2019 else "LSOAs (2021)"
