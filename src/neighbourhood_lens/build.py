@@ -336,6 +336,7 @@ def build_warehouse(
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
+        con.begin()  # one transaction: one WAL flush instead of one per statement
         _derive.create_audit_tables(con)
         total = len(found)
         for n, (ds_id, path) in enumerate(found.items(), start=1):
@@ -365,6 +366,7 @@ def build_warehouse(
             report.loaded.append(ds_id)
         report.warnings.extend(_derive.check_vintages(con))
         report.warnings.extend(_derive.derive_tables(con))
+        con.commit()
         con.execute("CHECKPOINT")
     except BaseException:
         con.close()

@@ -137,7 +137,7 @@ def weighted_mean(
 
     >>> f = pd.DataFrame({"g": ["a", "a", "b"], "x": [10.0, 20.0, 5.0], "w": [1.0, 3.0, 2.0]})
     >>> weighted_mean(f, value="x", weight="w", by="g")
-       g      x    w  n_lsoas
+       g     x    w  n_lsoas
     0  a  17.5  4.0        2
     1  b   5.0  2.0        1
     """

@@ -1,0 +1,63 @@
+"""Benchmark: warehouse build vs plain reading of the inputs, and the left-behind query.
+
+Target (issue 2): the build takes at most 3x the time it takes to just read every input
+file with pyarrow; ``left-behind`` runs in under 2 s on a built warehouse.
+
+    .venv/bin/python benchmarks/bench_build.py [--mirror ../shared/data] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from neighbourhood_lens.build import build_warehouse
+from neighbourhood_lens.left_behind import left_behind
+from neighbourhood_lens.sources import DATASETS
+from neighbourhood_lens.warehouse import connect
+
+
+def read_all(mirror: Path) -> float:
+    t = time.perf_counter()
+    for ds in DATASETS:
+        pq.read_table(mirror / f"{ds}.parquet")
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mirror", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    read_all(args.mirror)  # warm the OS file cache so both timings read from memory
+    reads, builds, lb19, lb23 = [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        for _ in range(args.repeat):
+            reads.append(read_all(args.mirror))
+            t = time.perf_counter()
+            build_warehouse(db, mirror=args.mirror)
+            builds.append(time.perf_counter() - t)
+        con = connect(db)
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            left_behind(con, vintage=2019)
+            lb19.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            left_behind(con, vintage=2023)
+            lb23.append(time.perf_counter() - t)
+    read_s, build_s = statistics.median(reads), statistics.median(builds)
+    print(f"read every input with pyarrow : {read_s:6.2f} s (median of {args.repeat})")
+    print(f"nlens data build              : {build_s:6.2f} s")
+    print(f"build / read ratio            : {build_s / read_s:6.2f}  (target <= 3)")
+    print(f"left-behind --vintage 2019    : {statistics.median(lb19):6.3f} s (target < 2)")
+    print(f"left-behind --vintage 2023    : {statistics.median(lb23):6.3f} s (target < 2)")
+
+
+if __name__ == "__main__":
+    main()
