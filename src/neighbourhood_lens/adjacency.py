@@ -189,9 +189,30 @@ def ensure_adjacency(db: str | os.PathLike[str] | None, vintage: int, *, rebuild
         con.register("_links", links)
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT a, b, kind FROM _links")
         con.unregister("_links")
+        _record(con, table, vintage, len(links))
         return len(links)
     finally:
         con.close()
+
+
+def _record(con: duckdb.DuckDBPyConnection, table: str, vintage: int, n: int) -> None:
+    """A provenance row for the derived table, naming the boundary file it came from."""
+    from datetime import UTC, datetime
+
+    from . import __version__
+    from .warehouse import has_table
+
+    if not has_table(con, "provenance"):
+        return
+    src = f"boundaries_lsoa{str(vintage)[2:]}"
+    row = con.execute("SELECT source, sha256 FROM provenance WHERE dataset_id = ?", [src]).fetchone()
+    source, sha = (f"derived from {src} ({row[0]})", row[1]) if row else (f"derived from {src}", None)
+    con.execute(
+        "INSERT OR REPLACE INTO provenance VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [table, f"Queen contiguity of LSOAs ({vintage}) with island links", "neighbourhood-lens",
+         "derived", str(vintage), f"lsoa{str(vintage)[2:]}", source, sha, n, n, datetime.now(UTC),
+         __version__, "kind='nearest' rows bridge islands and detached parts within a LAD"],
+    )
 
 
 def neighbours(links: pd.DataFrame) -> pd.DataFrame:
