@@ -80,10 +80,10 @@ def connect(
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether a table or view called ``name`` exists."""
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
+    # fetchall, not fetchone: DuckDB keeps a partly fetched result open, which blocks a
+    # later ``register`` on the same connection.
+    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
+    return bool(rows[0][0])
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:

@@ -16,6 +16,8 @@ def left_behind(
     imd_share: Annotated[float, typer.Option(help="Most deprived share on the IMD (0-1).")] = 0.1,
     cni_share: Annotated[float, typer.Option(help="Highest-need share on the CNI (0-1).")] = 0.1,
     out: Annotated[Path | None, typer.Option(help="Write the list: .csv, .parquet or .geojson.")] = None,
+    neighbourhoods: Annotated[str | None, typer.Option(
+        help="Use a stored custom neighbourhood set (nlens neighbourhoods build) instead of wards/LSOAs.")] = None,
     db: DbOption = None,
 ) -> None:
     """Find the left-behind neighbourhoods: most deprived on the IMD and highest need on the CNI."""
@@ -25,6 +27,9 @@ def left_behind(
 
     check_suffix(out, (".csv", ".parquet", ".geojson", ".gpkg"))
     con = connect(db)
+    if neighbourhoods is not None:
+        _for_neighbourhoods(con, neighbourhoods, imd_share=imd_share, cni_share=cni_share, out=out)
+        return
     frame = lb.left_behind(con, vintage=vintage, imd_share=imd_share, cni_share=cni_share)
     unit = "wards (2017)" if vintage == 2019 else "LSOAs (2021)"
     console.print(
@@ -45,5 +50,34 @@ def left_behind(
             from ..boundaries import area_boundaries
 
             geometry = area_boundaries(con, "ward17" if vintage == 2019 else "lsoa21", codes=frame["code"])
+        write_table(frame, out, provenance=prov, geometry=geometry)
+        console.print(f"Wrote {len(frame):,} rows to {out}")
+
+
+def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, out: Path | None) -> None:  # noqa: ANN001
+    from .. import left_behind as lb
+    from ..neighbourhoods import left_behind_for_neighbourhoods, load_neighbourhoods, neighbourhood_boundaries
+    from ..outputs import provenance_record, write_table
+
+    scores = left_behind_for_neighbourhoods(con, name, imd_share=imd_share, cni_share=cni_share)
+    frame = scores[scores["left_behind"]].reset_index(drop=True)
+    console.print(
+        f"[bold]{len(frame):,}[/] left-behind neighbourhoods of set {name} (IMD top {imd_share:.0%} x CNI top "
+        f"{cni_share:.0%} among {len(scores):,} neighbourhoods), home to "
+        f"[bold]{frame['population'].sum():,.0f}[/] people."
+    )
+    console.print(render_table(lb.summary_by_region(frame), title="By region",
+                               formats={"areas": ",d", "population": ",.0f"}))
+    if out is not None:
+        assignment, vintage = load_neighbourhoods(con, name)
+        ids = (["imd2019_lsoa11", "cni2019_ward17", "lookup_lsoa11_ward17", "population2019_lsoa11"]
+               if vintage == 2011 else ["imd2025_lsoa21", "cni2023_lsoa21", "census2021_population_lsoa21"])
+        prov = provenance_record(con, ids, command="left-behind",
+                                 parameters={"neighbourhoods": name, "imd_share": imd_share, "cni_share": cni_share})
+        geometry = None
+        if out.suffix.lower() in (".geojson", ".gpkg"):
+            sub = assignment[assignment["neighbourhood_code"].isin(frame["code"])]
+            geometry = neighbourhood_boundaries(con, sub, vintage=vintage)
+            geometry = geometry.rename(columns={"neighbourhood_code": "code"})
         write_table(frame, out, provenance=prov, geometry=geometry)
         console.print(f"Wrote {len(frame):,} rows to {out}")
