@@ -1,0 +1,131 @@
+"""Funding uploads for the web app: check a 360Giving file, then hand it to :mod:`..funding`.
+
+The upload is written to a private temporary directory under a fixed name (the client's file
+name is never used as a path), read with the funding module's own reader, and deleted.
+Where ``neighbourhood_lens.funding`` is not available, the file is still checked against the
+360Giving spreadsheet headers so the user learns what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, NeighbourhoodLensError
+
+__all__ = ["FundingUpload", "FundingResult", "REQUIRED_360G", "check_360giving_header", "handle_upload"]
+
+#: Spreadsheet column titles a 360Giving file must have for a reach analysis (case-insensitive).
+REQUIRED_360G = ("Identifier", "Amount Awarded", "Award Date")
+#: At least one of these locates a grant.
+LOCATION_360G = ("Beneficiary Location:0:Geographic Code", "Recipient Org:0:Postal Code",
+                 "Beneficiary Location:Geographic Code", "Recipient Org:Postal Code")
+_LOCK = threading.Lock()
+
+
+@dataclass
+class FundingUpload:
+    """An uploaded file held in memory: its (base) name and bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class FundingResult:
+    """What the funding page shows: errors, or a summary and the reach dashboard HTML."""
+
+    ok: bool
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    html: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "errors": self.errors, "notes": self.notes, "summary": self.summary}
+
+
+def _header(upload: FundingUpload) -> list[str]:
+    suffix = Path(upload.name).suffix.lower()
+    if suffix == ".csv":
+        try:
+            text = upload.data[:65536].decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DataError(f"file {upload.name!r} is not UTF-8 text; save it as CSV UTF-8") from None
+        return next(csv.reader(io.StringIO(text)), [])
+    if suffix == ".xlsx":
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(upload.data), read_only=True, data_only=True)
+        except Exception:
+            raise DataError(f"file {upload.name!r} is not a readable .xlsx workbook") from None
+        row = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+        return [str(v) for v in row if v is not None]
+    return []
+
+
+def check_360giving_header(columns: list[str], *, name: str) -> list[str]:
+    """Problems with a 360Giving spreadsheet header (empty list = fine).
+
+    >>> check_360giving_header(["Identifier", "Amount Awarded", "Award Date",
+    ...                         "Recipient Org:0:Postal Code"], name="g.csv")
+    []
+    >>> check_360giving_header(["id", "amount"], name="g.csv")[0][:60]
+    "file 'g.csv' lacks the 360Giving column(s) Identifier, Amoun"
+    """
+    have = {c.strip().lower() for c in columns}
+    problems = []
+    missing = [c for c in REQUIRED_360G if c.lower() not in have]
+    if missing:
+        problems.append(f"file {name!r} lacks the 360Giving column(s) {', '.join(missing)}; its header is: "
+                        f"{', '.join(columns[:8]) or '(empty)'}. Use the 360Giving spreadsheet template.")
+    if not any(c.lower() in have for c in LOCATION_360G):
+        problems.append(f"file {name!r} has no location column: add 'Beneficiary Location:0:Geographic Code' "
+                        "(an LSOA, ward or LAD code) or 'Recipient Org:0:Postal Code'.")
+    return problems
+
+
+def _check(upload: FundingUpload) -> list[str]:
+    if Path(upload.name).suffix.lower() == ".json":
+        try:
+            package = json.loads(upload.data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return [f"file {upload.name!r} is not valid JSON: {str(exc)[:120]}"]
+        if not isinstance(package, dict) or not isinstance(package.get("grants"), list):
+            return [f"file {upload.name!r} is not a 360Giving JSON package: it needs a top-level \"grants\" list"]
+        return []
+    return check_360giving_header(_header(upload), name=upload.name)
+
+
+def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") -> FundingResult:
+    """Check the file; if fine and the funding module is available, compute its reach."""
+    problems = _check(upload)
+    if problems:
+        return FundingResult(ok=False, errors=problems)
+    try:
+        from .. import funding
+    except ImportError:
+        return FundingResult(ok=True, notes=[
+            f"{upload.name} passed the 360Giving header check. The reach dashboard needs the "
+            "neighbourhood_lens.funding module, which this installation lacks."])
+    with tempfile.TemporaryDirectory(prefix="nlens-upload-") as tmp:
+        path = Path(tmp) / ("grants" + Path(upload.name).suffix.lower())
+        path.write_bytes(upload.data)
+        try:
+            with _LOCK:
+                result = funding.reach(con.cursor(), path, index=index)
+        except NeighbourhoodLensError as exc:
+            return FundingResult(ok=False, errors=[str(exc)])
+    html = funding.render_reach_html(result) if hasattr(funding, "render_reach_html") else None
+    summary = {}
+    if hasattr(result, "summary"):
+        raw = result.summary
+        summary = raw if isinstance(raw, dict) else getattr(raw, "to_dict", lambda: {})()
+    return FundingResult(ok=True, html=html, summary=json.loads(json.dumps(summary, default=str)))

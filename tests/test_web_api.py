@@ -1,0 +1,114 @@
+"""The web API on the real warehouse, through FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client(warehouse_path):
+    from fastapi.testclient import TestClient
+
+    from neighbourhood_lens.web.app import create_app
+
+    app = create_app(warehouse_path, max_upload_bytes=2000)
+    app.state.geo.wait(120)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_health(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["areas"]["lsoa21"] == 33755 and body["areas"]["ward17"] == 7427
+
+
+def test_left_behind_2019_is_the_published_225(client):
+    body = client.get("/api/left-behind?vintage=2019").json()
+    assert body["count"] == 225 == len(body["items"])
+    assert {"code", "name", "imd_rank", "cni_rank"} <= set(body["items"][0])
+    # Every listed ward is in the most deprived 10% of 7,427 wards and the top 10% on the CNI.
+    assert all(item["imd_rank"] <= 742.7 and item["cni_decile"] == 1 for item in body["items"])
+
+
+def test_left_behind_filters_and_csv(client):
+    every = client.get("/api/left-behind?vintage=2023").json()["items"]
+    lad = every[0]["lad_code"]
+    some = client.get(f"/api/left-behind?vintage=2023&lad={lad}").json()["items"]
+    assert len(some) == sum(item["lad_code"] == lad for item in every) > 0
+    csv = client.get(f"/api/left-behind?vintage=2023&lad={lad}&format=csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert len(csv.text.strip().splitlines()) == len(some) + 1
+
+
+@pytest.mark.parametrize("url, status, words", [
+    ("/api/left-behind?vintage=2020", 400, "2019"),
+    ("/api/left-behind?lad=../../etc", 422, "lad"),
+    ("/api/areas/E99999999", 404, "no English"),
+    ("/api/areas/not-a-code", 422, "code"),
+    ("/api/geo/lsoa21", 400, "bbox"),
+    ("/api/geo/lsoa21?bbox=1,2,3", 400, "four numbers"),
+    ("/api/geo/countries", 422, "layer"),
+    ("/api/search?q=a", 422, "q"),
+])
+def test_bad_input_is_a_clear_error_without_trace(client, url, status, words):
+    r = client.get(url)
+    assert r.status_code == status
+    assert words in r.json()["detail"]
+    assert "Traceback" not in r.text
+
+
+def test_profile_of_a_ward17_uses_2019(client):
+    p = client.get("/api/areas/E05001645").json()  # Bloomfield, Blackpool: IMD rank 1 ward
+    assert p["imd"]["edition"] == "IoD2019" and p["imd"]["rank"] == 1
+    assert p["left_behind"]["left_behind"] is True
+    assert len(p["domains"]) == 7 and p["neighbours"]
+    assert all(n["code"].startswith("E05") for n in p["neighbours"])
+
+
+def test_profile_of_a_shared_lsoa_code_has_both_editions(client, con):
+    p = client.get("/api/areas/E01000001").json()
+    published = con.execute("SELECT imd_decile FROM imd2025_lsoa21 WHERE lsoa21_code='E01000001'").fetchone()[0]
+    assert p["imd"]["edition"] == "IoD2025" and p["imd"]["decile"] == published
+    assert [e["imd"]["edition"] for e in p["other_editions"]] == ["IoD2019"]
+    assert p["bbox"] is not None and p["lad_context"]["code"] == "E09000001"
+
+
+def test_profile_of_a_lad_counts_its_left_behind_lsoas(client):
+    p = client.get("/api/areas/E08000021").json()
+    items = client.get("/api/left-behind?vintage=2023&lad=E08000021").json()["items"]
+    assert p["left_behind"]["n_left_behind_within"] == len(items)
+    r = client.get("/api/areas/E08000021")
+    assert "max-age" in r.headers["cache-control"]
+
+
+def test_geometry_layers_are_simplified_and_compressed(client):
+    r = client.get("/api/geo/lad24", headers={"accept-encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and "max-age" in r.headers["cache-control"]
+    assert len(r.json()["features"]) == 296
+    box = client.get("/api/geo/lsoa21?bbox=-1.70,54.95,-1.55,55.02").json()["features"]
+    assert 0 < len(box) < 1000 and all(f["properties"]["code"].startswith("E01") for f in box)
+
+
+def test_search_finds_lads_and_codes(client):
+    items = client.get("/api/search?q=newcastle upon").json()["items"]
+    assert items[0]["code"] == "E08000021"
+    assert client.get("/api/search?q=e05001645").json()["items"][0]["name"] == "Bloomfield"
+
+
+def test_upload_is_size_limited_and_header_checked(client):
+    big = client.post("/api/funding/upload", files={"file": ("g.csv", b"x" * 5000, "text/csv")})
+    assert big.status_code == 400 and "upload limit" in big.json()["detail"]
+    bad = client.post("/api/funding/upload", files={"file": ("g.csv", b"id,amount\n1,2\n", "text/csv")})
+    assert bad.json()["ok"] is False and "Amount Awarded" in bad.json()["errors"][0]
+    exe = client.post("/api/funding/upload", files={"file": ("../../evil.exe", b"MZ", "application/octet-stream")})
+    assert exe.status_code == 400 and "'evil.exe'" in exe.json()["detail"]
+
+
+def test_pages_render(client):
+    for url, text in [("/", 'id="map"'), ("/area/E05001645", "Bloomfield"), ("/left-behind", "225"),
+                      ("/funding", "360Giving")]:
+        r = client.get(url)
+        assert r.status_code == 200 and text in r.text
+    assert client.get("/area/E99999999").status_code == 404
+    assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
