@@ -112,3 +112,19 @@ def test_pages_render(client):
     assert client.get("/area/E99999999").status_code == 404
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
+
+
+def test_upload_of_a_valid_360giving_file_returns_its_reach(client, con):
+    from neighbourhood_lens.funding import synthetic_grants
+
+    keep = ["Identifier", "Currency", "Amount Awarded", "Award Date", "Beneficiary Location:0:Geographic Code",
+            "Beneficiary Location:0:Geographic Code Type"]
+    grants = synthetic_grants(con, 12, seed=5)[keep]
+    data = grants.to_csv(index=False).encode()
+    assert len(data) < 2000  # the client's upload limit
+    body = client.post("/api/funding/upload", files={"file": ("g.csv", data, "text/csv")},
+                       data={"index": "imd2019"}).json()
+    assert body["ok"] and not body["errors"]
+    s = body["summary"]
+    assert s["rows_in"] == 12 == s["located"] + s["unlocated"] + s["rejected"] and s["balanced"]
+    assert s["synthetic"] is True

@@ -103,3 +103,20 @@ def test_upload_shows_validation_messages(page, server, tmp_path):
     page.wait_for_selector("#upload-errors")
     assert "Amount Awarded" in page.inner_text("#upload-errors")
     page.screenshot(path=str(ARTIFACTS / "funding_error.png"))
+
+
+def test_upload_a_sample_file_shows_the_reach_dashboard(page, server, tmp_path, con):
+    from neighbourhood_lens.funding import synthetic_grants, write_grants
+
+    sample = write_grants(synthetic_grants(con, 400, seed=3), tmp_path / "sample_grants.csv")
+    page.goto(server + "/funding")
+    page.set_input_files("input[type=file]", str(sample))
+    page.select_option("select[name=index]", "imd2019")
+    page.click("#upload-form button")
+    page.wait_for_selector("#upload-summary", timeout=30000)
+    text = page.inner_text("#upload-summary")
+    assert text.startswith("400 grants in:") and "every row accounted for" in text
+    frame = page.frame_locator("#reach-report")
+    assert "SYNTHETIC" in frame.locator("body").inner_text()
+    assert frame.locator("svg, img").count() >= 3  # decile chart, concentration curve, map
+    page.screenshot(path=str(ARTIFACTS / "funding_reach.png"), full_page=True)

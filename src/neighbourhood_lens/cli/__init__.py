@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from . import data
+from . import data, funding, neighbourhoods
+from . import web as _web
 from .doctor import doctor
 from .left_behind import left_behind
 
@@ -19,8 +20,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(funding.app, name="funding")
+app.add_typer(neighbourhoods.app, name="neighbourhoods")
 app.command("left-behind")(left_behind)
 app.command("doctor")(doctor)
+from .geography_cmds import register as _register_geography  # noqa: E402
+
+_register_geography(app)
+app.command("serve")(_web.serve)
+app.command("report")(_web.report)
+from . import summaries as _summaries  # noqa: E402
+
+for _name in ("summarise", "trajectory", "movers", "entrenched"):
+    app.command(_name)(getattr(_summaries, _name))
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 The upload is written to a private temporary directory under a fixed name (the client's file
 name is never used as a path), read with the funding module's own reader, and deleted.
-Where ``neighbourhood_lens.funding`` is not available, the file is still checked against the
-360Giving spreadsheet headers so the user learns what is wrong with it.
+The header is checked against the 360Giving spreadsheet titles first, so the user learns
+quickly what is wrong with a file that is not 360Giving.
 """
 
 from __future__ import annotations
@@ -109,12 +109,8 @@ def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") ->
     problems = _check(upload)
     if problems:
         return FundingResult(ok=False, errors=problems)
-    try:
-        from .. import funding
-    except ImportError:
-        return FundingResult(ok=True, notes=[
-            f"{upload.name} passed the 360Giving header check. The reach dashboard needs the "
-            "neighbourhood_lens.funding module, which this installation lacks."])
+    from .. import funding
+
     with tempfile.TemporaryDirectory(prefix="nlens-upload-") as tmp:
         path = Path(tmp) / ("grants" + Path(upload.name).suffix.lower())
         path.write_bytes(upload.data)
@@ -123,9 +119,8 @@ def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") ->
                 result = funding.reach(con.cursor(), path, index=index)
         except NeighbourhoodLensError as exc:
             return FundingResult(ok=False, errors=[str(exc)])
-    html = funding.render_reach_html(result) if hasattr(funding, "render_reach_html") else None
-    summary = {}
-    if hasattr(result, "summary"):
-        raw = result.summary
-        summary = raw if isinstance(raw, dict) else getattr(raw, "to_dict", lambda: {})()
-    return FundingResult(ok=True, html=html, summary=json.loads(json.dumps(summary, default=str)))
+    from ..funding_report import render_reach_html
+
+    html = render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}")
+    summary = json.loads(json.dumps(result.summary, default=str))
+    return FundingResult(ok=True, html=html, summary=summary)
