@@ -2,14 +2,15 @@
 
 Each subcommand parses its options, calls one library function, and renders the result
 with Rich. Library imports happen inside the commands so ``nlens --help`` stays fast.
+Commands are grouped in ``--help`` by what users do: get the data, find places, measure
+where deprivation sits, follow change, audit funding, and share results.
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import data, funding, neighbourhoods
-from . import web as _web
+from . import data, funding, geography_cmds, neighbourhoods, summaries, web
 from .doctor import doctor
 from .left_behind import left_behind
 
@@ -19,20 +20,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(data.app, name="data")
-app.add_typer(funding.app, name="funding")
-app.add_typer(neighbourhoods.app, name="neighbourhoods")
-app.command("left-behind")(left_behind)
-app.command("doctor")(doctor)
-from .geography_cmds import register as _register_geography  # noqa: E402
 
-_register_geography(app)
-app.command("serve")(_web.serve)
-app.command("report")(_web.report)
-from . import summaries as _summaries  # noqa: E402
+_DATA, _PLACES, _WHERE = "Data", "Find places", "Where deprivation sits"
+_CHANGE, _MONEY, _SHARE = "Change over time", "Funding", "Web and reports"
 
-for _name in ("summarise", "trajectory", "movers", "entrenched"):
-    app.command(_name)(getattr(_summaries, _name))
+app.add_typer(data.app, name="data", rich_help_panel=_DATA)
+app.command("doctor", rich_help_panel=_DATA)(doctor)
+app.command("left-behind", rich_help_panel=_PLACES)(left_behind)
+app.add_typer(neighbourhoods.app, name="neighbourhoods", rich_help_panel=_PLACES)
+app.command("summarise", rich_help_panel=_PLACES)(summaries.summarise)
+for _name, _fn in geography_cmds.COMMANDS.items():
+    app.command(_name, rich_help_panel=_WHERE)(_fn)
+for _name in ("trajectory", "movers", "entrenched"):
+    app.command(_name, rich_help_panel=_CHANGE)(getattr(summaries, _name))
+app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
+app.command("serve", rich_help_panel=_SHARE)(web.serve)
+app.command("report", rich_help_panel=_SHARE)(web.report)
 
 
 def main() -> None:

@@ -337,9 +337,3 @@ def periphery(
 COMMANDS: dict[str, Callable[..., None]] = {
     "inequality": inequality, "pockets": pockets, "next-door": next_door, "periphery": periphery,
 }
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the ``nlens`` app."""
-    for name, fn in COMMANDS.items():
-        app.command(name)(fn)
