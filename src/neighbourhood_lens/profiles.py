@@ -32,9 +32,10 @@ LSOAs' CNI 2023 scores (higher = higher need), ranked among areas of that type.
 
 Notes
 -----
-Neighbours are areas whose generalised boundary polygons intersect (touch or overlap) the
-area's polygon, found with a shapely STRtree; tiny slivers in the generalised boundaries can
-make a true neighbour missing or add an overlapping one.
+Neighbours are queen neighbours: areas whose generalised boundary polygons share at least a
+point with the area's (the warehouse's cached LSOA adjacency, :mod:`.adjacency`; wards and
+LADs from their LSOAs' links). Island bridges (``kind = 'nearest'``) are not shown as
+neighbours. Slivers in the generalised boundaries can make a true neighbour missing.
 
 References
 ----------
@@ -146,19 +147,15 @@ def summarise_areas(
 
 
 def _pairs(con: duckdb.DuckDBPyConnection, vintage: int, codes: pd.Index) -> pd.DataFrame:
-    """Pairs of English LSOAs whose boundaries intersect (both directions, no self pairs)."""
-    import shapely
+    """Queen-adjacent English LSOAs (both directions): the warehouse's cached adjacency
+    (:mod:`.adjacency`), computed on the fly when the warehouse has none yet."""
+    from .adjacency import adjacency_for_vintage, load_adjacency, neighbours
+    from .warehouse import has_table
 
-    yy = str(vintage)[2:]
-    frame = con.execute(
-        f"SELECT lsoa{yy}_code AS code, geometry FROM boundaries_lsoa{yy} WHERE lsoa{yy}_code LIKE 'E%'"
-    ).df()
-    frame = frame[frame["code"].isin(codes)].reset_index(drop=True)
-    geoms = shapely.from_wkb(frame["geometry"].map(bytes).to_numpy())
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = left != right
-    code = frame["code"].to_numpy()
-    return pd.DataFrame({"a": code[left[keep]], "b": code[right[keep]]})
+    cached = has_table(con, f"adjacency_lsoa{str(vintage)[2:]}")
+    links = load_adjacency(con, vintage) if cached else adjacency_for_vintage(con, vintage)
+    both = neighbours(links[links["kind"] == "queen"]).rename(columns={"code": "a", "neighbour": "b"})
+    return both.loc[both["a"].isin(codes) & both["b"].isin(codes), ["a", "b"]].reset_index(drop=True)
 
 
 def _neighbour_lists(pairs: pd.DataFrame, mapping: pd.Series | None = None) -> dict[str, list[str]]:
