@@ -4,7 +4,7 @@ Generates a SYNTHETIC 360Giving CSV with :func:`neighbourhood_lens.funding.synth
 (mixed LSOA/MSOA/ward/LAD/region codes of both vintages, ~1% bad rows), then times reading
 and validating, locating (with pro-rata splits) and the full :func:`reach` summary.
 
-    /work/venv/bin/python benchmarks/bench_funding.py [--n 1000000] [--db WAREHOUSE] [--index imd2019]
+    .venv/bin/python benchmarks/bench_funding.py [--n 1000000] [--db WAREHOUSE] [--index imd2019]
 
 Without ``--db`` (or ``NLENS_DB``) a warehouse is built from ``../shared/data`` in a temp dir.
 """

@@ -1,6 +1,6 @@
 """Benchmark: national Theil decomposition (< 1 s), adjacency and next-door gaps (< 30 s) on 2 cores.
 
-Run: ``/work/venv/bin/python benchmarks/bench_inequality.py [--db WAREHOUSE]``. Without ``--db``
+Run: ``.venv/bin/python benchmarks/bench_inequality.py [--db WAREHOUSE]``. Without ``--db``
 (or ``NLENS_DB``) a warehouse is built from ``../shared/data`` into a temporary directory first.
 The process is pinned to 2 CPU cores where the OS allows it.
 """

@@ -1,6 +1,6 @@
 """Benchmark: our neighbourhoods against PySAL spopt's MaxPHeuristic, side by side, plus a national run.
 
-Run: ``/work/venv/bin/python benchmarks/bench_neighbourhoods.py [--db W.duckdb] [--region "North East"]``
+Run: ``.venv/bin/python benchmarks/bench_neighbourhoods.py [--db W.duckdb] [--region "North East"]``
 (without ``--db`` a warehouse is built from ../shared/data into a temporary directory).
 
 Both methods get the same LSOAs (LSOA 2011, one region), the same standardised variables

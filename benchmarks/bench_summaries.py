@@ -1,6 +1,6 @@
 """Benchmark: all summary measures for all LADs, all domains, both editions (target < 2 s).
 
-Usage: /work/venv/bin/python benchmarks/bench_summaries.py [--db WAREHOUSE] [--repeat 5]
+Usage: .venv/bin/python benchmarks/bench_summaries.py [--db WAREHOUSE] [--repeat 5]
 Also times the trajectories of every ward (no target; reported for information).
 """
 

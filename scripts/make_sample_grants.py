@@ -1,6 +1,6 @@
 """Write the SYNTHETIC 360Giving sample grants file used in demos, docs and tests.
 
-    /work/venv/bin/python scripts/make_sample_grants.py OUT.csv [--n 5000] [--seed 1] [--db WAREHOUSE]
+    .venv/bin/python scripts/make_sample_grants.py OUT.csv [--n 5000] [--seed 1] [--db WAREHOUSE]
 
 Same as ``nlens funding sample``. Identifiers start ``360G-SYNTHETIC-`` and titles say SYNTHETIC;
 the area codes are real codes from the warehouse; about 1% of rows are deliberately bad.
