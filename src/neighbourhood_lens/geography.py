@@ -162,20 +162,29 @@ def weighted_mean(
     return out
 
 
-def equal_count_decile(rank: pd.Series | np.ndarray, n: int) -> np.ndarray:
+def equal_count_decile(rank: pd.Series | np.ndarray, n: int) -> np.ndarray | pd.arrays.IntegerArray:
     """Decile of a national rank (rank 1 = most deprived or highest need) among ``n`` areas.
 
     Equal-count deciles as MHCLG defines them for the IoD: decile 1 holds ranks 1 to N/10.
 
     .. math:: d = \\lceil 10 r / N \\rceil
 
+    Missing ranks (an area the index does not cover) stay missing: the result is then a
+    nullable ``Int64`` array instead of a NumPy integer array.
+
     >>> equal_count_decile(np.array([1, 3284, 3285, 32844]), 32844).tolist()
     [1, 1, 2, 10]
+    >>> equal_count_decile(np.array([1.0, np.nan]), 10).tolist()
+    [1, <NA>]
     """
     r = np.asarray(rank, dtype=float)
-    if np.nanmin(r) < 1 or np.nanmax(r) > n:
-        raise DataError(f"ranks must lie in 1..{n}; got {np.nanmin(r)}..{np.nanmax(r)}")
-    return np.ceil(r * 10 / n).astype(int)
+    known = r[~np.isnan(r)]
+    if known.size and (known.min() < 1 or known.max() > n):
+        raise DataError(f"ranks must lie in 1..{n}; got {known.min()}..{known.max()}")
+    d = np.ceil(r * 10 / n)
+    if np.isnan(d).any():
+        return pd.array(d, dtype="Int64")
+    return d.astype(int)
 
 
 def share_rank(rank: pd.Series | np.ndarray, n: int, share: float) -> np.ndarray:

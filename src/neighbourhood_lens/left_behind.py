@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .geography import hierarchy, share_rank, weighted_mean
+from .geography import equal_count_decile, hierarchy, share_rank, weighted_mean
 from .warehouse import require_tables
 
 if TYPE_CHECKING:
@@ -108,10 +108,6 @@ def double_disadvantage(
     return out
 
 
-def _decile(rank: pd.Series, n: int) -> pd.Series:
-    return np.ceil(rank.astype(float) * 10 / n).astype("Int64")
-
-
 def left_behind_scores(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -170,8 +166,8 @@ def left_behind_scores(
         missing = out["imd_rank"].isna()
         if missing.any():
             raise DataError(f"{int(missing.sum())} LSOA(s) of the 2021 hierarchy have no IMD 2025 rank")
-    out["imd_decile"] = _decile(out["imd_rank"], n_imd)
-    out["cni_decile"] = _decile(out["cni_rank"], n_cni)
+    out["imd_decile"] = pd.array(equal_count_decile(out["imd_rank"], n_imd), dtype="Int64")
+    out["cni_decile"] = pd.array(equal_count_decile(out["cni_rank"], n_cni), dtype="Int64")
     out = double_disadvantage(out, n_imd=n_imd, n_cni=n_cni, imd_share=imd_share, cni_share=cni_share)
     out["imd_rank"] = out["imd_rank"].astype(int)
     out["cni_rank"] = out["cni_rank"].astype("Int64")

@@ -142,7 +142,7 @@ def summarise_areas(
         out = out.drop(columns="cni_pop")
         rank = out["cni_score"].rank(ascending=False, method="min")
         out["cni_rank"] = rank.astype("Int64")
-        out["cni_decile"] = np.ceil(rank * 10 / rank.count()).astype("Int64")
+        out["cni_decile"] = pd.array(equal_count_decile(rank, int(rank.count())), dtype="Int64")
     return out
 
 
@@ -190,7 +190,7 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True) -> Pr
         "LEFT JOIN cni2023_lsoa21 c USING (lsoa21_code)"
     ).df().merge(lb23, on="code", how="left", validate="one_to_one")
     n_cni23 = int(l21["cni_rank"].count())
-    l21["cni_decile"] = np.ceil(l21["cni_rank"] * 10 / n_cni23).astype("Int64")
+    l21["cni_decile"] = pd.array(equal_count_decile(l21["cni_rank"], n_cni23), dtype="Int64")
     # 2011-based: LSOA 2011 with IoD2019; CNI 2019 and left-behind 2019 are ward-level.
     w17 = left_behind_scores(con, vintage=2019).set_index("code")
     l11 = con.execute(
