@@ -98,14 +98,13 @@ def join_check(
     rows = con.execute(
         f"""
         WITH l AS (SELECT DISTINCT "{left_key}" AS k FROM "{left}" WHERE {left_filter}),
-             r AS (SELECT DISTINCT "{right_key}" AS k FROM "{right}")
-        SELECT (SELECT count(*) FROM l),
-               (SELECT count(*) FROM l SEMI JOIN r USING (k)),
-               (SELECT list(k ORDER BY k) FROM (SELECT k FROM l ANTI JOIN r USING (k)
-                ORDER BY k LIMIT 5)),
-               (SELECT count(*) FROM l ANTI JOIN r USING (k))
+             r AS (SELECT DISTINCT "{right_key}" AS k, TRUE AS hit FROM "{right}"),
+             j AS (SELECT l.k, coalesce(r.hit, FALSE) AS hit FROM l LEFT JOIN r USING (k))
+        SELECT count(*), count(*) FILTER (WHERE hit),
+               (list(k ORDER BY k) FILTER (WHERE NOT hit))[1:5], count(*) FILTER (WHERE NOT hit)
+        FROM j
         """
-    ).fetchone()
+    ).fetchall()[0]
     n, matched, ex, unmatched = rows[0], rows[1], rows[2] or [], rows[3]
     con.execute(
         "INSERT INTO join_report VALUES (?,?,?,?,?,?,?)",
