@@ -192,3 +192,21 @@ def test_warehouse_error_without_tables(tmp_path):
     con = duckdb.connect(str(tmp_path / "empty.duckdb"))
     with warnings.catch_warnings(), pytest.raises(WarehouseError, match="imd2019_lsoa11"):
         iq.lsoa_scores(con, index="imd2019")
+
+
+def test_rows_without_a_group_are_refused_not_dropped():
+    f = _frame(["a", None, "b"], [1.0, 5.0, 2.0])
+    with pytest.raises(DataError, match=r"1 row\(s\) have no g code \(rows 1\)"):
+        iq.decompose(f, value="x", weight="w", by="g")
+    f["r"] = ["R", "R", None]
+    with pytest.raises(DataError, match="rows without a code at some level"):
+        iq.nest_levels(f.fillna({"g": "c"}), ["g", "r"])
+
+
+def test_weighted_gini_equals_the_pairwise_definition():
+    # G = sum_i sum_j w_i w_j |x_i - x_j| / (2 W^2 mu), evaluated directly
+    rng = np.random.default_rng(3)
+    x, w = rng.uniform(1, 50, 40), rng.uniform(100, 3000, 40)
+    mu = np.average(x, weights=w)
+    direct = (np.outer(w, w) * np.abs(x[:, None] - x[None, :])).sum() / (2 * w.sum() ** 2 * mu)
+    assert iq.gini(x, w) == pytest.approx(direct, rel=1e-12)

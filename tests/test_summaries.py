@@ -77,6 +77,15 @@ def test_average_rank_runs_most_deprived_high_and_ranks_run_most_deprived_first(
     assert out["proportion_most_deprived_10pct"].tolist() == [0.0, 1.0, 0.0]
 
 
+def test_tied_lsoa_ranks_give_order_free_local_concentration():
+    # the mirror's files hold a few tied LSOA ranks (e.g. IoD2019 IMD: 26 pairs); a tie straddling the
+    # 10% threshold must not depend on row order
+    f = pd.DataFrame({"code": ["A"] * 3, "rank": [3, 3, 9], "population": [60.0, 40.0, 900.0]})
+    a = sm.summary_measures(f, n_national=10)["local_concentration"].iloc[0]
+    b = sm.summary_measures(f.iloc[::-1], n_national=10)["local_concentration"].iloc[0]
+    assert a == b == pytest.approx(10 + 1 - 3)
+
+
 def test_ties_share_the_lowest_rank_and_missing_scale_gets_no_rank():
     f = pd.DataFrame({"code": ["a", "b", "c"], "rank": [5, 6, 7], "population": [1.0, 1.0, 1.0]})
     out = sm.summary_measures(f, n_national=10)
@@ -197,3 +206,50 @@ def test_bad_groupings_say_what_is_valid(con):
         sm.summarise(con, index="imd2019", by=pd.DataFrame({"lsoa11_code": ["E01000001"], "code": [None]}))
     with pytest.raises(VintageError, match="holds LSOA 2021 codes but imd2019"):
         sm.summarise(con, index="imd2019", by=pd.DataFrame({"lsoa21_code": ["E01000001"], "code": ["x"]}))
+
+
+def test_income_employment_scale_is_detected_from_the_values():
+    rate, converted = sm._as_rate(pd.Series([0.0, 0.25, 0.998]), what="t.income_score")
+    assert not converted and rate.tolist() == [0.0, 0.25, 0.998]
+    pct, converted = sm._as_rate(pd.Series([0.5, 25.0, 60.9]), what="t.income_score")
+    assert converted and pct.tolist() == pytest.approx([0.005, 0.25, 0.609])
+    with pytest.raises(DataError, match=r"t\.income_score: values run from -1\.0 to 3\.0"):
+        sm._as_rate(pd.Series([-1.0, 3.0]), what="t.income_score")
+
+
+def test_national_percentile_convention_reproduces_every_published_decile(con):
+    # The percentile ceil(100 r / N) used for extent is the analogue of ceil(10 r / N): check that
+    # convention against MHCLG's own deciles for every domain of both editions (not ntile-style).
+    for ed in sm.EDITIONS.values():
+        for d in sm.DOMAINS:
+            f = con.execute(f"SELECT {d}_rank AS r, {d}_decile AS dec FROM {ed.table}").df()
+            r = f["r"].to_numpy(dtype=np.int64)
+            assert (-((-10 * r) // ed.n_lsoas) == f["dec"]).all(), (ed.id, d)
+            assert len(f) == ed.n_lsoas and r.min() == 1 and r.max() == ed.n_lsoas, (ed.id, d)
+
+
+def test_scores_are_published_rates_for_both_editions(lad19, con):
+    inc = lad19[lad19["domain"] == "income"]
+    assert inc["average_score"].between(0, 1).all()
+    ed25 = sm.summarise(con, index="imd2025", by="region24", domain="income")
+    assert ed25["average_score"].between(0, 1).all()
+    assert any("converted to the published rate" in n for n in inc.attrs.get("notes", []) + lad19.attrs["notes"])
+    assert not any("converted" in n for n in ed25.attrs["notes"])
+
+
+def test_local_concentration_matches_a_slow_reference_on_real_districts(con):
+    # an independent, loop-based reading of the definition, on three real districts
+    rows = sm.lsoa_frame(con, index="imd2019", by="lad19")
+    rows = rows[rows["code"].isin(["E08000003", "E06000002", "E07000178"])]
+    assert rows["code"].nunique() == 3
+    got = sm.summary_measures(rows, n_national=32844).set_index("code")["local_concentration"]
+    for code, g in rows.groupby("code"):
+        g = g.sort_values("rank")
+        need, acc, num = 0.1 * g["population"].sum(), 0.0, 0.0
+        for r, p in zip(g["rank"], g["population"], strict=True):
+            take = min(p, need - acc)
+            if take <= 0:
+                break
+            num += take * (32845 - r)
+            acc += take
+        assert got[code] == pytest.approx(num / need, rel=1e-12)

@@ -51,6 +51,12 @@ def test_entrenched_areas_are_in_decile_one_every_time(lsoa11):
     assert 0 < len(ent) < 3284
     d1 = lsoa11[lsoa11["code"].isin(ent["code"])]
     assert (d1["area_decile"] == 1).all() and d1.groupby("code")["edition"].nunique().eq(6).all()
+    # independently: LSOAs whose decile is 1 in all six editions, counted from the wide table
+    wide = lsoa11.pivot(index="code", columns="edition", values="area_decile")
+    assert set(ent["code"]) == set(wide.index[(wide == 1).all(axis=1)])
+    # percentile direction: decile 1 holds the smallest percentiles (rank 1 = most deprived)
+    e19 = lsoa11[lsoa11["edition"] == 2019]
+    assert e19.loc[e19["area_decile"] == 1, "percentile"].max() < e19.loc[e19["area_decile"] == 2, "percentile"].min()
 
 
 def test_trajectory_of_a_ward_and_its_chart(con, tmp_path):
@@ -60,3 +66,13 @@ def test_trajectory_of_a_ward_and_its_chart(con, tmp_path):
     assert png.stat().st_size > 10_000
     with pytest.raises(DataError, match="not a known LSOA, MSOA, ward, LAD or region code"):
         tr.trajectory(con, "E99999999")
+
+
+def test_entrenched_needs_decile_one_in_every_edition_and_every_edition_present():
+    eds = list(tr.YEARS)
+    rows = []
+    for code, deciles in (("all", [1] * 6), ("once_out", [1, 1, 2, 1, 1, 1]), ("missing", [1] * 5)):
+        for y, d in zip(eds, deciles, strict=False):
+            rows.append({"code": code, "name": code.upper(), "edition": y, "percentile": 0.05 * d, "area_decile": d})
+    ent = tr.entrenched(pd.DataFrame(rows))
+    assert ent["code"].tolist() == ["all"] and ent["editions_in_decile1"].tolist() == [6]

@@ -63,8 +63,36 @@ def test_real_lookups_carry_every_english_lsoa(con):
                      .set_index("lsoa11_code")["population"])
     assert len(out) == 33755  # every English LSOA 2021
     same = out[out["change_code"] == "U"].merge(ranks, on="code", suffixes=("", "_2011"))
-    assert len(same) == 31810 and (same["imd_rank"] == same["imd_rank_2011"]).all()
+    n_unchanged = lk.loc[lk["change_code"] == "U", "target_code"].nunique()  # from the lookup itself
+    assert len(same) == n_unchanged and (same["imd_rank"] == same["imd_rank_2011"]).all()
+    assert out.attrs["unmatched"] == {"targets_partial": 0, "targets_missing": 0, "values_missing": {"imd_rank": 0}}
+    merged = lk[lk["change_code"] == "M"].merge(ranks, left_on="source_code", right_on="code")
+    pop = con.execute("SELECT lsoa11_code, population FROM population2019_lsoa11").df()
+    merged = merged.merge(pop, left_on="source_code", right_on="lsoa11_code")
+    expect = (merged["imd_rank"] * merged["population"]).groupby(merged["target_code"]).sum() / \
+        merged.groupby("target_code")["population"].sum()
+    got_m = out.set_index("code").loc[expect.index, "imd_rank"]
+    assert len(expect) > 0 and got_m.to_numpy() == pytest.approx(expect.to_numpy(), rel=1e-12)
     split = lk[lk["change_code"] == "S"].merge(ranks, left_on="source_code", right_on="code")
     got = split.merge(out, left_on="target_code", right_on="code", suffixes=("_parent", ""))
     assert len(got) == (lk["change_code"] == "S").sum()
     assert got["imd_rank"].to_numpy() == pytest.approx(got["imd_rank_parent"].to_numpy(), rel=1e-12)
+
+
+def test_missing_values_are_left_out_of_the_mean_not_counted_as_zero():
+    lk = _lookup([("a", "M", "M"), ("b", "M", "M"), ("c", "C", "U")])
+    f = pd.DataFrame({"code": ["a", "b", "c"], "x": [10.0, float("nan"), float("nan")], "y": [1.0, 3.0, 5.0]})
+    out = vt.convert(f, lookup=lk, values=["x", "y"]).set_index("code")
+    assert out.loc["M", "x"] == 10.0 and out.loc["M", "y"] == 2.0  # not (10 + 0) / 2
+    assert pd.isna(out.loc["C", "x"])
+    assert out.attrs["unmatched"]["values_missing"] == {"x": 2, "y": 0}
+
+
+def test_partial_and_absent_targets_are_reported():
+    lk = _lookup([("a", "M", "M"), ("b", "M", "M"), ("c", "C", "U")])
+    out = vt.convert(pd.DataFrame({"code": ["a"], "x": [1.0]}), lookup=lk, values="x")
+    assert out["code"].tolist() == ["M"]
+    assert out.attrs["unmatched"] == {"targets_partial": 1, "targets_missing": 1, "values_missing": {"x": 0}}
+    with pytest.raises(DataError, match="missing or negative weight"):
+        vt.convert(pd.DataFrame({"code": ["a"], "x": [1.0]}), lookup=lk.assign(weight=[float("nan"), 1.0, 1.0]),
+                   values="x")

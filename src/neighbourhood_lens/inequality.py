@@ -185,6 +185,12 @@ def theil_by_group(frame: pd.DataFrame, *, value: str, weight: str, by: str | li
     """
     keys = [by] if isinstance(by, str) else list(by)
     x, w = _arrays(frame[value], frame[weight])
+    no_group = frame[keys].isna().any(axis=1).to_numpy()
+    if no_group.any():
+        raise DataError(
+            f"{int(no_group.sum())} row(s) have no {'/'.join(keys)} code (rows {examples(frame.index[no_group])}); "
+            "every LSOA must belong to a group, or the decomposition would silently leave it out"
+        )
     work = frame[keys].copy()
     work["_w"], work["_wx"] = w, w * x
     sums = work.groupby(keys, sort=True)[["_w", "_wx"]].transform("sum")
@@ -259,6 +265,10 @@ def nest_levels(frame: pd.DataFrame, levels: Sequence[str], *, on_split: str = "
     if on_split not in ("warn", "error"):
         raise DataError(f"on_split must be 'warn' or 'error', not {on_split!r}")
     out = frame.copy()
+    blank = out[list(levels)].isna()
+    if blank.any().any():
+        counts = ", ".join(f"{c}: {int(n)}" for c, n in blank.sum().items() if n)
+        raise DataError(f"rows without a code at some level ({counts}); nesting needs every level's code")
     for fine, coarse in zip(levels[:-1], levels[1:], strict=False):
         parents = out.groupby(fine)[coarse].nunique()
         split = parents[parents > 1].index

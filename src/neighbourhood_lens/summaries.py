@@ -46,9 +46,11 @@ Census 2021 usual residents (IoD2025); pass ``population=`` to use the official 
 count-based measures that do not use population (proportion in decile 1) are exact regardless.
 The average score of a domain is weighted by that domain's denominator (Research Report,
 Appendix A): for the Employment domain that is the working-age population, which we take as
-ONS mid-2019 ages 18-64 for IoD2019 (no age detail for 2021 LSOAs: IoD2025 uses the total).
-Scores the warehouse stores as percentages (IoD2019 income, employment) are converted to the
-published rate (0-1). File 8 suppresses numerators under 10; those LSOAs add
+ONS mid-2019 ages 18-64 for IoD2019 (an approximation: the official denominator is ages 18-59
+for women and 18-64 for men, excluding prisoners, and the mirror has no sex split; no age detail
+for 2021 LSOAs, so IoD2025 uses the total). Income and employment scores are detected from their
+values as rates (0-1) or percentages (0-100; the mirror's IoD2019 file) and percentages are
+converted to the published rate. File 8 suppresses numerators under 10; those LSOAs add
 ``min(9, rate x population)`` to the scale.
 
 References
@@ -387,11 +389,28 @@ def _edition_lsoas(
         wide = wide.merge(working, on="lsoa_code", how="left", validate="one_to_one")
     scored = {d for d in DOMAINS if wide[f"{d}_score"].notna().any()}
     for d in ("income", "employment"):
-        if d in scored and wide[f"{d}_score"].max() > 1:  # stored as a percentage: File 10 uses the rate
-            wide[f"{d}_score"] = wide[f"{d}_score"] / 100
-            wide.attrs.setdefault("notes", []).append(
-                f"{d} scores are stored as percentages in this warehouse; converted to the published rate (0-1)")
+        if d in scored:
+            wide[f"{d}_score"], converted = _as_rate(wide[f"{d}_score"], what=f"{ed.table}.{d}_score")
+            if converted:
+                wide.attrs.setdefault("notes", []).append(
+                    f"{d} scores are stored as percentages in this warehouse; converted to the published rate (0-1)")
     return wide, scored
+
+
+def _as_rate(score: pd.Series, *, what: str) -> tuple[pd.Series, bool]:
+    """Income/employment domain scores as the published rate (0-1), detecting a 0-100 percentage scale.
+
+    The scale is read from the values, not assumed per edition: a rate never exceeds 1, so any
+    value above 1 (and none above 100) means percentages. Values below 0 or above 100 raise.
+
+    >>> _as_rate(pd.Series([0.5, 12.5, 60.9]), what="x")[0].tolist(), _as_rate(pd.Series([0.1, 0.998]), what="x")[1]
+    ([0.005, 0.125, 0.609], False)
+    """
+    lo, hi = score.min(), score.max()
+    if lo < 0 or hi > 100:
+        raise DataError(f"{what}: values run from {lo} to {hi}; a domain rate must be 0-1 (or a percentage 0-100). "
+                        "Check the normaliser for this file")
+    return (score / 100, True) if hi > 1 else (score, False)
 
 
 def _uncovered(wide: pd.DataFrame, groups: pd.DataFrame) -> int:
@@ -415,8 +434,9 @@ def _domain_rows(
                           "score": wide[f"{domain}_score"], "population": wide["population"]})
     if domain == "employment" and "working_age" in wide and domain in scored:
         lsoas["score_population"] = wide["working_age"].to_numpy(dtype=float)
-        notes.append("employment average score weighted by the population aged 18-64 (mid-2019), the domain's "
-                     "working-age denominator (Research Report Appendix A); other measures use total population")
+        notes.append("employment average score weighted by the population aged 18-64 (mid-2019), approximating the "
+                     "domain's working-age denominator (18-59/64, Research Report Appendix A); other measures use "
+                     "total population")
     if domain not in scored:
         notes.append(f"{ed.id} has no {domain} scores in this warehouse: average score is not available "
                      "(rank-based measures are exact)")

@@ -218,6 +218,8 @@ def movers(
     percentile_start``: positive = moved towards the less deprived end (relative
     improvement), negative = relative decline. Returns the ``top`` improvers then the ``top``
     decliners, with ``direction`` and ``rank_change`` (1 = largest move in that direction).
+    Areas without a value in both editions cannot be compared: their number and first codes
+    are in ``result.attrs["not_compared"]`` (the CLI prints them), never dropped silently.
 
     >>> f = pd.DataFrame({"code": ["a", "a", "b", "b"], "name": ["A", "A", "B", "B"],
     ...                   "edition": [2004, 2025, 2004, 2025], "percentile": [0.1, 0.4, 0.5, 0.2],
@@ -228,11 +230,15 @@ def movers(
     1    b    -0.3  declined
     """
     _check_years([start, end])
+    frame = frame.assign(name=frame["name"].fillna(frame["code"]))
     wide = frame[frame["edition"].isin([start, end])].pivot_table(
         index=["code", "name"], columns="edition", values=["percentile", "area_decile"], aggfunc="first"
     )
     wide.columns = [f"{m}_{y}" for m, y in wide.columns]
-    wide = wide.dropna().reset_index()
+    wide = wide.reset_index()
+    incomplete = wide[[f"percentile_{start}", f"percentile_{end}"]].isna().any(axis=1)
+    missing = sorted(set(frame["code"]) - set(wide.loc[~incomplete, "code"]))
+    wide = wide[~incomplete]
     wide["change"] = (wide[f"percentile_{end}"] - wide[f"percentile_{start}"]).round(12)
     up = wide.nlargest(top, "change").assign(direction="improved")
     down = wide.nsmallest(top, "change").assign(direction="declined")
@@ -245,8 +251,10 @@ def movers(
     out = pd.concat([up, down], ignore_index=True)
     for c in (f"area_decile_{start}", f"area_decile_{end}"):
         out[c] = out[c].astype(int)
-    return out[["code", "name", "change", "direction", *[c for c in cols if c not in ("code", "name", "change",
-                                                                                          "direction")]]]
+    out = out[["code", "name", "change", "direction", *[c for c in cols if c not in ("code", "name", "change",
+                                                                                         "direction")]]]
+    out.attrs["not_compared"] = {"count": len(missing), "examples": missing[:5]}
+    return out
 
 
 def entrenched(frame: pd.DataFrame, *, years: tuple[int, ...] = YEARS) -> pd.DataFrame:
@@ -264,7 +272,7 @@ def entrenched(frame: pd.DataFrame, *, years: tuple[int, ...] = YEARS) -> pd.Dat
     """
     _check_years(list(years))
     sub = frame[frame["edition"].isin(years)]
-    stats = sub.assign(d1=sub["area_decile"] == 1).groupby(["code", "name"], sort=True).agg(
+    stats = sub.assign(d1=sub["area_decile"] == 1).groupby(["code", "name"], sort=True, dropna=False).agg(
         editions_in_decile1=("d1", "sum"), editions=("edition", "nunique"), mean_percentile=("percentile", "mean")
     ).reset_index()
     keep = (stats["editions_in_decile1"] == len(years)) & (stats["editions"] == len(years))

@@ -34,7 +34,12 @@ Notes
 -----
 No 2001 LSOA populations are in the warehouse, so 2001-based conversions weight sources
 equally (``population=None``); LSOAs were designed with similar populations (about 1,500), and
-only the 293 English 2001 LSOAs in merges and 151 in irregular changes are affected. Converting
+only the 293 English 2001 LSOAs in merges and 151 in irregular changes are affected. A missing
+source value (NaN) is left out of that column's mean, numerator and denominator alike (a target
+with no source value stays NaN). ``frame.attrs['unmatched']`` reports what did not carry over:
+targets built from only some of their lookup sources (``targets_partial``), lookup targets with
+no source in ``frame`` (``targets_missing``, absent from the output) and, per column, targets
+with at least one missing source value (``values_missing``). Converting
 ranks this way yields a value on the rank scale, not a rank: re-rank the converted values if a
 rank is needed.
 
@@ -152,16 +157,32 @@ def convert(
                 miss = pairs.loc[np.isnan(p), "source_code"].unique()
                 raise JoinError(f"convert: no population for {len(miss)} source LSOA(s): {examples(miss)}")
         w = p / k
-    work = pd.DataFrame({"code": pairs["target_code"].to_numpy(), "_w": w, "n_sources": 1})
+    if np.isnan(w).any() or (w < 0).any():
+        bad_w = pairs.loc[np.isnan(w) | (w < 0), "source_code"].unique()
+        raise DataError(f"convert: {len(bad_w)} source LSOA(s) have a missing or negative weight: {examples(bad_w)}")
+    work = pd.DataFrame({"code": pairs["target_code"].to_numpy(), "n_sources": 1})
     for c in cols:
-        work[c] = pairs[c].to_numpy(dtype=float) * w
+        v = pairs[c].to_numpy(dtype=float)
+        have = ~np.isnan(v)
+        # a missing source value is left out of that column's mean (numerator AND denominator)
+        work[c] = np.where(have, v * w, 0.0)
+        work[f"_w_{c}"] = np.where(have, w, 0.0)
+        work[f"_n_{c}"] = have.astype(int)
     sums = work.groupby("code", sort=True).sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         for c in cols:
-            sums[c] = sums[c] / sums["_w"]
+            sums[c] = np.where(sums[f"_n_{c}"] > 0, sums[c] / sums[f"_w_{c}"], np.nan)
     codes = pairs[["target_code", "change_code"]].drop_duplicates().sort_values(["target_code", "change_code"])
     changes = codes.astype({"change_code": object}).groupby("target_code", sort=True)["change_code"].sum()
     out = sums[cols + ["n_sources"]].reset_index()
     out["n_sources"] = out["n_sources"].astype(int)
     out["change_code"] = out["code"].map(changes)
+    # report what did not carry over: lookup sources absent from ``frame`` leave targets partial or absent
+    expected = lookup.groupby("target_code")["source_code"].nunique()
+    partial = out["n_sources"].to_numpy() < out["code"].map(expected).to_numpy()
+    out.attrs["unmatched"] = {
+        "targets_partial": int(partial.sum()),
+        "targets_missing": int((~expected.index.isin(out["code"])).sum()),
+        "values_missing": {c: int((sums[f"_n_{c}"] < sums["n_sources"]).sum()) for c in cols},
+    }
     return out

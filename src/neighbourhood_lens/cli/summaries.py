@@ -61,7 +61,8 @@ def summarise(
     show = frame[frame["domain"] == frame["domain"].iloc[0]].sort_values("rank_of_average_rank").head(top)
     cols = ["code", "name", "population", "average_score", "rank_of_average_score", "average_rank",
             "rank_of_average_rank", "proportion_most_deprived_10pct", "extent", "local_concentration"]
-    console.print(render_table(show[cols], title=f"Most deprived by average rank ({show['domain'].iloc[0]})",
+    console.print(render_table(show[cols], title=f"Most deprived by average rank ({show['domain'].iloc[0]}; "
+                                     "average rank: higher = more deprived, rank_of_* 1 = most deprived)",
                                formats={"population": ",.0f", "average_rank": ",.0f", "local_concentration": ",.0f",
                                         "proportion_most_deprived_10pct": ".3f", "extent": ".3f",
                                         "average_score": ".3f"}))
@@ -118,6 +119,10 @@ def movers(
 
     con = connect(db)
     frame = tr.movers(tr.trajectories(con, by=by), start=start, end=end, top=top)
+    skipped = frame.attrs["not_compared"]
+    if skipped["count"]:
+        console.print(f"[yellow]warning:[/] {skipped['count']} area(s) lack a value in {start} or {end} and "
+                      f"are not compared: {', '.join(skipped['examples'])}", highlight=False)
     fmt = {f"percentile_{start}": ".3f", f"percentile_{end}": ".3f", "change": "+.3f"}
     for direction in ("improved", "declined"):
         part = frame[frame["direction"] == direction].drop(columns="direction").head(min(top, 15))
