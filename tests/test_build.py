@@ -174,3 +174,15 @@ def test_official_csv_with_publisher_headers_builds(tmp_path, mirror):
     build_warehouse(db, mirror=d, files={"imd2019_lsoa11": csv}, only=[*LOOKUPS, "imd2019_lsoa11"])
     got = connect(db).execute("SELECT lsoa11_code, imd_score, imd_rank FROM imd2019_lsoa11 ORDER BY 1").fetchall()
     assert got == [("E01000001", 6.208, 29199.0), ("E01000002", 5.143, 30379.0)]
+
+
+def test_tied_and_impossible_ranks(tmp_path, mirror):
+    frame = imd_frame(["E01000001", "E01000002", "E01000003"])
+    frame["IMD_rank"] = [1.0, 1.0, 3.0]
+    d = small_mirror(tmp_path, mirror, {"imd2019_lsoa11": frame})
+    report = build_warehouse(tmp_path / "w.duckdb", mirror=d, only=[*LOOKUPS, "imd2019_lsoa11"])
+    assert "imd2019_lsoa11: tied ranks, kept as published (imd_rank 1)" in report.warnings
+    frame["IMD_rank"] = [1.0, 2.0, 4.0]  # rank 4 of 3 LSOAs
+    frame.to_parquet(d / "imd2019_lsoa11.parquet", index=False)
+    with pytest.raises(DataError, match="1 value\\(s\\) of imd_rank lie outside 1..N"):
+        build_warehouse(tmp_path / "w2.duckdb", mirror=d, only=[*LOOKUPS, "imd2019_lsoa11"])

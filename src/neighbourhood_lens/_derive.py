@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .errors import VintageError, examples
+from .errors import DataError, VintageError, examples
 from .sources import IOD_DOMAINS, Dataset
 
 if TYPE_CHECKING:
@@ -159,6 +159,42 @@ def check_vintages(con: duckdb.DuckDBPyConnection) -> list[str]:
         )
         _note(con, ds.id, msg)
         out.append(msg)
+    return out
+
+
+def check_ranks(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Note tied or out-of-range national ranks in the IoD and CNI tables.
+
+    Published IoD ranks run 1..N without ties; a tie usually means the ranks were
+    recomputed from rounded scores somewhere upstream. Ties are kept as published (a
+    warning and a provenance note), since every national measure here reads ranks as given.
+    """
+    from .sources import DATASETS
+
+    tables = _tables(con)
+    out: list[str] = []
+    for ds in DATASETS:
+        if ds not in tables or not ds.startswith(("imd", "cni")):
+            continue
+        cols = [r[0] for r in con.execute(f'DESCRIBE "{ds}"').fetchall() if r[0].endswith("_rank")]
+        if not cols:
+            continue
+        exprs = ", ".join(
+            f'count("{c}") - count(DISTINCT "{c}"), count(*) FILTER (WHERE "{c}" < 1 OR "{c}" > count_star)'
+            .replace("count_star", f'(SELECT count(*) FROM "{ds}")') for c in cols
+        )
+        row = con.execute(f'SELECT {exprs} FROM "{ds}"').fetchall()[0]
+        tied = []
+        for i, col in enumerate(cols):
+            ties, outside = row[2 * i], row[2 * i + 1]
+            if outside:
+                raise DataError(f"{ds}: {outside} value(s) of {col} lie outside 1..N (N = rows in the file)")
+            if ties:
+                tied.append(f"{col} {ties}")
+        if tied:
+            msg = f"{ds}: tied ranks, kept as published ({', '.join(tied)})"
+            _note(con, ds, msg)
+            out.append(msg)
     return out
 
 

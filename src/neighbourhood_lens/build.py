@@ -13,9 +13,10 @@ For every dataset in :data:`~neighbourhood_lens.sources.DATASETS` the build
 4. loads it as a table named after the dataset id, and records a ``provenance`` row.
 
 It then checks code vintages across datasets (an LSOA 2021 code in an LSOA 2011 table is an
-error), builds the geography hierarchies and the ``areas`` table, and records every join in
-``join_report``. The new warehouse is written to a temporary file and moved into place only
-when the whole build succeeds, so a failed build never leaves a half-built warehouse and
+error), notes tied national ranks and refuses ranks outside 1..N, builds the geography
+hierarchies and the ``areas`` table, and records every join in ``join_report``. The new
+warehouse is written to a temporary file and moved into place only when the whole build
+succeeds, so a failed build never leaves a half-built warehouse and
 rebuilding is idempotent.
 """
 
@@ -365,6 +366,7 @@ def build_warehouse(
             )
             report.loaded.append(ds_id)
         report.warnings.extend(_derive.check_vintages(con))
+        report.warnings.extend(_derive.check_ranks(con))
         report.warnings.extend(_derive.derive_tables(con))
         con.commit()
         con.execute("CHECKPOINT")
