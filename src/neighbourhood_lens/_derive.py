@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .errors import DataError, VintageError, examples
+from .errors import VintageError, examples
 from .sources import IOD_DOMAINS, Dataset
 
 if TYPE_CHECKING:
@@ -166,8 +166,9 @@ def check_ranks(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Note tied or out-of-range national ranks in the IoD and CNI tables.
 
     Published IoD ranks run 1..N without ties; a tie usually means the ranks were
-    recomputed from rounded scores somewhere upstream. Ties are kept as published (a
-    warning and a provenance note), since every national measure here reads ranks as given.
+    recomputed from rounded scores somewhere upstream, and a rank above N that the file is
+    only part of the national table. Both are kept as given, with a warning and a
+    provenance note, since every national measure here reads ranks as published.
     """
     from .sources import DATASETS
 
@@ -184,18 +185,26 @@ def check_ranks(con: duckdb.DuckDBPyConnection) -> list[str]:
             .replace("count_star", f'(SELECT count(*) FROM "{ds}")') for c in cols
         )
         row = con.execute(f'SELECT {exprs} FROM "{ds}"').fetchall()[0]
-        tied = []
+        tied, outside = [], []
         for i, col in enumerate(cols):
-            ties, outside = row[2 * i], row[2 * i + 1]
-            if outside:
-                raise DataError(f"{ds}: {outside} value(s) of {col} lie outside 1..N (N = rows in the file)")
-            if ties:
-                tied.append(f"{col} {ties}")
+            if row[2 * i]:
+                tied.append(f"{col} {row[2 * i]}")
+            if row[2 * i + 1]:
+                outside.append(f"{col} {row[2 * i + 1]}")
+        msgs = []
         if tied:
-            msg = f"{ds}: tied ranks, kept as published ({', '.join(tied)})"
+            msgs.append(f"{ds}: tied ranks, kept as published ({', '.join(tied)})")
+        if outside:
+            msgs.append(f"{ds}: ranks outside 1..N where N = {row_count(con, ds):,} rows ({', '.join(outside)}); "
+                        "the file looks like part of the national table, and national measures need all of it")
+        for msg in msgs:
             _note(con, ds, msg)
-            out.append(msg)
+        out += msgs
     return out
+
+
+def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
 
 
 def derive_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
