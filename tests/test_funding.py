@@ -287,3 +287,82 @@ def test_funding_import_stays_light() -> None:
     code = "import sys, neighbourhood_lens.funding; print('matplotlib' in sys.modules, 'geopandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+# ---------------------------------------------------------------- review: inputs in every form
+
+
+def test_xlsx_with_numeric_and_date_cells(tmp_path) -> None:
+    """A workbook typed by hand: amounts as numbers, dates as date cells, a numeric identifier."""
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Identifier", "Currency", "Amount Awarded", "Award Date", "Beneficiary Location:0:Geographic Code"])
+    sheet.append(["a", "GBP", 5000, dt.datetime(2021, 4, 1), "E01000001"])
+    sheet.append(["b", "gbp", 1250.5, dt.date(2021, 4, 2), "E01000002"])
+    sheet.append([123, "GBP", -3, "2021-04-03", "E01000003"])
+    sheet.append(["d", "EUR", 10, "not a date", "E01000003"])
+    sheet.append(["e", None, None, None, "E01000003"])
+    book.save(tmp_path / "typed.xlsx")
+    gi = funding.read_grants(tmp_path / "typed.xlsx")
+    assert gi.rows_in == 5 and gi.form == "360giving"
+    assert gi.grants[["row", "identifier", "amount_gbp"]].to_dict("records") == [
+        {"row": 2, "identifier": "a", "amount_gbp": 5000.0}, {"row": 3, "identifier": "b", "amount_gbp": 1250.5}]
+    assert gi.rejected[["row", "reason"]].to_dict("records") == [
+        {"row": 4, "reason": "Amount Awarded is negative: '-3'"},
+        {"row": 5, "reason": "Currency 'EUR' is not GBP; Award Date does not parse: 'not a date' (use YYYY-MM-DD)"},
+        {"row": 6, "reason": "Amount Awarded is empty"}]
+    with pytest.raises(DataError, match="not a readable .xlsx workbook"):
+        funding.read_grants(b"PK\x03\x04 not really a zip", filename="broken.xlsx")
+
+
+def test_json_keeps_every_entry_and_its_position(tmp_path) -> None:
+    doc = {"grants": [
+        {"id": "a", "amountAwarded": 10, "currency": "GBP", "beneficiaryLocation": [{"geoCode": "E01000001"}]},
+        "not an object",
+        {"id": "b", "amountAwarded": None},
+        {"id": "c", "amountAwarded": 12.5, "beneficiaryLocation": {"geoCode": "E01000002"}},  # one object, no list
+    ]}
+    gi = funding.read_grants(json.dumps(doc).encode(), filename="g.json")
+    assert gi.rows_in == 4
+    assert gi.grants[["row", "identifier", "amount_gbp", "geo_code"]].to_dict("records") == [
+        {"row": 1, "identifier": "a", "amount_gbp": 10.0, "geo_code": "E01000001"},
+        {"row": 4, "identifier": "c", "amount_gbp": 12.5, "geo_code": "E01000002"}]
+    assert gi.rejected["row"].tolist() == [2, 3]
+    assert gi.rejected["reason"].tolist() == ["Amount Awarded is empty; Identifier is empty", "Amount Awarded is empty"]
+    with pytest.raises(SchemaError, match="expected an object with a 'grants' list"):
+        funding.read_grants(b"[1, 2]", filename="list.json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        funding.read_grants(b"{'grants': }", filename="bad.json")
+
+
+@pytest.mark.parametrize("amount", ["inf", "Infinity", "-inf", "1e30"])
+def test_infinite_or_absurd_amounts_are_rejected(amount) -> None:
+    gi = funding.read_grants(grants_csv(f"g1,x,GBP,{amount},2021-04-01,,E01000001,LSOA"), filename="a.csv")
+    assert gi.grants.empty and gi.rejected["row"].tolist() == [2]
+    assert f"not a plausible amount (over £1 trillion): '{amount}'" in gi.rejected["reason"][0]
+
+
+def test_ragged_csv_rows_are_named_by_row() -> None:
+    data = grants_csv("g1,x,GBP,10,2021-04-01,,E01000001,LSOA", "g2,x,GBP,1,250,2021-04-01,,E01000001,LSOA")
+    with pytest.raises(DataError, match=r"1 row\(s\) do not have one field per header column: row 3 has 9 fields, "
+                                        r"not 8: 'g2,x,GBP,1,250.*Quote fields"):
+        funding.read_grants(data, filename="r.csv")
+
+
+def test_rows_in_is_counted_from_the_file_and_pennies_are_conserved(con) -> None:
+    rows = [f"g{i},x,GBP,{amt},2021-04-01,,{code}," for i, (amt, code) in enumerate(
+        [("0.01", "E07000114"), ("1000.01", "E02000001"), ("333.33", "E12000007"), ("7", "E05000026"),
+         ("-1", "E01000001"), ("12", "W01000001"), ("5", "E01099999")])]
+    result = funding.reach(con, funding.read_grants(grants_csv(*rows), filename="c.csv"), index="imd2025")
+    s = result.summary
+    assert (s["rows_in"], s["located"], s["unlocated"], s["rejected"]) == (7, 4, 2, 1)
+    assert s["balanced"] and s["amount_conserved"]
+    assert round(result.deciles["amount"].sum() * 100) == 1 + 100001 + 33333 + 700
+    # A frame that lost a row after reading is caught: rows_in stays what the file had.
+    gi = funding.read_grants(grants_csv(*rows), filename="c.csv")
+    gi.grants = gi.grants.iloc[1:]
+    assert funding.reach(con, gi, index="imd2025").summary["balanced"] is False

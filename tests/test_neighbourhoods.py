@@ -102,6 +102,42 @@ def test_check_finds_each_kind_of_violation():
                                        "several_lads"]
 
 
+# A valid assignment on the chain A-B-C-D-E (LAD L) + F (LAD M): n1 = {A, B}, n2 = {C, D, E}, n3 = {F}.
+_VALID = pd.DataFrame({"c": list("ABCDEF"), "neighbourhood_code": ["n1", "n1", "n2", "n2", "n2", "n3"],
+                       "l": ["L"] * 5 + ["M"], "population": [2000.0] * 6})
+_CHAIN = pd.DataFrame({"a": list("ABCDE"), "b": list("BCDEF")})
+
+
+@pytest.mark.parametrize("change, check, where", [
+    (lambda f: f.drop(index=4), "missing", None),                                   # E left out
+    (lambda f: pd.concat([f, f.iloc[[2]].assign(neighbourhood_code="n1")]), "duplicate", "n2"),  # C in n2 and n1
+    (lambda f: pd.concat([f, pd.DataFrame({"c": ["Z"], "neighbourhood_code": ["n4"], "l": ["M"],
+                                           "population": [1000.0]})]), "unexpected", "n4"),
+    (lambda f: f.assign(neighbourhood_code=f["neighbourhood_code"].where(f["c"] != "E", None)),
+     "unassigned", None),
+    (lambda f: f.assign(population=f["population"].where(f["c"] != "C", 9000.0)), "over_max", "n2"),
+    (lambda f: f.assign(l=f["l"].where(f["c"] != "A", "M")), "several_lads", "n1"),
+    (lambda f: f.assign(neighbourhood_code=f["neighbourhood_code"].where(f["c"] != "A", "n2")),  # A apart from C-E
+     "not_contiguous", "n2"),
+])
+def test_check_detects_each_violation_on_its_own(change, check, where):
+    clean = nb.check_neighbourhoods(_VALID, _CHAIN, key="c", lad="l", max_population=10000, min_population=1000,
+                                    expected=_VALID["c"])
+    assert clean.empty  # the starting point breaks nothing
+    broken = change(_VALID.copy())
+    found = nb.check_neighbourhoods(broken, _CHAIN, key="c", lad="l", max_population=10000, min_population=1000,
+                                    expected=_VALID["c"])
+    errors = found[found["severity"] == nb.SEVERITY_ERROR]
+    assert set(errors["check"]) == {check}, found
+    assert errors["neighbourhood_code"].iloc[0] == where
+
+
+def test_check_warns_under_the_minimum_only():
+    small = _VALID.assign(population=_VALID["population"].where(_VALID["c"] != "F", 100.0))
+    found = nb.check_neighbourhoods(small, _CHAIN, key="c", lad="l", max_population=10000, min_population=1000)
+    assert found[["check", "severity", "neighbourhood_code"]].values.tolist() == [["under_min", "warning", "n3"]]
+
+
 def test_lsoa_without_neighbour_is_warned_and_stands_alone():
     lsoas = pd.DataFrame({"c": ["A", "B", "C"], "lad": "L", "population": [1000.0] * 3, "v": [0.0, 0.0, 0.0]})
     labels, warnings = nb.assign_neighbourhoods(lsoas, pd.DataFrame({"a": ["A"], "b": ["B"]}), key="c",
@@ -183,6 +219,8 @@ def test_bad_inputs_are_named(con):
         nb.build_neighbourhoods(con, vintage=2015)
     with pytest.raises(JoinError, match="1 code\\(s\\) are not lad24_code codes: E99999999"):
         nb.build_neighbourhoods(con, vintage=2021, lads=["E99999999"])
+    with pytest.raises(DataError, match="--lads: no local authority given; list lad24_code codes"):
+        nb.build_neighbourhoods(con, vintage=2021, lads=[])
     with pytest.raises(DataError, match="variables imd_scor are not columns of imd2025_lsoa21"):
         nb.build_neighbourhoods(con, vintage=2021, variables=["imd_scor"])
 
@@ -239,3 +277,23 @@ def test_cli_build_writes_csv_and_feeds_left_behind(warehouse_path, tmp_path):
     result = runner.invoke(app, ["neighbourhoods", "build", "--min-population", "12000", "--db", str(db)])
     assert result.exit_code == 2
     assert "--min-population (12,000) is above --max-population (10,000)" in result.output
+
+
+def test_missing_population_or_boundary_is_named(con, monkeypatch):
+    from neighbourhood_lens import geography
+
+    real = geography.hierarchy
+
+    def holed(con, vintage, population=None):
+        h = real(con, vintage)
+        return h.assign(population=h["population"].where(h["lsoa21_code"] != "E01000001"))
+
+    monkeypatch.setattr(geography, "hierarchy", holed)
+    with pytest.raises(DataError, match=r"1 LSOA\(s\) have no \(or a negative\) population: E01000001"):
+        nb.lsoa_inputs(con, vintage=2021, lads=["E09000001"])
+    monkeypatch.undo()
+    assignment = pd.DataFrame({"lsoa21_code": ["E01000001", "E01999999"], "neighbourhood_code": ["n1", "n1"]})
+    with pytest.raises(JoinError, match=r"1 LSOA\(s\) have no boundary: E01999999"):
+        nb.neighbourhood_boundaries(con, assignment, vintage=2021)
+    with pytest.raises(DataError, match=r"--min-population \(5,000\) is above --max-population \(4,000\)"):
+        nb.build_neighbourhoods(con, vintage=2021, min_population=5000, max_population=4000, lads=["E09000001"])

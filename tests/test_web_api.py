@@ -97,7 +97,13 @@ def test_search_finds_lads_and_codes(client):
 
 def test_upload_is_size_limited_and_header_checked(client):
     big = client.post("/api/funding/upload", files={"file": ("g.csv", b"x" * 5000, "text/csv")})
-    assert big.status_code == 400 and "upload limit" in big.json()["detail"]
+    assert big.status_code == 413 and "upload limit" in big.json()["detail"]
+    assert big.headers["cache-control"] == "no-store"
+    # A body far over the limit is refused by the middleware, before the multipart parser sees it.
+    huge = client.post("/api/funding/upload", files={"file": ("g.csv", b"x" * 200_000, "text/csv")})
+    assert huge.status_code == 413 and "over the upload limit of 0.0 MB" in huge.json()["detail"]
+    page = client.post("/funding", files={"file": ("g.csv", b"x" * 200_000, "text/csv")})
+    assert page.status_code == 413 and "upload limit" in page.text and page.headers["cache-control"] == "no-store"
     bad = client.post("/api/funding/upload", files={"file": ("g.csv", b"id,amount\n1,2\n", "text/csv")})
     assert bad.json()["ok"] is False and "Amount Awarded" in bad.json()["errors"][0]
     exe = client.post("/api/funding/upload", files={"file": ("../../evil.exe", b"MZ", "application/octet-stream")})
@@ -110,7 +116,6 @@ def test_pages_render(client):
         r = client.get(url)
         assert r.status_code == 200 and text in r.text
     assert client.get("/area/E99999999").status_code == 404
-    assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
 
 
@@ -128,3 +133,83 @@ def test_upload_of_a_valid_360giving_file_returns_its_reach(client, con):
     s = body["summary"]
     assert s["rows_in"] == 12 == s["located"] + s["unlocated"] + s["rejected"] and s["balanced"]
     assert s["synthetic"] is True
+
+
+def test_upload_limit_stops_reading_a_stream_once_it_is_passed():
+    import asyncio
+
+    from neighbourhood_lens.web.app import _UploadLimit
+
+    reads, refused, reached = [], [], []
+
+    async def endless():  # a client that never stops sending 1 kB chunks
+        reads.append(1)
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+
+    async def refuse(scope, receive, send, size):
+        refused.append(size)
+
+    async def inner(scope, receive, send):
+        reached.append(scope["path"])
+
+    mw = _UploadLimit(inner, limit=10_000, refuse=refuse)
+    scope = {"type": "http", "method": "POST", "path": "/api/funding/upload", "headers": []}
+    asyncio.run(mw(scope, endless, None))
+    assert len(reads) == 11 and refused and not reached  # 11 kB read, then refused; the app never ran
+    declared = {**scope, "headers": [(b"content-length", b"50000")]}
+    reads.clear()
+    asyncio.run(mw(declared, endless, None))
+    assert reads == [] and refused[-1] == "0.1 MB"  # refused on the header alone
+    asyncio.run(mw({**scope, "path": "/api/search"}, endless, None))
+    assert reached == ["/api/search"]  # other paths are not buffered
+
+
+def test_user_values_are_escaped_in_pages(client):
+    evil = "<svg onload=alert(1)>.csv"
+    r = client.post("/funding", files={"file": (evil, b"id,amount\n1,2\n", "text/csv")})
+    assert r.status_code == 400 and "&lt;svg onload=alert(1)&gt;.csv could not be analysed" in r.text
+    assert "<svg onload" not in r.text
+    r = client.post("/funding", files={"file": ("..\\..\\<img src=x onerror=alert(1)>.exe", b"MZ", "x/y")})
+    assert r.status_code == 400 and "&lt;img src=x onerror=alert(1)&gt;.exe" in r.text and "<img src=x" not in r.text
+    assert "..\\" not in r.text  # only the base name is shown
+    r = client.get("/area/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    assert r.status_code in (404, 422) and "<script>alert(1)" not in r.text
+    r = client.get("/left-behind?lad=%3Cb%3Ex")
+    assert r.status_code == 422 and "&lt;b&gt;x" in r.text and "<b>x" not in r.text
+
+
+def test_static_files_cannot_escape_their_directory(client):
+    for url in ("/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/..%2f..%2fweb%2fapp.py",
+                "/static/vendor/../../app.py"):
+        r = client.get(url)
+        assert r.status_code == 404 and "create_app" not in r.text, url
+
+
+def test_internal_errors_hide_details_and_are_not_cached(client, monkeypatch):
+    from neighbourhood_lens.web import app as web_app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret /home/user/warehouse.duckdb detail")
+
+    monkeypatch.setattr(web_app, "area_profile", broken)
+    for url in ("/area/E08000022", "/api/areas/E08000023"):
+        r = client.get(url)
+        assert r.status_code == 500 and "internal error" in r.text
+        assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_cache_headers_by_kind_of_response(client):
+    assert "max-age" in client.get("/static/style.css").headers["cache-control"]
+    assert client.get("/api/areas/E99999999").headers["cache-control"] == "no-store"
+    assert client.get("/funding").headers["cache-control"] == "no-store"
+    bad = client.post("/api/funding/upload", files={"file": ("g.csv", b"id,amount\n1,2\n", "text/csv")})
+    assert bad.headers["cache-control"] == "no-store"
+
+
+def test_serve_binds_localhost_by_default():
+    import inspect
+
+    from neighbourhood_lens.cli.web import serve
+
+    assert inspect.signature(inspect.unwrap(serve)).parameters["host"].default == "127.0.0.1"

@@ -15,8 +15,9 @@ Two input forms are recognised from the header:
 
 Rows are numbered as a spreadsheet user sees them: the header is row 1, the first grant
 row 2 (JSON: the first grant is row 1). Bad rows are *rejected* with a reason, never dropped:
-non-numeric, empty or negative amounts, non-GBP currencies, duplicate identifiers (the first
-occurrence is kept) and award dates that do not parse. Whole-file problems (empty file, not
+non-numeric, empty, negative or implausible (infinite, over £1 trillion) amounts, non-GBP
+currencies, duplicate identifiers (the first occurrence is kept) and award dates that do not
+parse. Whole-file problems (empty file, not
 UTF-8, a header that is neither form) raise :class:`~neighbourhood_lens.errors.DataError`.
 
 References
@@ -40,6 +41,9 @@ from .errors import DataError, SchemaError, examples
 
 __all__ = ["GrantsInput", "GRANT_COLUMNS", "SYNTHETIC_COLUMNS", "read_grants", "validate_grants", "synthetic_grants",
            "write_grants"]
+
+#: Largest amount accepted for one row (GBP); larger values, and infinities, are rejected.
+MAX_AMOUNT_GBP = 1e12
 
 #: Columns of :attr:`GrantsInput.grants`.
 GRANT_COLUMNS = [
@@ -70,7 +74,9 @@ class GrantsInput:
 
     ``grants`` holds the valid rows (:data:`GRANT_COLUMNS`; ``amount_gbp`` float, the rest
     strings, empty string when absent). ``rejected`` holds the bad rows:
-    ``row, identifier, amount, reason``. ``rows_in = len(grants) + len(rejected)``.
+    ``row, identifier, amount, reason``. ``rows_read`` is the number of data rows in the file,
+    counted when it was read (independently of the validation), so that
+    ``rows_in = len(grants) + len(rejected)`` is a check, not an identity.
     """
 
     grants: pd.DataFrame
@@ -78,10 +84,12 @@ class GrantsInput:
     form: str
     source: str
     notes: list[str] = field(default_factory=list)
+    rows_read: int | None = None
 
     @property
     def rows_in(self) -> int:
-        return len(self.grants) + len(self.rejected)
+        """Data rows in the file (``rows_read``; for a frame built by hand, grants + rejected)."""
+        return len(self.grants) + len(self.rejected) if self.rows_read is None else self.rows_read
 
 
 def _key(name: str) -> str:
@@ -122,9 +130,18 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
         raise SchemaError(f"{name}: repeated column(s) in the header: {examples(dup)}; give each column once")
     known = set(_360G_COLUMNS) | set(_ALLOC_CODE) | set(_ALLOC_AMOUNT) | {"programme", "period", "currency"}
     keep = [h for h in header if _key(h) in known]  # skip descriptions etc.: less to read
+    ragged: list[str] = []
+
+    def bad_row(row: pacsv.InvalidRow) -> str:
+        ragged.append(f"row {row.number} has {row.actual_columns} fields, not {row.expected_columns}: "
+                      f"{row.text[:80]!r}")
+        return "skip"
+
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False),  # so that row numbers are known
+            parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False, include_columns=keep or None,
@@ -132,6 +149,9 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
         )
     except pa.ArrowInvalid as exc:
         raise DataError(f"{name}: not a readable CSV file: {exc}") from None
+    if ragged:
+        raise DataError(f"{name}: {len(ragged)} row(s) do not have one field per header column: "
+                        f"{'; '.join(ragged[:3])}. Quote fields that contain commas.")
     return table.to_pandas()
 
 
@@ -149,8 +169,11 @@ def _read_json(data: bytes, name: str) -> pd.DataFrame:
 
     def first(g: dict, key: str, sub: str) -> object:
         items = g.get(key) or [{}]
-        return (items[0] if isinstance(items, list) and items else {}).get(sub, "")
+        item = items[0] if isinstance(items, list) and items else items  # the standard's list, or one object
+        return item.get(sub, "") if isinstance(item, dict) else ""
 
+    # A grant that is not a JSON object keeps its row (and is rejected by its empty amount and
+    # identifier), so no entry is dropped and row numbers stay the grant's position in the list.
     rows = [
         {
             "identifier": g.get("id", ""), "title": g.get("title", ""), "currency": g.get("currency", ""),
@@ -161,10 +184,10 @@ def _read_json(data: bytes, name: str) -> pd.DataFrame:
             "geo_code_type": first(g, "beneficiaryLocation", "geoCodeType"),
             "programme": first(g, "grantProgramme", "title"),
         }
+        if isinstance(g, dict) else {}
         for g in grants
-        if isinstance(g, dict)
     ]
-    frame = pd.DataFrame(rows, columns=list(_360G_COLUMNS.values())).fillna("").astype(str)
+    frame = pd.DataFrame(rows, columns=list(_360G_COLUMNS.values()), dtype=object).fillna("").astype(str)
     frame.insert(0, "row", np.arange(1, len(frame) + 1))
     return frame
 
@@ -243,7 +266,7 @@ def read_grants(
     frame, form = _standardise(raw, name)
     frame.insert(0, "row", rows)
     grants, rejected = validate_grants(frame, form=form)
-    return GrantsInput(grants=grants, rejected=rejected, form=form, source=name, notes=notes)
+    return GrantsInput(grants=grants, rejected=rejected, form=form, source=name, notes=notes, rows_read=len(rows))
 
 
 def _parse_dates(text: pd.Series) -> pd.Series:
@@ -291,6 +314,8 @@ def validate_grants(frame: pd.DataFrame, *, form: str) -> tuple[pd.DataFrame, pd
         ((f["amount"] == "").to_numpy(), f"{label} is empty", ""),
         ((f["amount"] != "").to_numpy() & np.isnan(amount.to_numpy()), f"{label} is not a number", "amount"),
         ((amount < 0).to_numpy(), f"{label} is negative", "amount"),
+        ((amount.abs() > MAX_AMOUNT_GBP).to_numpy(), f"{label} is not a plausible amount (over £1 trillion)",
+         "amount"),
         (((currency != "") & (currency != "GBP")).to_numpy(), "Currency", "currency"),
         ((f["identifier"] == "").to_numpy(), "Identifier is empty", ""),
         (((f["row"] != first_row) & (f["identifier"] != "")).to_numpy(), "duplicate Identifier", "identifier"),

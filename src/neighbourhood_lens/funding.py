@@ -559,7 +559,8 @@ def reach(
     ``deciles``: ``decile, amount, population, amount_per_capita, share_of_amount``
     (decile 1 = most deprived 10% of LSOAs nationally; shares of the located amount, 0-1).
     ``summary``: ``rows_in, located, unlocated, rejected`` counts and ``*_amount_gbp``,
-    ``balanced`` (rows_in = located + unlocated + rejected), ``share_most_deprived_10`` and
+    ``balanced`` (rows_in, counted when the file was read, = located + unlocated + rejected),
+    ``amount_conserved`` (the located grants' pence = the pence allocated to LSOAs), ``share_most_deprived_10`` and
     ``_30``, ``concentration_index``, ``type_overrides``, ``converted`` and ``by_postcode``
     counts. ``by_region`` and ``by_left_behind_group`` as :func:`group_table`; ``curve`` from
     :func:`concentration_curve`; ``need`` from :func:`allocation_vs_need`; ``by_lad``: amount
@@ -591,6 +592,8 @@ def reach(
     }
     summary["synthetic"] = bool(gi.grants["identifier"].str.startswith("360G-SYNTHETIC-").any())
     summary["balanced"] = summary["rows_in"] == summary["located"] + summary["unlocated"] + summary["rejected"]
+    pence_in = int(np.round(loc.grants["amount_gbp"].to_numpy(float) * 100).sum())
+    summary["amount_conserved"] = pence_in == int(np.round(loc.allocations["amount_gbp"].to_numpy(float) * 100).sum())
     by_lad = group_table(merged, by="lad24_code", total=total)
     lad_bounds = None
     if has_table(con, "boundaries_lad24"):

@@ -169,6 +169,9 @@ def lsoa_inputs(
     frame = h[[key, lad, ward, ward_name, "population"]].merge(z, on=key, how="left", validate="one_to_one")
     warnings: list[str] = []
     if lads is not None:
+        if not lads:
+            raise DataError(f"--lads: no local authority given; list {lad} codes (e.g. E08000021) "
+                            "or omit it for England")
         unknown_lads = sorted(set(lads) - set(frame[lad]))
         if unknown_lads:
             raise JoinError(f"--lads: {len(unknown_lads)} code(s) are not {lad} codes: {examples(unknown_lads)}")
@@ -329,7 +332,8 @@ def check_neighbourhoods(
     must each appear exactly once (default: those in ``assignment``).
 
     Returns columns ``check, severity, neighbourhood_code, detail``. Checks (severity
-    ``error``): ``missing``, ``duplicate``, ``over_max`` (population above the maximum with
+    ``error``): ``missing``, ``unexpected`` (not in ``expected``), ``unassigned`` (no
+    neighbourhood code; left out of the other checks), ``duplicate``, ``over_max`` (population above the maximum with
     more than one LSOA), ``several_lads``, ``not_contiguous`` (more than one connected piece
     over links inside the neighbourhood). ``under_min`` has severity ``warning``: the
     minimum holds only where the LAD allows.
@@ -353,10 +357,19 @@ def check_neighbourhoods(
             rows.append(pd.DataFrame({"check": check, "severity": severity,
                                       "neighbourhood_code": codes.to_numpy(), "detail": detail.to_numpy()}))
 
+    blank = assignment["neighbourhood_code"].isna() | (assignment["neighbourhood_code"].astype(str) == "")
+    add("unassigned", SEVERITY_ERROR, pd.Series([None] * int(blank.sum()), dtype=object),
+        assignment.loc[blank, key].astype(str) + " has no neighbourhood code")
+    if expected is not None:
+        extra = ~assignment[key].isin(set(expected)) & ~assignment[key].duplicated()
+        add("unexpected", SEVERITY_ERROR, assignment.loc[extra, "neighbourhood_code"],
+            assignment.loc[extra, key].astype(str) + " is not an LSOA of the vintage")
+    listed = set(assignment[key])  # an unassigned LSOA is reported once, as unassigned, not also as missing
+    assignment = assignment[~blank]
     dup = assignment[assignment[key].duplicated(keep=False)]
     add("duplicate", SEVERITY_ERROR, dup["neighbourhood_code"], dup[key] + " assigned more than once")
     if expected is not None:
-        absent = pd.Series(sorted(set(expected) - set(assignment[key])), dtype=object)
+        absent = pd.Series(sorted(set(expected) - listed), dtype=object)
         add("missing", SEVERITY_ERROR, pd.Series([None] * len(absent), dtype=object), absent + " not assigned")
     per = assignment.groupby("neighbourhood_code").agg(
         population=("population", "sum"), n_lsoas=(key, "size"), n_lads=(lad, "nunique"))

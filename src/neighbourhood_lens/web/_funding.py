@@ -19,7 +19,8 @@ from typing import Any
 
 from ..errors import DataError, NeighbourhoodLensError
 
-__all__ = ["FundingUpload", "FundingResult", "REQUIRED_360G", "check_360giving_header", "handle_upload"]
+__all__ = ["FundingUpload", "FundingResult", "UploadTooLargeError", "REQUIRED_360G", "check_360giving_header",
+           "handle_upload"]
 
 #: Spreadsheet column titles a 360Giving file must have for a reach analysis (case-insensitive).
 REQUIRED_360G = ("Identifier", "Amount Awarded", "Award Date")
@@ -27,6 +28,10 @@ REQUIRED_360G = ("Identifier", "Amount Awarded", "Award Date")
 LOCATION_360G = ("Beneficiary Location:0:Geographic Code", "Recipient Org:0:Postal Code",
                  "Beneficiary Location:Geographic Code", "Recipient Org:Postal Code")
 _LOCK = threading.Lock()
+
+
+class UploadTooLargeError(DataError):
+    """An upload over the size limit (HTTP 413)."""
 
 
 @dataclass

@@ -32,7 +32,7 @@ from fastapi.templating import Jinja2Templates
 from .. import __version__
 from ..errors import DataError, NeighbourhoodLensError
 from ..profiles import CODE_PATTERN, UnknownAreaError, area_profile, load_store
-from ._funding import FundingUpload, handle_upload
+from ._funding import FundingUpload, UploadTooLargeError, handle_upload
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
 
@@ -47,7 +47,11 @@ _LB_DEFINITION = {
           "highest-need 10% on the Community Needs Index 2019 (OCSI for Local Trust).",
     2023: "LSOAs (2021) in IMD 2025 decile 1 and the highest-need 10% on the Community Needs Index 2023.",
 }
-_CACHE = {"/static/": "public, max-age=86400", "/api/geo/": "public, max-age=3600",
+#: Room for the multipart framing (boundaries, part headers, the index field) around an upload.
+_MULTIPART_SLACK = 64 * 1024
+_UPLOAD_PATHS = ("/funding", "/api/funding/upload")
+_CACHE = {"/funding": "no-store", "/api/funding/": "no-store",
+          "/static/": "public, max-age=86400", "/api/geo/": "public, max-age=3600",
           "/api/areas/": "public, max-age=300", "/api/left-behind": "public, max-age=300",
           "/api/search": "public, max-age=300"}
 
@@ -117,6 +121,10 @@ def create_app(
     async def unknown_area(request: Request, exc: UnknownAreaError) -> Response:
         return error(request, 404, str(exc))
 
+    @app.exception_handler(UploadTooLargeError)
+    async def too_large(request: Request, exc: UploadTooLargeError) -> Response:
+        return error(request, 413, str(exc))
+
     @app.exception_handler(NeighbourhoodLensError)
     async def bad_input(request: Request, exc: NeighbourhoodLensError) -> Response:
         return error(request, 400, str(exc))
@@ -132,7 +140,9 @@ def create_app(
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        return error(request, 500, "internal error; the server log has the details")
+        response = error(request, 500, "internal error; the server log has the details")
+        response.headers["cache-control"] = "no-store"  # this handler runs outside the _CacheHeaders middleware
+        return response
 
     # ---- JSON API -------------------------------------------------------------------------------
     @app.get("/api/health", tags=["api"])
@@ -263,15 +273,66 @@ def create_app(
             result = handle_upload(con, upload, index=index)
             status = 200 if result.ok else 400
         except NeighbourhoodLensError as exc:
-            result, status = None, 413 if "limit" in str(exc) else 400
+            result, status = None, 413 if isinstance(exc, UploadTooLargeError) else 400
             errors = [str(exc)]
         else:
             errors = result.errors
         return templates.TemplateResponse(request, "funding.html", {
             "limit_mb": max_upload_bytes / 1e6, "result": result, "errors": errors,
-            "filename": Path(file.filename or "upload").name}, status_code=status)
+            "filename": _base_name(file.filename) or "upload"}, status_code=status)
 
+    async def refuse(scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
+        message = (f"the upload ({size}) is over the upload limit of {max_upload_bytes / 1e6:.1f} MB; "
+                   "split the file or filter it to the grants you need")
+        response = error(Request(scope), 413, message)
+        response.headers["cache-control"] = "no-store"  # outside the _CacheHeaders middleware
+        await response(scope, receive, send)
+
+    app.add_middleware(_UploadLimit, limit=max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
     return app
+
+
+class _UploadLimit:
+    """Pure ASGI middleware: refuse an upload body over ``limit`` bytes while it streams in.
+
+    A declared ``Content-Length`` over the limit is refused before any byte is read; otherwise
+    the body is read chunk by chunk (at most ``limit`` bytes held) and refused as soon as it
+    passes the limit, so an oversized upload is neither parsed nor spooled to disk.
+    """
+
+    def __init__(self, app: Any, *, limit: int, refuse: Any) -> None:
+        self.app, self.limit, self.refuse = app, limit, refuse
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _UPLOAD_PATHS:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self.refuse(scope, receive, send, f"{int(declared) / 1e6:.1f} MB")
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self.refuse(scope, receive, send, f"over {self.limit / 1e6:.1f} MB")
+                return
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 class _CacheHeaders:
@@ -315,6 +376,15 @@ def _filter(frame: pd.DataFrame, region: str | None, lad: str | None) -> pd.Data
     return frame
 
 
+def _base_name(filename: str | None) -> str:
+    r"""The last component of a client's file name, whatever its path separators (never used as a path).
+
+    >>> _base_name("..\\..\\evil.csv"), _base_name("../../g.xlsx"), _base_name(None)
+    ('evil.csv', 'g.xlsx', '')
+    """
+    return re.split(r"[\\/]", filename or "")[-1][:200]
+
+
 def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     if bbox is None:
         return None
@@ -328,7 +398,7 @@ def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
 
 async def _read_upload(file: UploadFile, limit: int) -> FundingUpload:
     """Read an upload in chunks, refusing it once it passes ``limit`` bytes."""
-    name = Path(file.filename or "").name
+    name = _base_name(file.filename)
     suffix = Path(name).suffix.lower()
     if suffix not in (".csv", ".xlsx", ".json"):
         raise DataError(f"file {name!r}: upload a 360Giving .csv, .xlsx or .json file (got {suffix or 'no suffix'})")
@@ -336,7 +406,7 @@ async def _read_upload(file: UploadFile, limit: int) -> FundingUpload:
     while chunk := await file.read(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise DataError(f"file {name!r} is over the upload limit of {limit / 1e6:.1f} MB; "
+            raise UploadTooLargeError(f"file {name!r} is over the upload limit of {limit / 1e6:.1f} MB; "
                             "split it or filter it to the grants you need")
         chunks.append(chunk)
     if size == 0:

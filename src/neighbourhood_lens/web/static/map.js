@@ -46,7 +46,7 @@
   }
   function info(p) {
     var lb = measure === "lb" ? "" : "";
-    document.getElementById("info").innerHTML = "<strong>" + escapeHtml(p.name || p.code) + "</strong> (" + p.code + ")<br>IMD decile " +
+    document.getElementById("info").innerHTML = "<strong>" + escapeHtml(p.name || p.code) + "</strong> (" + escapeHtml(p.code) + ")<br>IMD decile " +
       (p.imd_decile || "–") + ", CNI decile " + (p.cni_decile || "–") + "<br>Left behind: " + (p.lb ? p.lb : "no") + lb;
   }
   function escapeHtml(s) { return String(s).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }

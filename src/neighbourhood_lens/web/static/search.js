@@ -8,7 +8,7 @@
   function show(data) {
     items = data.items || [];
     list.innerHTML = items.length ? items.map(function (a) {
-      return '<li><a href="/area/' + esc(a.code) + '">' + esc(a.name) + ' <small>' + (TYPES[a.type] || a.type) + " " +
+      return '<li><a href="/area/' + esc(a.code) + '">' + esc(a.name) + ' <small>' + esc(TYPES[a.type] || a.type) + " " +
         esc(a.vintage) + " · " + esc(a.code) + (a.lad_name && a.type !== "lad" ? " · " + esc(a.lad_name) : "") + "</small></a></li>";
     }).join("") : "<li class=\"none\">No area matches.</li>";
     list.hidden = false;
@@ -23,6 +23,6 @@
   });
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    if (items.length) { window.location.href = "/area/" + items[0].code; }
+    if (items.length) { window.location.href = "/area/" + encodeURIComponent(items[0].code); }
   });
 }());
