@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from . import __version__
 from .errors import ChecksumError, DataError, SchemaError, SourceUnavailableError, examples
+from .geography import GSS_CODE
 from .normalise import normalise_headers
 from .sources import DATASETS, Dataset, get_dataset
 
@@ -48,7 +49,6 @@ __all__ = [
 ]
 
 SUFFIXES = (".parquet", ".geoparquet", ".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".shp")
-_CODE = re.compile(r"^[EWSNK]\d{8}$")
 Progress = Callable[[str, int, int], None]
 
 
@@ -240,7 +240,7 @@ def _check_codes(table: pa.Table, dataset: Dataset, source: str) -> None:
         nulls = col.null_count
         if nulls:
             raise DataError(f"{source}: {nulls} row(s) have no {key} ({dataset.id})")
-        bad = pc.invert(pc.match_substring_regex(col, _CODE.pattern))
+        bad = pc.invert(pc.match_substring_regex(col, GSS_CODE.pattern))
         if pc.any(bad).as_py():
             vals = pc.filter(col, bad).to_pylist()
             raise DataError(

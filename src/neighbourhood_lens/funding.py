@@ -34,6 +34,7 @@ import pandas as pd
 
 from ._grants_io import GrantsInput, read_grants, synthetic_grants, write_grants
 from .errors import DataError, JoinError, SchemaError, examples
+from .geography import GSS_CODE
 from .warehouse import has_table, require_tables
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def code_kind(codes: pd.Series) -> pd.Series:
     codes = codes.astype(str)
     prefix = codes.str[:3]
     kind = prefix.map(_PREFIX_KIND)
-    wellformed = codes.str.fullmatch(r"[EWSNK]\d{8}")
+    wellformed = codes.str.match(GSS_CODE.pattern)
     out = np.where(codes == "", "empty", np.where(~wellformed, "malformed", np.where(
         ~codes.str.startswith("E"), "outside_england", np.where(kind.isna(), "unsupported", kind.astype(object))))
     )

@@ -16,6 +16,7 @@ Aggregating an LSOA score to a larger area is the population-weighted mean
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "GSS_CODE",
     "Level",
     "LEVELS",
     "level",
@@ -38,6 +40,11 @@ __all__ = [
     "share_rank",
     "check_lsoa_codes",
 ]
+
+
+#: A GSS area code: a country letter (E, W, S, N, or K for UK-wide groupings) and 8 digits,
+#: e.g. ``E01000001`` (LSOA), ``E05001645`` (ward), ``E08000021`` (LAD).
+GSS_CODE = re.compile(r"^[EWSNK]\d{8}$")
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .geography import equal_count_decile
+from .geography import GSS_CODE, equal_count_decile
 
 if TYPE_CHECKING:
     import duckdb
@@ -64,7 +64,7 @@ __all__ = ["CODE_PATTERN", "DOMAINS", "ProfileStore", "load_store", "summarise_a
            "UnknownAreaError"]
 
 #: An ONS GSS code: a country letter and eight digits.
-CODE_PATTERN = re.compile(r"^[EWSN]\d{8}$")
+CODE_PATTERN = GSS_CODE
 #: The seven IoD domains, in MHCLG's order.
 DOMAINS = ("income", "employment", "education", "health", "crime", "housing", "environment")
 _CNI_DOMAINS = ("civic_assets", "connectedness", "engaged_community")

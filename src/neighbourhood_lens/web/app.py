@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 #: Default upload limit for grants files (10 MB).
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-_CODE = r"^[EWSN]\d{8}$"
+_CODE = CODE_PATTERN.pattern
 _BBOX = re.compile(r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$")
 _LB_DEFINITION = {
     2019: "Wards (2017) in the most deprived 10% on IMD 2019 (population-weighted ward score) and the "
