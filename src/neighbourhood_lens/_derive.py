@@ -146,7 +146,7 @@ def check_vintages(con: duckdb.DuckDBPyConnection) -> list[str]:
                     SELECT DISTINCT "{key}" AS k FROM "{ds.id}"
                     WHERE k NOT IN (SELECT "{ref_col}" FROM "{ref_table}")
                       AND k IN (SELECT "{o_col}" FROM "{o_table}"))"""
-            ).fetchone()
+            ).fetchall()[0]
             if bad[1]:
                 raise VintageError(
                     f"{ds.id}: {bad[1]} code(s) in column {key!r} are {other} codes, not "

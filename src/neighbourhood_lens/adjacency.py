@@ -184,7 +184,7 @@ def ensure_adjacency(db: str | os.PathLike[str] | None, vintage: int, *, rebuild
     con = connect(db, read_only=False)
     try:
         if has_table(con, table) and not rebuild:
-            return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         links = adjacency_for_vintage(con, vintage)
         con.register("_links", links)
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT a, b, kind FROM _links")
@@ -205,7 +205,8 @@ def _record(con: duckdb.DuckDBPyConnection, table: str, vintage: int, n: int) ->
     if not has_table(con, "provenance"):
         return
     src = f"boundaries_lsoa{str(vintage)[2:]}"
-    row = con.execute("SELECT source, sha256 FROM provenance WHERE dataset_id = ?", [src]).fetchone()
+    rows = con.execute("SELECT source, sha256 FROM provenance WHERE dataset_id = ?", [src]).fetchall()
+    row = rows[0] if rows else None
     source, sha = (f"derived from {src} ({row[0]})", row[1]) if row else (f"derived from {src}", None)
     con.execute(
         "INSERT OR REPLACE INTO provenance VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -359,7 +359,7 @@ def build_warehouse(
             con.register("_incoming", table)
             con.execute(f'CREATE OR REPLACE TABLE "{ds_id}" AS SELECT * FROM _incoming')
             con.unregister("_incoming")
-            rows_loaded = con.execute(f'SELECT count(*) FROM "{ds_id}"').fetchone()[0]
+            rows_loaded = con.execute(f'SELECT count(*) FROM "{ds_id}"').fetchall()[0][0]
             _derive.record_provenance(
                 con, ds, source=str(path.resolve()), sha256=digest, rows_read=rows_read,
                 rows_loaded=rows_loaded, tool_version=__version__,

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .errors import DataError
 from .geography import equal_count_decile, hierarchy, share_rank, weighted_mean
-from .warehouse import require_tables
+from .warehouse import require_tables, scalar
 
 if TYPE_CHECKING:
     import duckdb
@@ -134,7 +134,7 @@ def left_behind_scores(
             "SELECT ward17_code, cni_score, cni_rank, civic_assets_score, connectedness_score, "
             "engaged_community_score FROM cni2019_ward17"
         ).df()
-        n_cni = int(con.execute("SELECT max(cni_rank) FROM cni2019_ward17").fetchone()[0])
+        n_cni = int(scalar(con, "SELECT max(cni_rank) FROM cni2019_ward17"))
         wards = wards.merge(cni, on="ward17_code", how="left", validate="one_to_one")
         out = wards.rename(
             columns={"ward17_code": "code", "ward17_name": "name", "lad19_code": "lad_code",
@@ -152,8 +152,8 @@ def left_behind_scores(
             "SELECT lsoa21_code, cni_score, cni_rank, civic_assets_score, connectedness_score, "
             "engaged_community_score FROM cni2023_lsoa21"
         ).df()
-        n_imd = int(con.execute("SELECT count(*) FROM imd2025_lsoa21").fetchone()[0])
-        n_cni = int(con.execute("SELECT count(*) FROM cni2023_lsoa21").fetchone()[0])
+        n_imd = int(scalar(con, "SELECT count(*) FROM imd2025_lsoa21"))
+        n_cni = int(scalar(con, "SELECT count(*) FROM cni2023_lsoa21"))
         out = (
             h.merge(imd, on="lsoa21_code", how="left", validate="one_to_one")
             .merge(cni, on="lsoa21_code", how="left", validate="one_to_one")

@@ -34,6 +34,7 @@ __all__ = [
     "connect",
     "require_tables",
     "has_table",
+    "scalar",
     "status",
     "join_report",
 ]
@@ -84,6 +85,11 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     # later ``register`` on the same connection.
     rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
     return bool(rows[0][0])
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
+    """The single value a query returns, fetched completely (see :func:`has_table`)."""
+    return con.execute(sql, params or []).fetchall()[0][0]
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
