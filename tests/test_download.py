@@ -105,3 +105,43 @@ def test_build_from_the_download_cache(server, tmp_path, mirror):
     assert con.execute("SELECT count(*) FROM imd2019_lsoa11").fetchone()[0] == 2
     source = con.execute("SELECT source FROM provenance WHERE dataset_id = 'imd2019_lsoa11'").fetchone()[0]
     assert source.startswith(str(cache))
+
+
+def file8_workbook(path, *, drop_from_second: bool = False):
+    """A small workbook laid out like IoD2019 File 8: a Notes sheet, then one sheet per domain."""
+    import pandas as pd
+
+    codes = ["E01000001", "E01000002", "E01000003"]
+    area = {"LSOA code (2011)": codes, "LSOA name (2011)": ["City of London 001A", "001B", "001C"]}
+    income = pd.DataFrame({**area, "Income Domain numerator": [40.0, 35.0, 150.0]})
+    barriers = pd.DataFrame({**area, "Road distance to a GP surgery indicator (km)": [0.5, 0.6, 0.4]})
+    if drop_from_second:
+        barriers = barriers.iloc[:2]
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"Notes": ["English Indices of Deprivation 2019 (test copy)"]}).to_excel(xl, sheet_name="Notes", index=False)
+        income.to_excel(xl, sheet_name="IoD2019 Income Domain", index=False)
+        barriers.to_excel(xl, sheet_name="IoD2019 Barriers Domain", index=False)
+    return path.read_bytes()
+
+
+def test_multi_sheet_workbook_is_joined_on_the_key(server, tmp_path, mirror):
+    Handler.routes["/file8.xlsx"] = (200, file8_workbook(tmp_path / "f8.xlsx"), None)
+    cache = tmp_path / "cache"
+    [r] = fetch(["imd2019_lsoa11_indicators"], cache_dir=cache,
+                urls={"imd2019_lsoa11_indicators": f"{server}/file8.xlsx"})
+    assert r.status == "downloaded", r.detail
+    db = tmp_path / "w.duckdb"
+    files = {ds: mirror / f"{ds}.parquet" for ds in ("lookup_lsoa11_lad19", "lookup_lsoa21_ward24_lad24")}
+    build_warehouse(db, cache_dir=cache, files=files, only=[*files, "imd2019_lsoa11_indicators"])
+    rows = connect(db).execute(
+        "SELECT lsoa11_code, income_domain_numerator, road_distance_to_a_gp_surgery_indicator_km "
+        "FROM imd2019_lsoa11_indicators ORDER BY 1").fetchall()
+    assert rows == [("E01000001", 40.0, 0.5), ("E01000002", 35.0, 0.6), ("E01000003", 150.0, 0.4)]
+
+
+def test_sheets_that_do_not_line_up_are_refused(server, tmp_path):
+    Handler.routes["/file8.xlsx"] = (200, file8_workbook(tmp_path / "f8.xlsx", drop_from_second=True), None)
+    [r] = fetch(["imd2019_lsoa11_indicators"], cache_dir=tmp_path,
+                urls={"imd2019_lsoa11_indicators": f"{server}/file8.xlsx"})
+    assert r.status == "failed"
+    assert "sheets 'IoD2019 Income Domain' and 'IoD2019 Barriers Domain' do not cover the same" in r.detail

@@ -131,13 +131,13 @@ def locate_sources(
     return found, tried
 
 
-def read_source(path: Path) -> pa.Table:
+def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
     """Read one official or mirrored file into an Arrow table.
 
     Parquet and GeoParquet are read as they are (geometry stays WKB); CSV is read as UTF-8,
-    falling back to Windows-1252 (common in older government files) with a warning; XLSX
-    reads the first sheet; other vector formats go through pyogrio and are reprojected to
-    WGS84 (EPSG:4326), geometry as WKB.
+    falling back to Windows-1252 (common in older government files) with a warning; other
+    vector formats go through pyogrio and are reprojected to WGS84 (EPSG:4326), geometry as
+    WKB. For XLSX see :func:`_read_workbook`.
     """
     suffix = path.suffix.lower()
     try:
@@ -148,9 +148,7 @@ def read_source(path: Path) -> pa.Table:
         if suffix == ".csv":
             return _read_csv(path)
         if suffix == ".xlsx":
-            import pandas as pd
-
-            return pa.Table.from_pandas(pd.read_excel(path, dtype=object), preserve_index=False)
+            return _read_workbook(path, dataset)
         import geopandas as gpd
 
         gdf = gpd.read_file(path)
@@ -160,6 +158,44 @@ def read_source(path: Path) -> pa.Table:
         return pa.Table.from_pandas(gdf.rename(columns={gdf.geometry.name: "geometry"}))
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_workbook(path: Path, dataset: Dataset | None) -> pa.Table:
+    """Read an XLSX file the way MHCLG publishes the IoD.
+
+    Official workbooks start with a *Notes* sheet and may spread one table over several
+    sheets keyed by area code (IoD2019 File 8 has one sheet per domain). Every sheet whose
+    header has the dataset's key column(s) after normalisation is read; a single such sheet
+    is returned as it is, several are joined on the key (each key must be in every sheet,
+    and columns repeated across sheets, such as names, are taken from the first). Without a
+    ``dataset`` the first sheet is read.
+    """
+    import pandas as pd
+
+    if dataset is None:
+        return pa.Table.from_pandas(pd.read_excel(path, dtype=object), preserve_index=False)
+    frames = []
+    for name, frame in pd.read_excel(path, sheet_name=None, dtype=object).items():
+        mapping = normalise_headers(dataset.id, [str(c) for c in frame.columns])
+        frame = frame.rename(columns=lambda c, m=mapping: m[str(c)])
+        if set(dataset.key) <= set(frame.columns):
+            frames.append((name, frame))
+    if not frames:
+        raise DataError(
+            f"{path}: no sheet has the key column(s) {', '.join(dataset.key)} of {dataset.id}"
+        )
+    name, out = frames[0]
+    for other_name, frame in frames[1:]:
+        keys = out[list(dataset.key)].drop_duplicates()
+        other = frame[list(dataset.key)].drop_duplicates()
+        if len(keys) != len(other) or len(keys.merge(other)) != len(keys):
+            raise DataError(
+                f"{path}: sheets {name!r} and {other_name!r} do not cover the same "
+                f"{'+'.join(dataset.key)} values, so they cannot be joined row for row"
+            )
+        new = [c for c in frame.columns if c not in out.columns]
+        out = out.merge(frame[list(dataset.key) + new], on=list(dataset.key), how="left", validate="one_to_one")
+    return pa.Table.from_pandas(out, preserve_index=False)
 
 
 def _read_csv(path: Path) -> pa.Table:
@@ -353,7 +389,7 @@ def build_warehouse(
                     f"({'SHA256SUMS' if path.name in sums else 'registry'}). The file is "
                     "corrupt or changed; fetch it again."
                 )
-            table = read_source(path)
+            table = read_source(path, ds)
             rows_read = table.num_rows
             table = normalise_table(table, ds, source=str(path))
             con.register("_incoming", table)

@@ -136,7 +136,7 @@ def fetch(
             digest = sha256_file(tmp)
             if pinned and digest != pinned:
                 raise ChecksumError(f"{url}: SHA-256 {digest} does not match the pinned {pinned}")
-            normalise_table(read_source(tmp), ds, source=url)
+            normalise_table(read_source(tmp, ds), ds, source=url)
         except (DataError, SourceUnavailableError) as exc:
             tmp.unlink(missing_ok=True)
             results.append(FetchResult(ds_id, "failed", str(exc)))

@@ -108,6 +108,8 @@ _ALL = [
     Dataset(
         "imd2019_lsoa11_indicators", "English Indices of Deprivation 2019, File 8 (indicators)",
         _MHCLG, OGL, "2019", "lsoa11", _LSOA11, ("lsoa11_code",), _IOD2019,
+        url="https://assets.publishing.service.gov.uk/government/uploads/system/uploads/"
+        "attachment_data/file/833992/File_8_-_IoD2019_Underlying_Indicators.xlsx",
     ),
     Dataset(
         "imd2019_lsoa11_subdomains", "English Indices of Deprivation 2019, File 4 (sub-domains)",
