@@ -39,7 +39,9 @@ def _get(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> d
     try:
         resp = session.get(url, params=params, timeout=timeout)
     except requests.RequestException as exc:
-        raise SourceUnavailableError(f"{url}: cannot connect ({type(exc).__name__}: {exc})") from None
+        from .download import connection_reason
+
+        raise SourceUnavailableError(connection_reason(url, exc)) from None
     if resp.status_code != 200:
         raise SourceUnavailableError(f"{url}: HTTP {resp.status_code} {resp.reason}")
     try:

@@ -72,8 +72,8 @@ def record_provenance(
 def _note(con: duckdb.DuckDBPyConnection, dataset_id: str, note: str) -> None:
     con.execute(
         "UPDATE provenance SET notes = CASE WHEN notes = '' THEN ? ELSE notes || '; ' || ? END "
-        "WHERE dataset_id = ?",
-        [note, note, dataset_id],
+        "WHERE dataset_id = ? AND position(? IN coalesce(notes, '')) = 0",
+        [note, note, dataset_id, note],
     )
 
 

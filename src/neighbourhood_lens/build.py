@@ -582,17 +582,25 @@ def _fetch_missing(missing: dict[str, list[str]], cache_dir: Path | None, source
 
 def _missing_message(missing: dict[str, list[str]], mirror: Path | None, cache_dir: Path | None,
                      fetched: bool) -> str:
+    """One headline, then one line per missing dataset: its official address and what went wrong."""
+    import re
+
+    if not fetched:
+        lines = [f"  {d}: tried {', '.join(t)}" for d, t in missing.items()]
+        return (f"{len(missing)} dataset(s) could not be found. Fix: run `nlens data build` without --mirror to "
+                "download them, pass --mirror DIR (a directory like ../shared/data), --file ID=PATH, or --only to "
+                "build a subset.\n" + "\n".join(lines))
+    hosts = sorted({h for t in missing.values() for h in re.findall(r"cannot connect to (\S+)", " ".join(t))})
     lines = []
     for d, t in missing.items():
         ds = DATASETS[d]
-        where = ds.url or ds.landing_page
-        lines.append(f"{d} (official file: {where}; tried {', '.join(t)})")
-    how = (
-        "You seem to be offline or the addresses moved. Put each file at --file ID=PATH (the file as published), "
-        f"or in a mirror directory as ID.parquet/.csv (--mirror DIR), or fetch later with `nlens data fetch` "
-        f"into {cache_dir or 'the download cache'}; to use your own addresses pass --sources FILE."
-        if fetched else
-        "Fix: run `nlens data build` without --mirror to download them, pass --mirror DIR (a directory like "
-        "../shared/data), --file ID=PATH, or `--only` to build a subset."
-    )
-    return f"{len(missing)} dataset(s) could not be found: " + "; ".join(lines) + ". " + how
+        failure = next((x for x in t if x.startswith("download failed")), "")
+        short = "offline" if "cannot connect" in failure and failure.count("cannot connect") == len(ds.sources) \
+            else failure.removeprefix("download failed: ")
+        lines.append(f"  {d}: {ds.url} ({short})")
+    head = (f"{len(missing)} open dataset(s) are not in the cache and could not be downloaded"
+            + (f" (cannot reach {', '.join(hosts)})" if hosts else "") + ". Download each file below when online "
+            f"(`nlens data fetch` fills {cache_dir or 'the download cache'}), or save the files by hand and build "
+            "with --file ID=PATH for each, or put them in a directory as ID.csv/.xlsx/.zip/.parquet and pass "
+            "--mirror DIR; to use other addresses (an internal mirror or proxy) pass --sources FILE:")
+    return head + "\n" + "\n".join(lines)

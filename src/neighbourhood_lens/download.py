@@ -224,6 +224,21 @@ def cached_table(cache_dir: Path | None, dataset_id: str) -> tuple[Path, dict[st
 
 
 # ----------------------------------------------------------------------------- downloading
+def connection_reason(url: str, exc: BaseException) -> str:
+    """A short reason for a failed connection: ``cannot connect to HOST (why)``."""
+    text = str(exc)
+    host = urlparse(url).netloc
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        why = "host name not found: offline, or no DNS"
+    elif "timed out" in text.lower() or "Timeout" in type(exc).__name__:
+        why = "timed out"
+    elif "refused" in text.lower():
+        why = "connection refused"
+    else:
+        why = type(exc).__name__
+    return f"{url}: cannot connect to {host} ({why})"
+
+
 def _session() -> Any:
     import requests
 
@@ -243,6 +258,7 @@ def _download(src: Source, dest_dir: Path, ds_id: str, *, timeout: float, progre
     import pooch
     import requests
 
+    pooch.get_logger().setLevel("WARNING")
     name = _file_name(src, ds_id)
     downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout, headers={"User-Agent": USER_AGENT})
     known = f"sha256:{src.sha256}" if src.sha256 else None
@@ -255,7 +271,7 @@ def _download(src: Source, dest_dir: Path, ds_id: str, *, timeout: float, progre
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
         raise DataError(f"{src.url}: download incomplete (the connection ended early: {exc})") from None
     except requests.RequestException as exc:
-        raise SourceUnavailableError(f"{src.url}: cannot connect ({type(exc).__name__}: {exc})") from None
+        raise SourceUnavailableError(connection_reason(src.url, exc)) from None
     except ValueError as exc:
         if "hash" in str(exc).lower():
             raise ChecksumError(f"{src.url}: SHA-256 does not match the pinned {src.sha256} ({exc})") from None

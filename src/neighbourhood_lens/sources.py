@@ -476,4 +476,6 @@ def registry_frame() -> pd.DataFrame:
         }
         for d in _ALL
     ]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["expected_rows"] = frame["expected_rows"].astype("Int64")
+    return frame
