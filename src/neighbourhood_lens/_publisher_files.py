@@ -122,7 +122,7 @@ def _read_sheet(handle: object, source: Source, dataset: Dataset, where: str, fm
         book = pd.ExcelFile(handle, engine=engine)
         if source.sheet not in book.sheet_names:
             raise DataError(f"{where}: no sheet {source.sheet!r}; the sheets are {examples(book.sheet_names)}")
-        frame = book.parse(source.sheet, dtype=object, skiprows=source.skip)
+        frame = pd.read_excel(book, sheet_name=source.sheet, dtype=object, skiprows=source.skip)
     except DataError:
         raise
     except Exception as exc:  # openpyxl, xlrd and odfpy raise many types for corrupt files
