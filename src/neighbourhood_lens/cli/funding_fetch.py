@@ -30,7 +30,7 @@ def fetch(
     from ..grants_fetch import fetch_grants, write_fetch
 
     check_suffix(out, (".csv", ".xlsx", ".json"))
-    with Progress(TextColumn("[bold]Fetching grants"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+    with Progress(TextColumn("[bold]Fetching grants"), BarColumn(), TextColumn("{task.completed} grants"),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("grants", total=None)
         result = fetch_grants(funder, route=route, date_from=date_from, date_to=date_to, api=api, registry=registry,
