@@ -115,8 +115,8 @@ class Loopback:
             page = data[offset:offset + n]
             more = offset + len(page) < len(data)
             if q.get("f") == "geojson":
-                feats = [{"type": "Feature", "properties": r, "geometry": geometries[offset + i] if geometries else None}
-                         for i, r in enumerate(page)]
+                geo = geometries or [None] * len(data)
+                feats = [{"type": "Feature", "properties": r, "geometry": geo[offset + i]} for i, r in enumerate(page)]
                 doc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
                 if more:
                     doc["properties"] = {"exceededTransferLimit": True}

@@ -232,6 +232,7 @@ def test_offline_build_names_every_missing_file_and_where_to_put_it(tmp_path, mi
         build_warehouse(tmp_path / "w.duckdb", cache_dir=tmp_path / "cache", files=files,
                         only=[*files, "imd2019_lsoa11"], fetch_missing=True, sources=dead, timeout=2)
     msg = str(err.value)
-    assert msg.startswith("1 open dataset(s) are not in the cache and could not be downloaded (cannot reach 127.0.0.1:9)")
+    assert msg.startswith("1 open dataset(s) are not in the cache and could not be downloaded "
+                          "(cannot reach 127.0.0.1:9)")
     assert "  imd2019_lsoa11: https://assets.publishing.service.gov.uk/media/" in msg and "--file ID=PATH" in msg
     assert not (tmp_path / "w.duckdb").exists()

@@ -132,7 +132,9 @@ def build(
         parts.append(f"{len(report.kept)} kept from the previous warehouse")
     if report.fetched:
         parts.append(f"{len(report.fetched)} downloaded")
-    console.print(f"[green]Built[/] {path}: {', '.join(parts)} in {report.seconds:.1f} s", highlight=False)
+    n = len(report.loaded) + len(report.kept)
+    console.print(f"[green]Built[/] {path} with {n} datasets in {report.seconds:.1f} s ({', '.join(parts)})",
+                  highlight=False)
     if report.user_tables:
         console.print(f"Kept your tables: {', '.join(report.user_tables)}", highlight=False)
     for line in report.info:
