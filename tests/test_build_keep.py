@@ -67,9 +67,9 @@ def test_replacing_cni_keeps_every_other_table_and_the_set_and_left_behind_follo
     assert "1 loaded, 27 kept from the previous warehouse" in result.output
     assert ("Kept your tables: adjacency_lsoa11, adjacency_lsoa21, index_my_need, neighbourhood_sets, "
             "neighbourhoods_by_lad, stored_results") in result.output
-    # expected coverage (Scottish data zones in a GB lookup) is a note, not a warning
-    assert "note: lookup_lsoa11_msoa11: coverage: 6,976 lsoa11_code" in result.output
-    assert "warning: lookup_lsoa11_msoa11" not in result.output and "0/None" not in result.output
+    # the replaced dataset is checked (a real warning stays a warning); kept ones are not re-reported
+    assert "warning: cni2019_ward17: 12 English ward17_code value(s) are not in lookup_lsoa11_ward17" in result.output
+    assert "warning: imd2019_lsoa11" not in result.output and "lookup_lsoa11_msoa11" not in result.output
 
     after = _tables(work)
     assert after == before  # every table, the set and the caches, with the same row counts
@@ -101,6 +101,15 @@ def test_only_deletes_nothing_and_changed_inputs_invalidate_caches_with_a_reason
     after = _tables(work)
     assert "adjacency_lsoa21" not in after and after["adjacency_lsoa11"] == before["adjacency_lsoa11"]
     assert after["neighbourhoods_by_lad"] == before["neighbourhoods_by_lad"]
+
+
+def test_expected_coverage_is_one_note_per_dataset_not_a_warning(tmp_path, mirror):
+    report = build_warehouse(tmp_path / "w.duckdb", mirror=mirror,
+                             only=["lookup_lsoa11_lad19", "lookup_lsoa11_msoa11", "lookup_lsoa21_ward24_lad24"])
+    notes = [m for m in report.info if m.startswith("lookup_lsoa11_msoa11")]
+    assert len(notes) == 1 and notes[0].startswith(
+        "lookup_lsoa11_msoa11: coverage: 6,976 lsoa11_code value(s) outside lookup_lsoa11_lad19's coverage")
+    assert "S01006506" in notes[0] and not any("S0100" in w for w in report.warnings)
 
 
 def test_a_warehouse_held_by_another_process_is_refused_in_one_line(work, mirror):

@@ -165,25 +165,31 @@ def _adjacency_changed(con: duckdb.DuckDBPyConnection, table: str) -> str | None
 
 
 def _check_sets(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Sets whose LSOAs left the rebuilt hierarchy, or that miss LSOAs the rebuild added."""
     out = []
+    old = _old_tables(con)
     for name, vintage in con.execute("SELECT name, vintage FROM neighbourhood_sets ORDER BY name").fetchall():
         key = f"lsoa{str(vintage)[2:]}_code"
         table, ref = f"neighbourhoods_{name}", f"hierarchy_lsoa{str(vintage)[2:]}"
+        was = f"{_OLD}.{ref}" if ref in old else ref
         try:
-            rows = con.execute(
-                f'SELECT list({key} ORDER BY {key}) FILTER (WHERE {key} NOT IN (SELECT {key} FROM {ref})), '
-                f'count(*) FILTER (WHERE {key} NOT IN (SELECT {key} FROM {ref})) FROM "{table}"').fetchall()[0]
-            missing = con.execute(
-                f"SELECT count(*) FROM {ref} WHERE {key} NOT IN (SELECT {key} FROM \"{table}\")").fetchall()[0][0]
+            gone = con.execute(
+                f'SELECT count(*), list({key} ORDER BY {key})[1:5] FROM "{table}" '
+                f"WHERE {key} NOT IN (SELECT {key} FROM {ref})").fetchall()[0]
+            added = con.execute(
+                f"SELECT count(*), list({key} ORDER BY {key})[1:5] FROM {ref} WHERE {key} NOT IN "
+                f'(SELECT {key} FROM {was}) AND {key} NOT IN (SELECT {key} FROM "{table}")').fetchall()[0]
         except Exception as exc:  # noqa: BLE001 - a set of another layout is reported, not fatal
             out.append(f"neighbourhood set {name!r} could not be checked against {ref}: {exc}")
             continue
-        if rows[1] or missing:
-            out.append(
-                f"neighbourhood set {name!r} kept but no longer matches the rebuilt {ref}: {rows[1]:,} of its LSOA "
-                f"codes are gone (e.g. {examples(rows[0] or [])}) and {missing:,} LSOAs are unassigned; rebuild it "
-                f"with `nlens neighbourhoods build --name {name}`"
-            )
+        if gone[0] or added[0]:
+            parts = []
+            if gone[0]:
+                parts.append(f"{gone[0]:,} of its LSOA codes are gone (e.g. {examples(gone[1] or [])})")
+            if added[0]:
+                parts.append(f"{added[0]:,} new LSOAs are in no neighbourhood (e.g. {examples(added[1] or [])})")
+            out.append(f"neighbourhood set {name!r} kept but no longer matches the rebuilt {ref}: "
+                       f"{' and '.join(parts)}; rebuild it with `nlens neighbourhoods build --name {name}`")
     return out
 
 

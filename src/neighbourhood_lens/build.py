@@ -500,8 +500,11 @@ def build_warehouse(
                 progress(ds_id, n, total)
             _load_one(con, DATASETS[ds_id], path, files=files, cache_dir=cache_dir, sums_cache=sums_cache)
             report.loaded.append(ds_id)
-        report.warnings.extend(_derive.check_vintages(con, info=report.info))
-        report.warnings.extend(_derive.check_ranks(con))
+        info: list[str] = []
+        checks = _derive.check_vintages(con, info=info) + _derive.check_ranks(con)
+        # datasets kept from the previous warehouse were checked when they were loaded (see their provenance)
+        report.warnings.extend(m for m in checks if m.split(":", 1)[0] not in report.kept)
+        report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
         report.warnings.extend(_derive.derive_tables(con))
         if existing:
             report.user_tables, messages = _keep.carry_user_tables(con)
