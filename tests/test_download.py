@@ -236,3 +236,13 @@ def test_offline_build_names_every_missing_file_and_where_to_put_it(tmp_path, mi
                           "(cannot reach 127.0.0.1:9)")
     assert "  imd2019_lsoa11: https://assets.publishing.service.gov.uk/media/" in msg and "--file ID=PATH" in msg
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_fixed_file_that_changes_after_the_first_download_is_flagged(server, tmp_path):
+    url = server.file("/media/File_7.csv", FILE7)
+    [first] = fetch(["imd2019_lsoa11"], cache_dir=tmp_path, urls={"imd2019_lsoa11": url})
+    changed = FILE7.replace(b"6.208", b"6.209")
+    server.file("/media/File_7.csv", changed)
+    [again] = fetch(["imd2019_lsoa11"], cache_dir=tmp_path, urls={"imd2019_lsoa11": url}, force=True)
+    assert again.status == "downloaded" and "CHANGED since the last download" in again.detail
+    assert first.sha256 != again.sha256 and f"sha256 {first.sha256[:12]}" in again.notes[0]

@@ -418,6 +418,12 @@ def fetch(
         if failures:
             result.notes.append(f"fell back to {result.url} after: {' | '.join(failures)}")
             result.detail += " (fallback address)"
+        if entry.get("sha256") and result.sha256 and entry.get("url") == result.url \
+                and entry["sha256"] != result.sha256:
+            # fixed files are pinned on first download when the registry has no checksum
+            result.notes.append(f"the file at {result.url} changed since it was first fetched "
+                                f"({entry.get('fetched_at', '?')}, sha256 {entry['sha256'][:12]}...)")
+            result.detail += " (CHANGED since the last download)"
         if not ds.open_data:
             from .sources import CNI_CAVEAT
 
