@@ -72,8 +72,8 @@ def record_provenance(
 def _note(con: duckdb.DuckDBPyConnection, dataset_id: str, note: str) -> None:
     con.execute(
         "UPDATE provenance SET notes = CASE WHEN notes = '' THEN ? ELSE notes || '; ' || ? END "
-        "WHERE dataset_id = ?",
-        [note, note, dataset_id],
+        "WHERE dataset_id = ? AND position(? IN coalesce(notes, '')) = 0",
+        [note, note, dataset_id, note],
     )
 
 
@@ -113,11 +113,14 @@ def join_check(
     return unmatched, ex
 
 
-def check_vintages(con: duckdb.DuckDBPyConnection) -> list[str]:
+def check_vintages(con: duckdb.DuckDBPyConnection, *, info: list[str] | None = None) -> list[str]:
     """Check every loaded table's area codes against the reference set of its vintage.
 
     Codes that belong to a confusable other vintage (LSOA 2021 in an LSOA 2011 table) raise
-    :class:`VintageError`; codes known to no vintage are a counted warning.
+    :class:`VintageError`; English codes known to no vintage are a counted warning. Codes
+    outside England and Wales in a UK-wide table (Scottish data zones in the MSOA lookup,
+    Northern Irish and Scottish districts in the UK boundaries) are expected coverage, not a
+    problem: they go to ``info`` (one line per dataset) and the provenance notes.
     """
     from .sources import DATASETS
 
@@ -153,12 +156,25 @@ def check_vintages(con: duckdb.DuckDBPyConnection) -> list[str]:
                     f"{geo}: {examples(bad[0])}. The file is of the wrong geography vintage; "
                     f"use the {geo} edition or convert it with the ONS lookup first."
                 )
-        msg = (
-            f"{ds.id}: {unmatched} {key} value(s) are not in {ref_table} (unknown codes): "
-            f"{examples(ex)}"
-        )
-        _note(con, ds.id, msg)
-        out.append(msg)
+        english = con.execute(
+            f"""SELECT count(*), list(k ORDER BY k)[1:5] FROM (SELECT DISTINCT "{key}" AS k FROM "{ds.id}"
+                WHERE k LIKE 'E%' AND k NOT IN (SELECT "{ref_col}" FROM "{ref_table}"))"""
+        ).fetchall()[0]
+        if english[0]:
+            msg = (f"{ds.id}: {english[0]} English {key} value(s) are not in {ref_table} (unknown codes): "
+                   f"{examples(english[1])}")
+            _note(con, ds.id, msg)
+            out.append(msg)
+        if unmatched > english[0]:
+            others = con.execute(
+                f"""SELECT list(k ORDER BY k)[1:5] FROM (SELECT DISTINCT "{key}" AS k FROM "{ds.id}"
+                    WHERE k NOT LIKE 'E%' AND k NOT IN (SELECT "{ref_col}" FROM "{ref_table}"))"""
+            ).fetchall()[0][0]
+            msg = (f"{ds.id}: coverage: {unmatched - english[0]:,} {key} value(s) outside {ref_table}'s coverage "
+                   f"(other UK nations), kept: {examples(others)}")
+            _note(con, ds.id, msg)
+            if info is not None:
+                info.append(msg)
     return out
 
 

@@ -48,18 +48,24 @@ __all__ = [
     "read_checksums",
 ]
 
-SUFFIXES = (".parquet", ".geoparquet", ".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".shp")
+SUFFIXES = (".parquet", ".geoparquet", ".csv", ".xlsx", ".xls", ".ods", ".geojson", ".gpkg", ".zip", ".shp")
 Progress = Callable[[str, int, int], None]
 
 
 @dataclass
 class BuildReport:
-    """What a build did: datasets loaded, skipped (with reasons), warnings, joins."""
+    """What a build did: datasets loaded, kept from the old warehouse, fetched, skipped (with
+    reasons), the user's tables carried across, warnings (something to act on) and info
+    (expected coverage notes, one line per dataset)."""
 
     db_path: Path
     loaded: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    user_tables: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -121,12 +127,13 @@ def locate_sources(
         else:
             looked.append("no mirror (set --mirror DIR or NLENS_MIRROR)")
         if cache_dir is not None:
-            d = cache_dir / ds
-            cached = sorted(p for p in d.glob("*") if p.suffix.lower() in SUFFIXES) if d.is_dir() else []
-            if cached:
-                found[ds] = cached[0]
+            from .download import cached_table
+
+            hit = cached_table(cache_dir, ds)
+            if hit:
+                found[ds] = hit[0]
                 continue
-            looked.append(f"{d}/ (download cache; run `nlens data fetch`)")
+            looked.append(f"{cache_dir / ds}/ (download cache; `nlens data fetch {ds}`)")
         tried[ds] = looked
     return found, tried
 
@@ -147,8 +154,18 @@ def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
             return pq.read_table(path)
         if suffix == ".csv":
             return _read_csv(path)
-        if suffix == ".xlsx":
+        if suffix == ".xlsx" and (dataset is None or not _registry_layout(dataset, "xlsx")):
             return _read_workbook(path, dataset)
+        if suffix in (".xlsx", ".xls", ".ods") or (suffix == ".zip" and dataset is not None
+                                                    and _registry_layout(dataset, "zip")):
+            from ._publisher_files import read_publisher_file
+            from .sources import Source
+
+            if dataset is None:
+                raise DataError(f"{path}: a {suffix} file needs a dataset id to be read")
+            fmt = suffix.lstrip(".")
+            src = _registry_layout(dataset, fmt) or Source(str(path), fmt)
+            return read_publisher_file(path, src, dataset)
         import geopandas as gpd
 
         gdf = gpd.read_file(path)
@@ -160,29 +177,50 @@ def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
         raise DataError(f"cannot read {path}: {exc}") from exc
 
 
-def _read_workbook(path: Path, dataset: Dataset | None) -> pa.Table:
-    """Read an XLSX file the way MHCLG publishes the IoD.
+def _registry_layout(dataset: Dataset, fmt: str) -> object:
+    """The registry's description (sheet, header row, ZIP member) of the publisher's ``fmt`` file."""
+    for src in dataset.sources:
+        if src.format == fmt or (src.format == "zip" and fmt == Path(src.member or "").suffix.lstrip(".")):
+            return src if src.format == fmt else _member_as_file(src)
+    return None
 
-    Official workbooks start with a *Notes* sheet and may spread one table over several
-    sheets keyed by area code (IoD2019 File 8 has one sheet per domain). Every sheet whose
-    header has the dataset's key column(s) after normalisation is read; a single such sheet
-    is returned as it is, several are joined on the key (each key must be in every sheet,
-    and columns repeated across sheets, such as names, are taken from the first). Without a
-    ``dataset`` the first sheet is read.
+
+def _member_as_file(src: object) -> object:
+    from dataclasses import replace
+
+    return replace(src, format=Path(src.member).suffix.lstrip("."), member=None)  # type: ignore[arg-type]
+
+
+def _read_workbook(path: Path, dataset: Dataset | None) -> pa.Table:
+    """Read an XLSX file the way MHCLG publishes the IoD (see :func:`join_sheets`).
+
+    Without a ``dataset`` the first sheet is read.
     """
     import pandas as pd
 
     if dataset is None:
         return pa.Table.from_pandas(pd.read_excel(path, dtype=object), preserve_index=False)
+    return join_sheets(pd.read_excel(path, sheet_name=None, dtype=object), dataset, str(path))
+
+
+def join_sheets(sheets: Mapping[str, object], dataset: Dataset, where: str) -> pa.Table:
+    """Join the sheets of an official workbook that carry the dataset's key.
+
+    Official workbooks start with a *Notes* sheet and may spread one table over several
+    sheets keyed by area code (IoD2019 File 8 has one sheet per domain). Every sheet whose
+    header has the dataset's key column(s) after normalisation is read; a single such sheet
+    is returned as it is, several are joined on the key (each key must be in every sheet,
+    and columns repeated across sheets, such as names, are taken from the first).
+    """
     frames = []
-    for name, frame in pd.read_excel(path, sheet_name=None, dtype=object).items():
-        mapping = normalise_headers(dataset.id, [str(c) for c in frame.columns])
-        frame = frame.rename(columns=lambda c, m=mapping: m[str(c)])
+    for name, frame in sheets.items():
+        mapping = normalise_headers(dataset.id, [str(c) for c in frame.columns])  # type: ignore[attr-defined]
+        frame = frame.rename(columns=lambda c, m=mapping: m[str(c)])  # type: ignore[attr-defined]
         if set(dataset.key) <= set(frame.columns):
             frames.append((name, frame))
     if not frames:
         raise DataError(
-            f"{path}: no sheet has the key column(s) {', '.join(dataset.key)} of {dataset.id}"
+            f"{where}: no sheet has the key column(s) {', '.join(dataset.key)} of {dataset.id}"
         )
     name, out = frames[0]
     for other_name, frame in frames[1:]:
@@ -190,7 +228,7 @@ def _read_workbook(path: Path, dataset: Dataset | None) -> pa.Table:
         other = frame[list(dataset.key)].drop_duplicates()
         if len(keys) != len(other) or len(keys.merge(other)) != len(keys):
             raise DataError(
-                f"{path}: sheets {name!r} and {other_name!r} do not cover the same "
+                f"{where}: sheets {name!r} and {other_name!r} do not cover the same "
                 f"{'+'.join(dataset.key)} values, so they cannot be joined row for row"
             )
         new = [c for c in frame.columns if c not in out.columns]
@@ -227,9 +265,61 @@ def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Tab
         )
     if table.num_rows == 0:
         raise DataError(f"{source}: the file has a header but no rows")
+    notes: list[str] = []
     table = _coerce(table, dataset, source)
+    if dataset.england_filter:
+        table = _keep_england(table, dataset, notes)
+    table = _derive_deciles(table, dataset, notes)
     _check_codes(table, dataset, source)
     _check_unique(table, dataset, source)
+    if notes:
+        meta = dict(table.schema.metadata or {})
+        meta.update({f"nlens_note_{i}".encode(): n.encode() for i, n in enumerate(notes)})
+        table = table.replace_schema_metadata(meta)
+    return table
+
+
+def table_notes(table: pa.Table) -> list[str]:
+    """The notes :func:`normalise_table` attached (rows filtered, deciles derived)."""
+    return [v.decode() for k, v in sorted((table.schema.metadata or {}).items()) if k.startswith(b"nlens_note")]
+
+
+def _keep_england(table: pa.Table, dataset: Dataset, notes: list[str]) -> pa.Table:
+    """Keep English rows of a file the publisher issues for England and Wales (counted in a note)."""
+    import pyarrow.compute as pc
+
+    key = table.column(dataset.key[0])
+    english = pc.fill_null(pc.starts_with(key, "E"), False)
+    dropped = table.num_rows - pc.sum(english).as_py()
+    if dropped:
+        others = pc.filter(key, pc.invert(english)).to_pylist()
+        notes.append(f"kept the {table.num_rows - dropped:,} English rows; {dropped:,} rows for Wales (or "
+                     f"elsewhere) left out, e.g. {examples(others, limit=3)}")
+        table = table.filter(english)
+    return table
+
+
+def _derive_deciles(table: pa.Table, dataset: Dataset, notes: list[str]) -> pa.Table:
+    """Add ``<domain>_decile`` from the national rank where an edition publishes ranks only.
+
+    The IoD 2004-2010 tables give scores and ranks; MHCLG's deciles are equal-count groups of
+    the national rank, decile ``ceil(10 * rank / N)`` (decile 1 = most deprived 10%).
+    """
+    import pyarrow.compute as pc
+
+    if dataset.id not in ("imd2004_lsoa01", "imd2007_lsoa01", "imd2010_lsoa01"):
+        return table
+    added = []
+    n = table.num_rows
+    for name in list(table.column_names):
+        if not name.endswith("_rank") or name.replace("_rank", "_decile") in table.column_names:
+            continue
+        rank = table.column(name)
+        dec = pc.ceil(pc.divide(pc.multiply(rank.cast(pa.float64()), 10.0), float(n)))
+        table = table.append_column(name.replace("_rank", "_decile"), dec)
+        added.append(name.replace("_rank", "_decile"))
+    if added:
+        notes.append(f"deciles derived from the national ranks as ceil(10 x rank / {n:,}): {', '.join(added)}")
     return table
 
 
@@ -324,8 +414,11 @@ def build_warehouse(
     files: Mapping[str, Path] | None = None,
     only: Iterable[str] | None = None,
     progress: Progress | None = None,
+    fetch_missing: bool = False,
+    sources: Mapping[str, object] | None = None,
+    timeout: float = 60.0,
 ) -> BuildReport:
-    """Build (or rebuild) the warehouse at ``db``.
+    """Build (or rebuild) the warehouse at ``db``, keeping what the build does not replace.
 
     Parameters
     ----------
@@ -334,76 +427,89 @@ def build_warehouse(
     cache_dir
         The download cache filled by ``nlens data fetch``.
     files
-        Explicit files by dataset id (e.g. the user's own CNI copy); these win.
+        Explicit files by dataset id (e.g. the user's own CNI copy); these win. With an
+        existing warehouse and neither ``mirror`` nor ``only``, just these datasets are
+        replaced and everything else is copied from the existing warehouse.
     only
-        Build just these datasets (plus nothing else). Default: every dataset.
+        Load just these datasets; the others are copied from the existing warehouse (never
+        deleted).
+    fetch_missing
+        Download open datasets that are found nowhere into ``cache_dir`` first (what
+        ``nlens data build`` does without a mirror). Offline, the error lists every missing
+        file, its official address and where to put it.
+    sources
+        A user's sources (:func:`neighbourhood_lens.download.load_sources_file`) for fetching.
 
     Open datasets that cannot be found are an error listing every place tried; OCSI's CNI
-    (not open data) is skipped with a warning when absent.
+    (not open data) is skipped with a warning when absent (and kept from the existing
+    warehouse when it is there). Derived tables (hierarchies, ``areas``, ``iod_lsoa``) are
+    recomputed; the user's tables are carried across and checked (see :mod:`._keep`).
     """
     import time
 
     import duckdb
 
-    from . import _derive
+    from . import _derive, _keep
 
     t0 = time.perf_counter()
-    ids = list(only) if only else list(DATASETS)
-    for ds in ids:
+    db = Path(db)
+    _keep.check_writable(db)
+    existing = _keep.old_datasets(db)
+    files = dict(files or {})
+    if only:
+        ids = list(only)
+    elif existing and mirror is None and files:
+        ids = list(files)
+    else:
+        ids = list(DATASETS)
+    for ds in [*ids, *files]:
         get_dataset(ds)
+    ids += [d for d in files if d not in ids]
     found, tried = locate_sources(ids, mirror=mirror, cache_dir=cache_dir, files=files)
     report = BuildReport(db_path=db)
-    hard_missing = {d: t for d, t in tried.items() if DATASETS[d].open_data}
-    if hard_missing:
-        lines = "; ".join(f"{d}: tried {', '.join(t)}" for d, t in hard_missing.items())
-        raise SourceUnavailableError(
-            f"{len(hard_missing)} dataset(s) could not be found. {lines}. Fix: pass "
-            "--mirror DIR (a directory like ../shared/data), or run `nlens data fetch` when "
-            "online, or `--only` to build a subset."
-        )
+    keep = [d for d in DATASETS if d in existing and d not in found]
+    missing = {d: t for d, t in tried.items() if DATASETS[d].open_data and d not in existing}
+    if missing and fetch_missing:
+        missing = _fetch_missing(missing, cache_dir, sources, timeout, report)
+        found, tried = locate_sources(ids, mirror=mirror, cache_dir=cache_dir, files=files)
+        keep = [d for d in DATASETS if d in existing and d not in found]
+    if missing:
+        raise SourceUnavailableError(_missing_message(missing, mirror, cache_dir, fetch_missing))
     for d, t in tried.items():
-        report.skipped[d] = "not found: " + ", ".join(t)
-        report.warnings.append(
-            f"{d} skipped: not open data, supply your copy with --file {d}=PATH"
-        )
+        if d in existing:
+            report.info.append(f"{d}: not found in this build's sources, kept from the existing warehouse")
+        elif not DATASETS[d].open_data:
+            report.skipped[d] = "not found: " + ", ".join(t)
+            report.warnings.append(f"{d} skipped: not open data, supply your copy with --file {d}=PATH")
 
     sums_cache: dict[Path, dict[str, str]] = {}
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = db.with_name(db.name + ".building")
     tmp.unlink(missing_ok=True)
+    db.with_name(db.name + ".building.wal").unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
         con.begin()  # one transaction: one WAL flush instead of one per statement
         _derive.create_audit_tables(con)
+        if existing:
+            _keep.attach(con, db)
+            report.kept = _keep.copy_datasets(con, keep)
         total = len(found)
         for n, (ds_id, path) in enumerate(found.items(), start=1):
             if progress:
                 progress(ds_id, n, total)
-            ds = DATASETS[ds_id]
-            digest = sha256_file(path)
-            sums = sums_cache.setdefault(path.parent, read_checksums(path.parent))
-            expected = sums.get(path.name) or (ds.sha256 if files is None or ds_id not in files else None)
-            if expected and expected != digest:
-                raise ChecksumError(
-                    f"{path}: SHA-256 is {digest} but {expected} was expected "
-                    f"({'SHA256SUMS' if path.name in sums else 'registry'}). The file is "
-                    "corrupt or changed; fetch it again."
-                )
-            table = read_source(path, ds)
-            rows_read = table.num_rows
-            table = normalise_table(table, ds, source=str(path))
-            con.register("_incoming", table)
-            con.execute(f'CREATE OR REPLACE TABLE "{ds_id}" AS SELECT * FROM _incoming')
-            con.unregister("_incoming")
-            rows_loaded = con.execute(f'SELECT count(*) FROM "{ds_id}"').fetchall()[0][0]
-            _derive.record_provenance(
-                con, ds, source=str(path.resolve()), sha256=digest, rows_read=rows_read,
-                rows_loaded=rows_loaded, tool_version=__version__,
-            )
+            _load_one(con, DATASETS[ds_id], path, files=files, cache_dir=cache_dir, sums_cache=sums_cache)
             report.loaded.append(ds_id)
-        report.warnings.extend(_derive.check_vintages(con))
-        report.warnings.extend(_derive.check_ranks(con))
+        info: list[str] = []
+        checks = _derive.check_vintages(con, info=info) + _derive.check_ranks(con)
+        # datasets kept from the previous warehouse were checked when they were loaded (see their provenance)
+        report.warnings.extend(m for m in checks if m.split(":", 1)[0] not in report.kept)
+        report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
         report.warnings.extend(_derive.derive_tables(con))
+        if existing:
+            report.user_tables, messages = _keep.carry_user_tables(con)
+            report.warnings.extend(messages)
+            _keep.detach(con)
         con.commit()
         con.execute("CHECKPOINT")
     except BaseException:
@@ -411,7 +517,93 @@ def build_warehouse(
         tmp.unlink(missing_ok=True)
         raise
     con.close()
+    _keep.check_writable(db)  # nobody opened it meanwhile
     os.replace(tmp, db)
     db.with_name(db.name + ".building.wal").unlink(missing_ok=True)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _load_one(con: object, ds: Dataset, path: Path, *, files: Mapping[str, Path], cache_dir: Path | None,
+              sums_cache: dict[Path, dict[str, str]]) -> None:
+    """Read, check and load one dataset file, with its provenance row."""
+    from . import _derive
+    from .download import cached_table
+    from .sources import CNI_CAVEAT
+
+    digest = sha256_file(path)
+    notes: list[str] = []
+    source = str(path.resolve())
+    hit = cached_table(cache_dir, ds.id) if ds.id not in files else None
+    if hit and hit[0] == path:
+        entry = hit[1]
+        source, digest = entry["url"], entry.get("sha256") or digest
+        notes += [f"downloaded {entry.get('fetched_at', '')} ({entry.get('format', '')}); cached table {path}"]
+        notes += list(entry.get("notes") or [])
+    else:
+        sums = sums_cache.setdefault(path.parent, read_checksums(path.parent))
+        expected = sums.get(path.name) or (ds.sha256 if ds.id not in files else None)
+        if expected and expected != digest:
+            raise ChecksumError(
+                f"{path}: SHA-256 is {digest} but {expected} was expected "
+                f"({'SHA256SUMS' if path.name in sums else 'registry'}). The file is "
+                "corrupt or changed; fetch it again."
+            )
+    if not ds.open_data and ds.id in files:
+        notes.append(CNI_CAVEAT)
+    table = read_source(path, ds)
+    rows_read = table.num_rows
+    table = normalise_table(table, ds, source=str(path))
+    notes += table_notes(table)
+    con.register("_incoming", table)  # type: ignore[attr-defined]
+    con.execute(f'CREATE OR REPLACE TABLE "{ds.id}" AS SELECT * FROM _incoming')  # type: ignore[attr-defined]
+    con.unregister("_incoming")  # type: ignore[attr-defined]
+    rows_loaded = con.execute(f'SELECT count(*) FROM "{ds.id}"').fetchall()[0][0]  # type: ignore[attr-defined]
+    _derive.record_provenance(
+        con, ds, source=source, sha256=digest, rows_read=rows_read,  # type: ignore[arg-type]
+        rows_loaded=rows_loaded, tool_version=__version__,
+    )
+    for note in notes:
+        _derive._note(con, ds.id, note)  # type: ignore[arg-type]
+
+
+def _fetch_missing(missing: dict[str, list[str]], cache_dir: Path | None, sources: Mapping[str, object] | None,
+                   timeout: float, report: BuildReport) -> dict[str, list[str]]:
+    """Download the missing open datasets; return those still missing, with why."""
+    from .download import default_cache_dir, fetch
+
+    results = fetch(list(missing), cache_dir=cache_dir or default_cache_dir(), sources=sources,  # type: ignore[arg-type]
+                    timeout=timeout, progressbar=True)
+    still: dict[str, list[str]] = {}
+    for r in results:
+        if r.status in ("downloaded", "cached"):
+            report.fetched.append(r.dataset_id)
+        else:
+            still[r.dataset_id] = [*missing[r.dataset_id], f"download failed: {r.detail}"]
+    return still
+
+
+def _missing_message(missing: dict[str, list[str]], mirror: Path | None, cache_dir: Path | None,
+                     fetched: bool) -> str:
+    """One headline, then one line per missing dataset: its official address and what went wrong."""
+    import re
+
+    if not fetched:
+        lines = [f"  {d}: tried {', '.join(t)}" for d, t in missing.items()]
+        return (f"{len(missing)} dataset(s) could not be found. Fix: run `nlens data build` without --mirror to "
+                "download them, pass --mirror DIR (a directory like ../shared/data), --file ID=PATH, or --only to "
+                "build a subset.\n" + "\n".join(lines))
+    hosts = sorted({h for t in missing.values() for h in re.findall(r"cannot connect to (\S+)", " ".join(t))})
+    lines = []
+    for d, t in missing.items():
+        ds = DATASETS[d]
+        failure = next((x for x in t if x.startswith("download failed")), "")
+        short = "offline" if "cannot connect" in failure and failure.count("cannot connect") == len(ds.sources) \
+            else failure.removeprefix("download failed: ")
+        lines.append(f"  {d}: {ds.url} ({short})")
+    head = (f"{len(missing)} open dataset(s) are not in the cache and could not be downloaded"
+            + (f" (cannot reach {', '.join(hosts)})" if hosts else "") + ". Download each file below when online "
+            f"(`nlens data fetch` fills {cache_dir or 'the download cache'}), or save the files by hand and build "
+            "with --file ID=PATH for each, or put them in a directory as ID.csv/.xlsx/.zip/.parquet and pass "
+            "--mirror DIR; to use other addresses (an internal mirror or proxy) pass --sources FILE:")
+    return head + "\n" + "\n".join(lines)

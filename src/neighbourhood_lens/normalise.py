@@ -239,11 +239,23 @@ def _sape(headers: Sequence[str]) -> dict[str, str]:
     return _mapping(headers, _geo_column, alias, _age_column)
 
 
+def _nomis_total(header: str) -> str | None:
+    """Nomis bulk-file totals: ``Residence type: Total; measures: Value`` (TS001).
+
+    >>> _nomis_total("Residence type: Total; measures: Value")
+    'population'
+    """
+    h = header.strip().lower()
+    if h.endswith("measures: value") and (h.startswith("residence type: total") or h.startswith("total:")):
+        return "population"
+    return None
+
+
 @_register("census2021_population_lsoa21")
 def _census_population(headers: Sequence[str]) -> dict[str, str]:
-    """Census 2021 usual residents by LSOA 2021."""
+    """Census 2021 usual residents by LSOA 2021 (the mirror, or Nomis's TS001 bulk CSV)."""
     alias = _aliases({"geography code": "lsoa21_code", "geography": "lsoa21_name"})
-    return _mapping(headers, _geo_column, alias, _age_column)
+    return _mapping(headers, _geo_column, alias, _age_column, _nomis_total)
 
 
 @_register("census2021_household_deprivation_lsoa21")
@@ -253,7 +265,7 @@ def _census_household_deprivation(headers: Sequence[str]) -> dict[str, str]:
 
     def rule(h: str) -> str | None:
         low = h.lower()
-        if low in ("total_households", "total: all households", "total"):
+        if low in ("total_households", "total: all households", "total") or "total: all households" in low:
             return "households_total"
         if "deprived" in low:
             for w, n in words.items():
@@ -288,7 +300,12 @@ def _ruc2011(headers: Sequence[str]) -> dict[str, str]:
     """ONS/Defra rural-urban classification 2011 (``RUC11CD``, ``RUC11``)."""
     alias = _aliases(
         {"ruc11cd": "ruc11_code", "ruc11_code": "ruc11_code", "ruc11": "ruc11_class",
-         "classification": "ruc11_class", "ruc": "ruc11_broad"}
+         "classification": "ruc11_class", "ruc": "ruc11_broad",
+         # Defra's ODS lookup tables, sheet LSOA11
+         "lower super output area 2011 code": "lsoa11_code", "lower super output area 2011 name": "lsoa11_name",
+         "rural urban classification 2011 code": "ruc11_code",
+         "rural urban classification 2011 (10 fold)": "ruc11_class",
+         "rural urban classification 2011 (2 fold)": "ruc11_broad"}
     )
     return _mapping(headers, _geo_column, alias)
 

@@ -383,7 +383,14 @@ def _edition_lsoas(
     base = hierarchy(con, ed.lsoa_vintage, population=population)[[ed.lsoa_code, "population"]]
     wide = wide.merge(base.rename(columns={ed.lsoa_code: "lsoa_code"}), on="lsoa_code", how="inner",
                       validate="one_to_one")
-    if ed.lsoa_vintage == 2011 and population is None and has_table(con, "population2019_lsoa11"):
+    official = population is None and "denominator_total" in cols
+    if official:  # File 7's own denominators, as MHCLG's File 10 uses them
+        dens = ["denominator_total"] + (["denominator_working_age"] if "denominator_working_age" in cols else [])
+        den = con.execute(f"SELECT {ed.lsoa_code} AS lsoa_code, {', '.join(dens)} FROM {ed.table}").df()
+        wide = wide.drop(columns="population").merge(den, on="lsoa_code", how="left", validate="one_to_one")
+        wide = wide.rename(columns={"denominator_total": "population", "denominator_working_age": "working_age"})
+        wide.attrs["denominators"] = True
+    elif ed.lsoa_vintage == 2011 and population is None and has_table(con, "population2019_lsoa11"):
         ages = " + ".join(f"age_{a}" for a in range(18, 65))
         working = con.execute(f"SELECT lsoa11_code AS lsoa_code, {ages} AS working_age FROM population2019_lsoa11").df()
         wide = wide.merge(working, on="lsoa_code", how="left", validate="one_to_one")
@@ -432,7 +439,11 @@ def _domain_rows(
     notes: list[str] = []
     lsoas = pd.DataFrame({"lsoa_code": wide["lsoa_code"], "rank": wide[f"{domain}_rank"],
                           "score": wide[f"{domain}_score"], "population": wide["population"]})
-    if domain == "employment" and "working_age" in wide and domain in scored:
+    official = bool(wide.attrs.get("denominators"))
+    if domain == "employment" and "working_age" in wide and domain in scored and official:
+        lsoas["score_population"] = wide["working_age"].to_numpy(dtype=float)
+        notes.append("employment average score weighted by the official working-age denominator (File 7)")
+    elif domain == "employment" and "working_age" in wide and domain in scored:
         lsoas["score_population"] = wide["working_age"].to_numpy(dtype=float)
         notes.append("employment average score weighted by the population aged 18-64 (mid-2019), approximating the "
                      "domain's working-age denominator (18-59/64, Research Report Appendix A); other measures use "
@@ -472,7 +483,9 @@ def _domain_rows(
     if uncovered:
         notes.append(f"{uncovered:,} of {len(lsoas):,} English LSOAs are in no group of this grouping")
     notes.extend(n for n in wide.attrs.get("notes", []) if n.startswith(domain))
-    notes.append(f"population weights: {'user supplied' if user_population else ed.population_source}")
+    notes.append("population weights: " + ("user supplied" if user_population else
+                                           f"the official {ed.id} File 7 population denominators" if official
+                                           else ed.population_source))
     rows.attrs["notes"] = notes
     return rows
 

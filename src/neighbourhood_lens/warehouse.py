@@ -11,8 +11,9 @@ the long-format ``iod_lsoa`` view, and two audit tables:
     one row per join made while building: ``step, left_table, right_table, left_rows,
     matched, unmatched, unmatched_examples``.
 
-The default location is the user data directory (``platformdirs``); ``--db PATH`` or the
-``NLENS_DB`` environment variable override it.
+The warehouse is found in this order: ``--db PATH``; the ``NLENS_DB`` environment variable;
+``nlens.duckdb`` in the current directory (what ``scripts/setup`` builds, so commands work in
+any new shell started there); the user data directory (``platformdirs``).
 """
 
 from __future__ import annotations
@@ -42,11 +43,18 @@ __all__ = [
 APP_NAME = "neighbourhood-lens"
 
 
+LOCAL_NAME = "nlens.duckdb"
+
+
 def default_db_path() -> Path:
-    """``$NLENS_DB`` if set, else ``<user data dir>/neighbourhood-lens/warehouse.duckdb``."""
+    """``$NLENS_DB`` if set, else ``./nlens.duckdb`` if it exists, else
+    ``<user data dir>/neighbourhood-lens/warehouse.duckdb``."""
     env = os.environ.get("NLENS_DB")
     if env:
         return Path(env).expanduser()
+    local = Path.cwd() / LOCAL_NAME
+    if local.is_file():
+        return local
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME)) / "warehouse.duckdb"
@@ -76,7 +84,19 @@ def connect(
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    from ._keep import is_duckdb_file, lock_message
+
+    if path.is_file() and not is_duckdb_file(path):
+        raise WarehouseError(
+            f"{path} is not a DuckDB warehouse (it is not a DuckDB database file). Point --db or NLENS_DB at the "
+            "warehouse built by `nlens data build`, or build one there with `nlens data build --db NEW.duckdb`"
+        )
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseError(lock_message(path, exc)) from None
+        raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from None
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -12,6 +12,7 @@ import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
 from .doctor import doctor
+from .funding_fetch import fetch as funding_fetch
 from .left_behind import left_behind
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ for _name, _fn in geography_cmds.COMMANDS.items():
     app.command(_name, rich_help_panel=_WHERE)(_fn)
 for _name in ("trajectory", "movers", "entrenched"):
     app.command(_name, rich_help_panel=_CHANGE)(getattr(summaries, _name))
+funding.app.command("fetch")(funding_fetch)
 app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
 app.command("serve", rich_help_panel=_SHARE)(web.serve)
 app.command("report", rich_help_panel=_SHARE)(web.report)

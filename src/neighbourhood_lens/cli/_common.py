@@ -21,7 +21,8 @@ err_console = Console(stderr=True)
 DbOption = Annotated[
     Path | None,
     typer.Option(
-        "--db", envvar="NLENS_DB", help="Warehouse file (default: user data dir; env NLENS_DB).",
+        "--db", envvar="NLENS_DB",
+        help="Warehouse file (default: env NLENS_DB, else ./nlens.duckdb if present, else the user data dir).",
         show_default=False,
     ),
 ]

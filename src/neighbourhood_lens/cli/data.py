@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import DbOption, console, handle_errors, progress_bar, render_table
+from ._common import DbOption, console, err_console, handle_errors, render_table
 
 app = typer.Typer(help="Fetch official data, build the warehouse, and inspect it.", no_args_is_help=True)
 
@@ -22,24 +24,69 @@ def _parse_files(items: list[str] | None) -> dict[str, Path]:
     return out
 
 
+@contextmanager
+def _lazy_progress(description: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar that appears at the first update and vanishes if the work fails before it
+    finishes (so a failed build never leaves a "0/None" bar above the error)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    state: dict[str, object] = {}
+
+    def update(label: str, n: int, total: int) -> None:
+        if "bar" not in state:
+            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                           TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[label]}"),
+                           TimeElapsedColumn(), console=err_console)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(description, total=total, label="")
+        state["bar"].update(state["task"], completed=n - 1, total=total, label=label)  # type: ignore[attr-defined]
+
+    try:
+        yield update
+    except BaseException:
+        if "bar" in state:
+            state["bar"].live.transient = True  # type: ignore[attr-defined]
+            state["bar"].stop()  # type: ignore[attr-defined]
+        raise
+    if "bar" in state:
+        bar = state["bar"]
+        bar.update(state["task"], completed=bar.tasks[0].total or 0, label="done")  # type: ignore[attr-defined]
+        bar.stop()  # type: ignore[attr-defined]
+
+
+SourcesOption = Annotated[
+    Path | None,
+    typer.Option("--sources", envvar="NLENS_SOURCES",
+                 help="Your sources file (TOML: dataset id -> url, optional sha256/format) replacing addresses."),
+]
+
+
 @app.command()
 @handle_errors
 def fetch(
     datasets: Annotated[list[str] | None, typer.Argument(help="Dataset ids (default: all).")] = None,
     cache: Annotated[Path | None, typer.Option(envvar="NLENS_CACHE", help="Download cache directory.")] = None,
-    url: Annotated[list[str] | None, typer.Option(help="Override a URL: ID=URL (repeatable).")] = None,
+    sources: SourcesOption = None,
+    url: Annotated[list[str] | None, typer.Option(help="Override one address: ID=URL (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Download again even if cached.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a server before giving up.")] = 60.0,
 ) -> None:
-    """Download the official files (gov.uk, ONS) into the cache and verify them."""
-    from ..download import default_cache_dir
+    """Download the official files (gov.uk, ONS, Nomis, Defra) into the cache and verify them.
+
+    Each dataset is fetched from its registry address (falling back to the listed alternatives),
+    read in the publisher's layout and checked. OCSI's CNI is never downloaded unless you give
+    its address yourself (--url or --sources).
+    """
+    import pandas as pd
+
+    from ..download import default_cache_dir, load_sources_file
     from ..download import fetch as do_fetch
 
     cache_dir = cache or default_cache_dir()
     urls = {k: str(v) for k, v in _parse_files(url).items()}
-    with progress_bar("Fetching") as update:
-        results = do_fetch(datasets, cache_dir=cache_dir, urls=urls, force=force, progress=update)
-    import pandas as pd
-
+    with _lazy_progress("Fetching") as update:
+        results = do_fetch(datasets, cache_dir=cache_dir, sources=load_sources_file(sources), urls=urls,
+                           force=force, progress=update, timeout=timeout, progressbar=True)
     frame = pd.DataFrame([{"dataset": r.dataset_id, "status": r.status, "detail": r.detail} for r in results])
     console.print(render_table(frame, title=f"Download cache: {cache_dir}"))
     if any(r.status == "failed" for r in results):
@@ -57,22 +104,41 @@ def build(
     cache: Annotated[Path | None, typer.Option(envvar="NLENS_CACHE", help="Download cache directory.")] = None,
     file: Annotated[
         list[str] | None,
-        typer.Option("--file", help="Use this file for a dataset: ID=PATH (repeatable; e.g. your CNI copy)."),
+        typer.Option("--file", help="Use this file for a dataset: ID=PATH (repeatable; e.g. your CNI copy). "
+                                    "Into an existing warehouse: replaces just that dataset."),
     ] = None,
-    only: Annotated[str | None, typer.Option(help="Comma-separated dataset ids to build.")] = None,
+    only: Annotated[str | None, typer.Option(help="Comma-separated dataset ids to load; the rest are kept.")] = None,
+    sources: SourcesOption = None,
+    offline: Annotated[bool, typer.Option(help="Never download; say which files are missing.")] = False,
 ) -> None:
-    """Build the DuckDB warehouse from a mirror, the download cache, or named files."""
+    """Build the DuckDB warehouse: from a mirror, or (without --mirror) fetching what is missing.
+
+    A rebuild keeps your neighbourhood sets, stored results and caches, and says when the new
+    data invalidates them.
+    """
     from ..build import build_warehouse
-    from ..download import default_cache_dir
+    from ..download import default_cache_dir, load_sources_file
     from ..warehouse import resolve_db_path
 
     path = resolve_db_path(db)
-    with progress_bar("Loading") as update:
+    with _lazy_progress("Loading") as update:
         report = build_warehouse(
             path, mirror=mirror, cache_dir=cache or default_cache_dir(), files=_parse_files(file),
             only=[s.strip() for s in only.split(",")] if only else None, progress=update,
+            fetch_missing=mirror is None and not offline, sources=load_sources_file(sources),
         )
-    console.print(f"[green]Built[/] {path} with {len(report.loaded)} datasets in {report.seconds:.1f} s")
+    parts = [f"{len(report.loaded)} loaded"]
+    if report.kept:
+        parts.append(f"{len(report.kept)} kept from the previous warehouse")
+    if report.fetched:
+        parts.append(f"{len(report.fetched)} downloaded")
+    n = len(report.loaded) + len(report.kept)
+    console.print(f"[green]Built[/] {path} with {n} datasets in {report.seconds:.1f} s ({', '.join(parts)})",
+                  highlight=False)
+    if report.user_tables:
+        console.print(f"Kept your tables: {', '.join(report.user_tables)}", highlight=False)
+    for line in report.info:
+        console.print(f"[dim]note:[/] {line}", highlight=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
@@ -117,9 +183,34 @@ def adjacency(
 
 
 @app.command()
-def sources() -> None:
-    """List the source registry: every dataset, its publisher, licence and official URL."""
+@handle_errors
+def sources(
+    out: Annotated[Path | None, typer.Option(help="Write the registry: .toml (a sources file you can edit and "
+                                                    "pass back with --sources) or .csv.")] = None,
+) -> None:
+    """List the source registry: every dataset, its publisher, licence and direct address (or why none)."""
+    from ..download import write_sources_file
     from ..sources import registry_frame
 
-    frame = registry_frame()[["id", "publisher", "licence", "vintage", "url"]]
+    full = registry_frame()
+    from urllib.parse import urlparse
+
+    frame = full[["id", "format"]].copy()
+    frame["host"] = [urlparse(u).netloc if d else "(none)" for u, d in zip(full["url"], full["direct_download"],
+                                                                           strict=True)]
+    frame["fallbacks"] = full["fallbacks"].str.split().str.len().fillna(0).astype(int)
+    frame["licence"] = full["licence"].str.slice(0, 40)
     console.print(render_table(frame, title="Source registry"))
+    open_ = full[full["open_data"]]
+    direct = int(open_["direct_download"].sum())
+    console.print(f"Open datasets with a direct address: [bold]{direct}[/] of {len(open_)}; "
+                  f"with a fallback address: {int((open_['fallbacks'] != '').sum())}.", highlight=False)
+    for row in full[~full["direct_download"]].itertuples():
+        console.print(f"No direct address: [bold]{row.id}[/]: {row.no_url_reason or row.url}", highlight=False)
+    if out is not None:
+        write_sources_file(out)
+        console.print(f"Wrote {out}")
+        if out.suffix.lower() == ".toml":
+            csv = out.with_suffix(".csv")
+            write_sources_file(csv)
+            console.print(f"Wrote {csv}")

@@ -5,26 +5,49 @@ from __future__ import annotations
 from ._common import DbOption, console
 
 
+def _why(db: object) -> str:
+    import os
+    from pathlib import Path
+
+    from ..warehouse import LOCAL_NAME
+
+    if db is not None:
+        return "--db or NLENS_DB" if os.environ.get("NLENS_DB") else "--db"
+    if (Path.cwd() / LOCAL_NAME).is_file():
+        return f"./{LOCAL_NAME} in the current directory"
+    return "the user data directory (no --db, NLENS_DB or ./nlens.duckdb)"
+
+
 def doctor(db: DbOption = None) -> None:
     """Print versions of Python and key libraries, data locations, and the warehouse's sources."""
+    import os
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
     from .. import __version__
-    from ..download import default_cache_dir
+    from ..download import default_cache_dir, read_manifest
+    from ..errors import NeighbourhoodLensError
     from ..warehouse import connect, has_table, resolve_db_path
 
     console.print(f"neighbourhood-lens {__version__} on Python {platform.python_version()} ({platform.platform()})")
-    for pkg in ("duckdb", "pandas", "pyarrow", "geopandas", "shapely", "libpysal", "fastapi"):
+    for pkg in ("duckdb", "pandas", "pyarrow", "geopandas", "shapely", "libpysal", "fastapi", "pooch", "requests"):
         try:
             console.print(f"  {pkg:<10} {version(pkg)}")
         except PackageNotFoundError:
             console.print(f"  {pkg:<10} not installed")
     path = resolve_db_path(db)
-    console.print(f"warehouse: {path} ({'present' if path.exists() else 'missing'})")
-    console.print(f"download cache: {default_cache_dir()}")
+    console.print(f"warehouse: {path} ({'present' if path.exists() else 'missing'}; chosen by {_why(db)})",
+                  highlight=False)
+    cache = default_cache_dir()
+    manifest = read_manifest(cache) if cache.exists() else {}
+    console.print(f"download cache: {cache} ({len(manifest)} dataset(s) fetched)", highlight=False)
+    console.print(f"sources file: {os.environ.get('NLENS_SOURCES') or 'none (registry addresses)'}", highlight=False)
     if path.exists():
-        con = connect(path)
+        try:
+            con = connect(path)
+        except NeighbourhoodLensError as exc:
+            console.print(f"  cannot open it: {exc}", highlight=False)
+            return
         if has_table(con, "provenance"):
             for ds, sha, src in con.execute("SELECT dataset_id, sha256, source FROM provenance ORDER BY 1").fetchall():
-                console.print(f"  {ds:<42} {sha[:16]}  {src}", highlight=False)
+                console.print(f"  {ds:<42} {(sha or '')[:16]:<16}  {src}", highlight=False)

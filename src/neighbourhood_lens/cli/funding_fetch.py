@@ -1,0 +1,60 @@
+"""``nlens funding fetch``: a funder's grants from 360Giving, ready for ``nlens funding reach``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import check_suffix, console, err_console, handle_errors
+
+
+@handle_errors
+def fetch(
+    funder: Annotated[str, typer.Option("--funder", help="The funder's 360Giving organisation id "
+                                                         "(e.g. GB-CHC-1036733).")],
+    out: Annotated[Path, typer.Option(help="Where to write the grants: .csv, .xlsx or .json (360Giving standard).")],
+    date_from: Annotated[str | None, typer.Option("--from", help="First award date to keep (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last award date to keep (YYYY-MM-DD).")] = None,
+    route: Annotated[str, typer.Option(help="api (the public 360Giving API) or registry (publisher files "
+                                            "listed in the 360Giving Data Registry).")] = "api",
+    api: Annotated[str | None, typer.Option(envvar="NLENS_360G_API", help="360Giving API base URL.")] = None,
+    registry: Annotated[str | None, typer.Option(envvar="NLENS_360G_REGISTRY",
+                                                 help="360Giving registry data.json URL.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the server.")] = 60.0,
+) -> None:
+    """Pull a funder's grants from 360Giving (public, no key) flattened to the 360Giving standard."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from ..grants_fetch import fetch_grants, write_fetch
+
+    check_suffix(out, (".csv", ".xlsx", ".json"))
+    with Progress(TextColumn("[bold]Fetching grants"), BarColumn(), TextColumn("{task.completed} grants"),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("grants", total=None)
+        result = fetch_grants(funder, route=route, date_from=date_from, date_to=date_to, api=api, registry=registry,
+                              timeout=timeout, progress=lambda n, total: bar.update(task, completed=n, total=total))
+    write_fetch(result, out, funder=funder, date_from=date_from, date_to=date_to)
+    left = []
+    if result.outside_dates:
+        left.append(f"{result.outside_dates:,} outside the dates")
+    if result.undated:
+        left.append(f"{result.undated:,} without an award date")
+    if result.other_funders:
+        left.append(f"{result.other_funders:,} from other funders in shared files")
+    console.print(f"Read [bold]{result.read:,}[/] grants from {len(result.urls)} request(s) ({result.source}); "
+                  f"wrote [bold]{len(result.grants):,}[/] to {out}"
+                  + (f"; left out {', '.join(left)}" if left else ""), highlight=False)
+    if len(result.grants):
+        total = float(result.grants["Amount Awarded"].apply(_num).sum())
+        console.print(f"Total awarded £{total:,.2f}; next: nlens funding reach {out}", highlight=False)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _num(v: str) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0
