@@ -150,7 +150,8 @@ def write_table(
 
     Spatial formats need ``geometry``: a GeoDataFrame with ``key`` and ``geometry`` columns;
     every row of ``frame`` must have a geometry. ``-`` writes ``stdout_format`` (``csv``,
-    ``tsv`` or ``json``; default :data:`STDOUT_FORMAT`) to stdout and no sidecar. Every file gets ``FILE.provenance.json``.
+    ``tsv`` or ``json``; default :data:`STDOUT_FORMAT`) to stdout and no sidecar. Every file
+    gets ``FILE.provenance.json``.
     """
     frame = integer_counts(frame)
     if str(path) == "-":

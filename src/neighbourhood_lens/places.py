@@ -128,7 +128,8 @@ def _suggest(areas: pd.DataFrame, text: str) -> str:
     picked = names.assign(_s=score)[score >= 0.75].sort_values(["_s", "name"], ascending=[False, True]).head(5)
     if picked.empty:
         return ""
-    return "; did you mean " + ", ".join(f"{n} ({c})" for n, c in zip(picked["name"], picked["code"], strict=True)) + "?"
+    listed = ", ".join(f"{n} ({c})" for n, c in zip(picked["name"], picked["code"], strict=True))
+    return f"; did you mean {listed}?"
 
 
 def resolve_place(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str, ...] | list[str] | None = None,

@@ -45,7 +45,7 @@ DbOption = Annotated[
 ]
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     """How a command prints its tables (``--format``)."""
 
     auto = "auto"
@@ -240,7 +240,8 @@ class FrameTable(Table):
         if _STATE["format"] == OutputFormat.auto and not console.is_terminal:
             from ..outputs import integer_counts
 
-            yield Text(integer_counts(self.frame).to_csv(sep="\t", index=False).rstrip("\n"), no_wrap=True, overflow="ignore")
+            tsv = integer_counts(self.frame).to_csv(sep="\t", index=False).rstrip("\n")
+            yield Text(tsv, no_wrap=True, overflow="ignore")
             if self.caption:
                 err_console.print(f"[dim]{self.caption}[/]", highlight=False)
             return
@@ -290,7 +291,7 @@ class FrameTable(Table):
         for i, row in enumerate(self.cells, start=1):
             rule = f"── {i} of {n} "
             outer.add_row(Text(rule + "─" * max(0, width - cell_len(rule)), style="dim"))
-            grid = Table.grid(Column(width=min(label, max(width // 3, 1)), no_wrap=False, overflow="fold",
+            grid = Table.grid(Column(width=min(label, max(width // 2, 1)), no_wrap=False, overflow="fold",
                                      style="bold"),
                               Column(overflow="fold"), padding=(0, 0, 0, 0))
             grid.padding = (0, 1)
