@@ -7,7 +7,8 @@ decides at print time, from the console's width, how to show every cell in full:
   spaces, column headings at underscores; codes, numbers and URLs never break);
 * otherwise one block per record (``field  value`` lines), where only a value longer than the
   whole line (a long URL) continues on the next line — folded, never shortened;
-* on a pipe (stdout not a terminal) plain tab-separated values with a header row.
+* on a pipe (stdout not a terminal) the same cells as plain tab-separated values, with the
+  title as a ``# title`` line and a header row (``--format csv|tsv|json`` gives raw values).
 
 Commands with a ``--format`` option (:data:`FormatOption`) print through :func:`emit`, which
 also writes ``csv``, ``tsv`` or ``json`` to stdout (the prose then goes to stderr) and says
@@ -238,10 +239,10 @@ class FrameTable(Table):
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if _STATE["format"] == OutputFormat.auto and not console.is_terminal:
-            from ..outputs import integer_counts
-
-            tsv = integer_counts(self.frame).to_csv(sep="\t", index=False).rstrip("\n")
-            yield Text(tsv, no_wrap=True, overflow="ignore")
+            # On a pipe: the same cells, tab-separated, every one whole; the title as a comment line.
+            lines = [f"# {self.title}"] if self.title else []
+            lines += ["\t".join(self.headers)] + ["\t".join(c.replace("\t", " ") for c in row) for row in self.cells]
+            yield Text("\n".join(lines), no_wrap=True, overflow="ignore")
             if self.caption:
                 err_console.print(f"[dim]{self.caption}[/]", highlight=False)
             return
