@@ -171,10 +171,10 @@ def choropleth(
 
 
 def scale_bar_km(width_m: float) -> float:
-    """A round scale-bar length in km (1, 2 or 5 x 10^k) close to a fifth of a map ``width_m`` metres wide.
+    """The longest round scale-bar length in km (1, 2 or 5 x 10^k) up to a fifth of a map ``width_m`` m wide.
 
     >>> scale_bar_km(600_000), scale_bar_km(12_000), scale_bar_km(2_000)
-    (100.0, 2.0, 0.5)
+    (100.0, 2.0, 0.2)
     """
     import math
 

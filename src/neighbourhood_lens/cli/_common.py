@@ -242,7 +242,9 @@ class FrameTable(Table):
             # On a pipe: the same cells, tab-separated, every one whole; the title as a comment line.
             lines = [f"# {self.title}"] if self.title else []
             lines += ["\t".join(self.headers)] + ["\t".join(c.replace("\t", " ") for c in row) for row in self.cells]
-            yield Text("\n".join(lines), no_wrap=True, overflow="ignore")
+            # Written straight to the console's file: Rich would expand the tabs and crop long lines.
+            console.file.write("\n".join(lines) + "\n")
+            console.file.flush()
             if self.caption:
                 err_console.print(f"[dim]{self.caption}[/]", highlight=False)
             return
