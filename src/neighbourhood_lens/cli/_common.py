@@ -214,11 +214,22 @@ def _allocate(minimum: list[int], maximum: list[int], available: int) -> list[in
         return list(maximum)
     widths = list(minimum)
     spare = available - sum(minimum)
-    # Fill the columns that need least first: fewer columns wrap, and short names stay whole.
-    for i in sorted(range(len(widths)), key=lambda j: (maximum[j] - minimum[j], j)):
-        grow = min(maximum[i] - widths[i], spare)
-        widths[i] += grow
-        spare -= grow
+    # Complete the columns that need least first (fewer columns wrap); share what is left in
+    # proportion to what each remaining column still lacks.
+    order = sorted(range(len(widths)), key=lambda j: (maximum[j] - minimum[j], j))
+    while order and maximum[order[0]] - widths[order[0]] <= spare:
+        i = order.pop(0)
+        spare -= maximum[i] - widths[i]
+        widths[i] = maximum[i]
+    lacking = sum(maximum[i] - widths[i] for i in order)
+    shares = [(maximum[i] - widths[i]) * spare // lacking if lacking else 0 for i in order]
+    for i, share in zip(order, shares, strict=True):
+        widths[i] += share
+    left = spare - sum(shares)
+    for i in order[::-1]:  # the rounding remainder, one column each, widest need first
+        if left > 0 and widths[i] < maximum[i]:
+            widths[i] += 1
+            left -= 1
     return widths
 
 
