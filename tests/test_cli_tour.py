@@ -8,6 +8,7 @@ check ``--help``, for the stated reasons in :data:`HELP_ONLY`.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -84,6 +85,10 @@ def test_readme_tour_runs_in_80_columns(warehouse_path, mirror, con, tmp_path, m
         result = runner.invoke(app, args, catch_exceptions=False)
         assert result.exit_code == 0, f"{line}\n{result.output}"
         out = result.output
+        if args[:3] == ["report", "--lad", "Newcastle upon Tyne"]:  # a name, resolved to its code
+            assert "report on Newcastle upon Tyne (E08000021)" in " ".join(out.split())
+            side = json.loads((tmp_path / "newcastle.html.provenance.json").read_text())
+            assert side["parameters"] == {"lad": "E08000021"} and side["output"] == "newcastle.html"
         assert "…" not in out, f"{line}: a cell or line was cut\n{out}"
         assert max((len(x) for x in out.splitlines()), default=0) <= 80 or pipe or "-" in args, line
         if pipe:  # `--out - | head`: stdout is the CSV itself
