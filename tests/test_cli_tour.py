@@ -107,3 +107,25 @@ def test_readme_tour_runs_in_80_columns(warehouse_path, mirror, con, tmp_path, m
 
     nbhd = gpd.read_file(tmp_path / "nbhd.gpkg")
     assert nbhd["code"].is_unique and nbhd["code"].str.startswith("N").all()  # one row per neighbourhood
+
+
+def _commands(group, prefix=()):
+    """Every command path of the Typer app, e.g. ("neighbourhoods", "build")."""
+    import typer.main
+
+    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
+    for name, cmd in click_group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def test_every_help_fits_80_columns_uncut():
+    runner = CliRunner()
+    paths = list(_commands(app))
+    assert ("search",) in paths and ("neighbourhoods", "build") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, path
+        assert "…" not in result.output, f"nlens {' '.join(path)} --help cuts a word:\n{result.output}"

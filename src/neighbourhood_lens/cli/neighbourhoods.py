@@ -49,12 +49,12 @@ def build(
     name: Annotated[str | None, typer.Option(
         help="Store under this name (default lsoaYY_maxN).")] = None,
     out: Annotated[Path | None, typer.Option(
-        help=".geojson/.gpkg: one row per neighbourhood with its polygon; .csv/.parquet/.xlsx: LSOA -> "
-             "neighbourhood (as --assignment-out).")] = None,
+        help=".geojson or .gpkg: one row per neighbourhood with its polygon; .csv, .parquet or .xlsx: "
+             "LSOA -> neighbourhood (as --assignment-out).")] = None,
     summary_out: Annotated[Path | None, typer.Option(
-        help="Write one row per neighbourhood (scores, deciles): .csv/.parquet/.xlsx/.geojson/.gpkg.")] = None,
+        help="Write one row per neighbourhood (scores, deciles): .csv, .parquet, .xlsx, .geojson or .gpkg.")] = None,
     assignment_out: Annotated[Path | None, typer.Option(
-        help="Write one row per LSOA (LSOA -> neighbourhood): .csv/.parquet/.xlsx/.geojson/.gpkg.")] = None,
+        help="Write one row per LSOA (LSOA -> neighbourhood): .csv, .parquet, .xlsx, .geojson or .gpkg.")] = None,
     map_lad: Annotated[str | None, typer.Option("--map-lad", help="LAD code or name to map (with --map).")] = None,
     map_file: Annotated[Path | None, typer.Option("--map", help="PNG/SVG map of --map-lad's neighbourhoods.")] = None,
     fmt: FormatOption = OutputFormat.auto,
@@ -151,7 +151,7 @@ def show(
     lad: Annotated[str | None, typer.Option(help="Only this LAD (code or name).")] = None,
     top: Annotated[int, typer.Option(help="Rows to show on screen (0 = all).")] = 50,
     out: Annotated[Path | None, typer.Option(
-        help="Write the summary (.csv/.parquet/.xlsx/.geojson/.gpkg, or - for stdout).")] = None,
+        help="Write the summary: .csv, .parquet, .xlsx, .geojson, .gpkg, or - for stdout.")] = None,
     fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:

@@ -43,9 +43,9 @@ def _read_population(path: Path | None):  # noqa: ANN202
 @handle_errors
 def summarise(
     index: Annotated[str, typer.Option(help="imd2019 (LSOA 2011) or imd2025 (LSOA 2021).")] = "imd2019",
-    by: Annotated[str, typer.Option(help="ward17|msoa11|lad19|region19|ward24|lad24|region24, a CSV "
-                                         "(lsoa11_code/lsoa21_code, neighbourhood_code[, neighbourhood_name]) "
-                                         "or a stored grouping name.")] = "lad19",
+    by: Annotated[str, typer.Option(help="ward17, msoa11, lad19, region19, ward24, lad24 or region24; a CSV "
+                                         "(lsoa11_code or lsoa21_code, neighbourhood_code, optional "
+                                         "neighbourhood_name); or a stored grouping name.")] = "lad19",
     domain: Annotated[str, typer.Option(help="imd, income, employment, education, health, crime, housing, "
                                              "environment, or 'all'.")] = "imd",
     population: Annotated[Path | None, typer.Option(help="CSV of LSOA code + population to weight by "
