@@ -50,3 +50,13 @@ def test_unknown_and_ambiguous_names_say_what_to_do(con):
         search(con, "x", types=["county"])
     with pytest.raises(DataError, match="search text is empty"):
         search(con, "  ")
+
+
+def test_lsoas_within_jaywicks_ward(con):
+    from neighbourhood_lens.places import lsoas_within
+
+    inside = lsoas_within(con, ["E05011963"])
+    assert set(inside["within_code"]) == {"E05011963"} and (inside["vintage"] == "2021").all()
+    # Tendring 018A (Jaywick) has been in the most deprived 10% of LSOAs in every IoD since 2004.
+    assert inside.set_index("code").loc["E01021988", ["name", "imd_decile"]].tolist() == ["Tendring 018A", 1]
+    assert inside["imd_decile"].is_monotonic_increasing

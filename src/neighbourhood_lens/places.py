@@ -23,7 +23,7 @@ from .errors import DataError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["TYPES", "Place", "resolve_lad", "resolve_place", "search"]
+__all__ = ["TYPES", "Place", "lsoas_within", "resolve_lad", "resolve_place", "search"]
 
 #: Area types, coarsest last, in the order a name is preferred when several types share it.
 TYPES = ("lad", "region", "ward", "msoa", "lsoa")
@@ -200,3 +200,32 @@ def resolve_lad(con: duckdb.DuckDBPyConnection, text: str, *, vintage: str | int
     listed = ", ".join(f"{n} ({c})" for c, n in rows) or "none"
     raise DataError(f"{option} {text!r}: {place} has no single {vintage} LAD (its LSOAs lie in: {listed}); "
                     f"give a {vintage} LAD")
+
+
+def lsoas_within(con: duckdb.DuckDBPyConnection, codes: list[str]) -> pd.DataFrame:
+    """LSOAs of the same vintage inside wards or MSOAs ``codes`` (best-fit lookups), with their IMD decile.
+
+    Returns ``code, name, vintage, within_code, within_name, imd_decile`` (IoD2019 for 2011
+    LSOAs, IoD2025 for 2021 LSOAs; decile 1 = most deprived 10%), most deprived first.
+    """
+    parts = []
+    for table, lsoa, parents, imd in (
+        ("hierarchy_lsoa11", "lsoa11", ("ward17", "msoa11"), "imd2019_lsoa11"),
+        ("hierarchy_lsoa21", "lsoa21", ("ward24",), "imd2025_lsoa21"),
+    ):
+        for parent in parents:
+            q = (f"SELECT h.{lsoa}_code AS code, h.{lsoa}_name AS name, '{lsoa[-2:]}' AS vintage, "
+                 f"h.{parent}_code AS within_code, h.{parent}_name AS within_name, i.imd_decile, i.imd_rank "
+                 f"FROM {table} h LEFT JOIN {imd} i ON i.{lsoa}_code = h.{lsoa}_code "
+                 f"WHERE h.{parent}_code IN (SELECT unnest(?::VARCHAR[]))")
+            try:
+                parts.append(con.execute(q, [list(codes)]).df())
+            except Exception:  # noqa: BLE001, S112 - a table missing from a partial warehouse
+                continue
+    parts = [f for f in parts if len(f)]
+    if not parts:
+        return pd.DataFrame(columns=["code", "name", "vintage", "within_code", "within_name", "imd_decile"])
+    out = pd.concat(parts, ignore_index=True)
+    out["vintage"] = "20" + out["vintage"]
+    out = out.sort_values(["imd_rank", "code"], na_position="last").drop(columns="imd_rank")
+    return out.reset_index(drop=True)
