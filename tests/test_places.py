@@ -57,6 +57,6 @@ def test_lsoas_within_jaywicks_ward(con):
 
     inside = lsoas_within(con, ["E05011963"])
     assert set(inside["within_code"]) == {"E05011963"} and (inside["vintage"] == "2021").all()
-    # Tendring 018A (Jaywick) has been in the most deprived 10% of LSOAs in every IoD since 2004.
+    # Tendring 018A (Jaywick) was the most deprived LSOA in England in IoD2015 and IoD2019 (MHCLG).
     assert inside.set_index("code").loc["E01021988", ["name", "imd_decile"]].tolist() == ["Tendring 018A", 1]
     assert inside["imd_decile"].is_monotonic_increasing
