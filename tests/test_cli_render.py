@@ -125,8 +125,12 @@ def test_search_finds_jaywick_and_caps_with_a_note(warehouse_path, terminal80):
 def test_format_csv_and_json_put_only_data_on_stdout(warehouse_path):
     result = runner.invoke(app, ["search", "Jaywick", "--format", "csv", "--db", str(warehouse_path)])
     assert result.exit_code == 0
-    assert result.stdout == ("code,name,type,vintage,lad_name,match\n"
-                             "E05011963,West Clacton & Jaywick Sands,ward,2024,Tendring,word\n")
+    # Two tables, a blank line between: the match, then the LSOAs inside the matched ward.
+    matches, inside = result.stdout.split("\n\n")
+    assert matches == ("code,name,type,vintage,lad_name,match\n"
+                       "E05011963,West Clacton & Jaywick Sands,ward,2024,Tendring,word")
+    assert inside.splitlines()[0] == "code,name,vintage,within_code,within_name,imd_decile"
+    assert "E01021988,Tendring 018A,2021,E05011963,West Clacton & Jaywick Sands,1" in inside.splitlines()
     assert "1 match" in result.stderr
     result = runner.invoke(app, ["search", "newcastle upon tyne", "--type", "lad", "--format", "json",
                                  "--db", str(warehouse_path)])

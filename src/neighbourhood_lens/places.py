@@ -228,4 +228,5 @@ def lsoas_within(con: duckdb.DuckDBPyConnection, codes: list[str]) -> pd.DataFra
     out = pd.concat(parts, ignore_index=True)
     out["vintage"] = "20" + out["vintage"]
     out = out.sort_values(["imd_rank", "code"], na_position="last").drop(columns="imd_rank")
+    out["imd_decile"] = out["imd_decile"].astype("Int64")
     return out.reset_index(drop=True)
