@@ -3,13 +3,22 @@
 Every output records what it was made from: ``FILE.provenance.json`` beside it lists the
 command, its parameters, the tool version, and each source dataset's file, SHA-256 and load
 time (from the warehouse's ``provenance`` table). Parquet outputs also carry the same JSON
-in their schema metadata under ``neighbourhood_lens``.
+in their schema metadata under ``neighbourhood_lens``; ``.xlsx`` workbooks carry it on a
+second sheet, ``provenance``, after the table. Maps and HTML reports get the same sidecar
+through :func:`write_sidecar`.
+
+``path`` ``"-"`` writes CSV (or JSON with ``stdout_format="json"``) to stdout, for pipes;
+there is no sidecar then. Count columns (``population``, ``n_*``, ``*_count``, ...) holding
+whole numbers are written as integers. The column vocabulary is in ``docs/outputs.md``.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +32,17 @@ if TYPE_CHECKING:
     import duckdb
     import geopandas as gpd
 
-__all__ = ["TABLE_SUFFIXES", "provenance_record", "write_table"]
+__all__ = ["TABLE_SUFFIXES", "integer_counts", "provenance_record", "sidecar_path", "write_sidecar", "write_table"]
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".geojson", ".gpkg")
+TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx", ".geojson", ".gpkg")
+
+#: What ``write_table(frame, "-")`` writes when not told (the CLI sets it from ``--format``).
+STDOUT_FORMAT: ContextVar[str] = ContextVar("STDOUT_FORMAT", default="csv")
+
+#: Column names that hold counts of people, areas or rows.
+_COUNT_COLUMN = re.compile(
+    r"^(population|.*_population|population_.*|n|n_.*|.*_count|count|areas|.*_areas|lsoas|.*_lsoas|rows_.*|grants)$"
+)
 
 
 def provenance_record(
@@ -56,6 +73,70 @@ def provenance_record(
     }
 
 
+def sidecar_path(path: str | Path) -> Path:
+    """``FILE.provenance.json`` beside ``FILE``."""
+    return Path(str(path) + ".provenance.json")
+
+
+def write_sidecar(path: str | Path, provenance: Mapping[str, Any]) -> Path:
+    """Write the provenance sidecar of an output already written to ``path`` (a map, an HTML report, ...).
+
+    Adds the output's name and size to the record; returns the sidecar's path.
+    """
+    path = Path(path)
+    record = {**provenance, "output": path.name}
+    if path.exists():
+        record["output_bytes"] = path.stat().st_size
+    side = sidecar_path(path)
+    side.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return side
+
+
+def integer_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with float count columns that hold only whole numbers as integers (nullable if gaps).
+
+    >>> f = pd.DataFrame({"population": [1500.0, 20.0], "n_lsoas": [3.0, None], "score": [1.0, 2.0]})
+    >>> integer_counts(f).dtypes.astype(str).tolist()
+    ['int64', 'Int64', 'float64']
+    """
+    out = frame
+    for col in frame.columns:
+        if not _COUNT_COLUMN.match(str(col)) or frame[col].dtype.kind != "f":
+            continue
+        vals = frame[col]
+        present = vals.dropna()
+        if not bool((present == present.round()).all()):
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[col] = vals.astype("Int64") if vals.isna().any() else vals.astype("int64")
+    return out
+
+
+def _provenance_sheet(provenance: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The provenance record as a key/value table and a table of its sources."""
+    items = [(k, v) for k, v in provenance.items() if k not in ("parameters", "sources")]
+    items += [(f"parameters.{k}", v) for k, v in dict(provenance.get("parameters") or {}).items()]
+    meta = pd.DataFrame({"field": [k for k, _ in items],
+                         "value": [v if isinstance(v, str | int | float) or v is None else json.dumps(v, default=str)
+                                   for _, v in items]})
+    return meta, pd.DataFrame(list(provenance.get("sources") or []))
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path, provenance: Mapping[str, Any]) -> None:
+    meta, sources = _provenance_sheet(provenance)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name="table", index=False)
+        meta.to_excel(writer, sheet_name="provenance", index=False)
+        if len(sources):
+            sources.to_excel(writer, sheet_name="provenance", index=False, startrow=len(meta) + 2)
+        for sheet in writer.sheets.values():
+            sheet.freeze_panes = "A2"
+            for cells in sheet.columns:
+                longest = max((len(str(c.value)) for c in cells[:200] if c.value is not None), default=8)
+                sheet.column_dimensions[cells[0].column_letter].width = min(max(longest + 2, 8), 60)
+
+
 def write_table(
     frame: pd.DataFrame,
     path: str | Path,
@@ -63,12 +144,26 @@ def write_table(
     provenance: Mapping[str, Any],
     geometry: gpd.GeoDataFrame | None = None,
     key: str = "code",
+    stdout_format: str | None = None,
 ) -> Path:
-    """Write ``frame`` to ``path`` (``.csv``, ``.parquet``, ``.geojson`` or ``.gpkg``).
+    """Write ``frame`` to ``path`` (``.csv``, ``.parquet``, ``.xlsx``, ``.geojson`` or ``.gpkg``) or ``-``.
 
     Spatial formats need ``geometry``: a GeoDataFrame with ``key`` and ``geometry`` columns;
-    every row of ``frame`` must have a geometry.
+    every row of ``frame`` must have a geometry. ``-`` writes ``stdout_format`` (``csv``,
+    ``tsv`` or ``json``; default :data:`STDOUT_FORMAT`) to stdout and no sidecar. Every file
+    gets ``FILE.provenance.json``.
     """
+    frame = integer_counts(frame)
+    if str(path) == "-":
+        stdout_format = stdout_format or STDOUT_FORMAT.get()
+        if stdout_format == "json":
+            sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
+        elif stdout_format in ("csv", "tsv"):
+            sys.stdout.write(frame.to_csv(index=False, sep="," if stdout_format == "csv" else "\t"))
+        else:
+            raise DataError(f"cannot write {stdout_format!r} to stdout; use csv, tsv or json")
+        sys.stdout.flush()
+        return Path("-")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
@@ -88,6 +183,8 @@ def write_table(
             {**(table.schema.metadata or {}), b"neighbourhood_lens": meta.encode()}
         )
         pq.write_table(table, path)
+    elif suffix == ".xlsx":
+        _write_xlsx(frame, path, provenance)
     else:
         import geopandas as gpd
 
@@ -109,5 +206,5 @@ def write_table(
         if path.exists():
             path.unlink()
         gdf.to_file(path, driver="GeoJSON" if suffix == ".geojson" else "GPKG")
-    Path(str(path) + ".provenance.json").write_text(meta + "\n")
+    sidecar_path(path).write_text(meta + "\n")
     return path

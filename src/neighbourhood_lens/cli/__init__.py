@@ -14,6 +14,7 @@ from . import data, funding, geography_cmds, neighbourhoods, summaries, web
 from .doctor import doctor
 from .funding_fetch import fetch as funding_fetch
 from .left_behind import left_behind
+from .search_cmd import search
 
 app = typer.Typer(
     name="nlens",
@@ -38,6 +39,21 @@ funding.app.command("fetch")(funding_fetch)
 app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
 app.command("serve", rich_help_panel=_SHARE)(web.serve)
 app.command("report", rich_help_panel=_SHARE)(web.report)
+app.command("search", rich_help_panel=_PLACES)(search)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"neighbourhood-lens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """neighbourhood-lens: deprivation, need and funding at the scale of the neighbourhood in England."""
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, console, handle_errors, render_table
+from ._common import DbOption, FormatOption, OutputFormat, check_suffix, console, emit, handle_errors, wrote
 
 app = typer.Typer(help="Funding reach: where did the money go, and did it reach the places that need it?",
                   no_args_is_help=True)
@@ -25,12 +25,13 @@ _DATASETS = {
 def reach(
     file: Annotated[Path, typer.Argument(help="Grants: 360Giving CSV/XLSX/JSON, or an allocation table (CSV/XLSX).")],
     index: Annotated[str, typer.Option(help="imd2019 (LSOA 2011) or imd2025 (LSOA 2021).")] = "imd2019",
-    out: Annotated[Path | None, typer.Option(help="Reach table by decile: .csv or .parquet.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Reach table by decile: .csv, .parquet, .xlsx or -.")] = None,
     report: Annotated[Path | None, typer.Option(help="Self-contained HTML report.")] = None,
-    unlocated: Annotated[Path | None, typer.Option(help="Write the unlocated grants here (.csv).")] = None,
-    rejected: Annotated[Path | None, typer.Option(help="Write the rejected rows here (.csv).")] = None,
+    unlocated: Annotated[Path | None, typer.Option(help="Write the unlocated grants here (.csv, .xlsx ...).")] = None,
+    rejected: Annotated[Path | None, typer.Option(help="Write the rejected rows here (.csv, .xlsx ...).")] = None,
     postcodes: Annotated[Path | None, typer.Option(help="ONS Postcode Directory CSV to locate postcodes.")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding if not UTF-8 (e.g. cp1252).")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Locate grants on neighbourhoods and measure how much reached the most deprived ones."""
@@ -40,6 +41,8 @@ def reach(
     from ..outputs import provenance_record, write_table
     from ..warehouse import connect
 
+    for path, option in ((out, "--out"), (unlocated, "--unlocated"), (rejected, "--rejected")):
+        check_suffix(path, (".csv", ".parquet"), option=option)
     con = connect(db)
     result = funding.reach(con, file, index=index, postcodes=postcodes, encoding=encoding)
     s = result.summary
@@ -53,37 +56,54 @@ def reach(
     )
     console.print(f"Code types corrected from the prefix: {s['type_overrides']:,}; located via the LSOA "
                   f"2011↔2021 lookup: {s['converted']:,}; by postcode: {s['by_postcode']:,}.")
-    console.print(render_table(result.deciles, title=f"Reach by {index} decile (1 = most deprived)",
-                               formats={"population": ",.0f", "amount": ",.2f", "share_of_amount": ".1%"}))
+    emit(result.deciles, title=f"Reach by {index} decile (1 = most deprived)",
+         formats={"population": ",.0f", "amount": ",.2f", "amount_gbp": ",.2f", "share_of_amount": ".1%"})
     console.print(f"Most deprived 10%: [bold]{s['share_most_deprived_10']:.1%}[/] of the located amount; 30%: "
                   f"[bold]{s['share_most_deprived_30']:.1%}[/]; concentration index "
                   f"[bold]{s['concentration_index']:+.3f}[/] (negative = towards more deprived areas).")
-    console.print(render_table(result.by_left_behind_group, title="By group",
-                               formats={"population": ",.0f", "share_of_amount": ".1%"}))
-    for what, frame, amount in (("Unlocated", result.unlocated, "amount_gbp"),
-                                ("Rejected", result.rejected, "amount")):
+    emit(result.by_left_behind_group, title="By group", formats={"population": ",.0f", "share_of_amount": ".1%"})
+    rejected_rows = _amount_gbp(pd.DataFrame(result.rejected))
+    for what, frame in (("Unlocated", result.unlocated), ("Rejected", rejected_rows)):
         if len(frame):
-            console.print(render_table(funding.reason_summary(frame, amount=amount), title=f"{what}, by reason",
-                                       formats={"amount_gbp": ",.2f"}))
+            emit(funding.reason_summary(frame, amount="amount_gbp"), title=f"{what}, by reason",
+                 formats={"amount_gbp": ",.2f"})
     flagged = result.need[result.need["flag"] != ""] if len(result.need) else result.need
     if len(flagged):
-        console.print(render_table(flagged[["code", "name", "gbp_per_head", "imd_average_score", "robust_z", "flag"]],
-                                   title="Local authorities far from the allocation-need line"))
+        emit(flagged[["code", "name", "gbp_per_head", "imd_average_score", "robust_z", "flag"]],
+             title="Local authorities far from the allocation-need line")
     prov = provenance_record(con, _DATASETS[index], command="funding reach",
                              parameters={"file": str(file), "index": index, "postcodes": str(postcodes or "")})
     if out is not None:
         write_table(result.deciles, out, provenance=prov)
-        console.print(f"Wrote {out}")
-    for path, frame in ((unlocated, result.unlocated), (rejected, result.rejected)):
+        wrote(len(result.deciles), out)
+    for path, frame in ((unlocated, pd.DataFrame(result.unlocated)), (rejected, rejected_rows)):
         if path is not None:
-            write_table(pd.DataFrame(frame), path, provenance=prov)
-            console.print(f"Wrote {len(frame):,} rows to {path}")
+            write_table(frame, path, provenance=prov)
+            wrote(len(frame), path)
     if report is not None:
         from ..funding_report import render_reach_html
+        from ..outputs import write_sidecar
 
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(render_reach_html(result), encoding="utf-8")
+        write_sidecar(report, prov)
         console.print(f"Wrote {report}")
+
+
+def _amount_gbp(rejected: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
+    """Rejected rows in the outputs' vocabulary: ``amount_gbp`` (number, blank if unreadable) and
+    ``amount_as_given`` (the text in the file), as in the unlocated file and ``docs/outputs.md``."""
+    import pandas as pd
+
+    if "amount" not in rejected:
+        return rejected
+    text = rejected["amount"].astype("string")
+    gbp = pd.to_numeric(text.str.replace(r"[£,\s]", "", regex=True), errors="coerce")
+    at = list(rejected.columns).index("amount")
+    out = rejected.drop(columns="amount")
+    out.insert(at, "amount_gbp", gbp)
+    out.insert(at + 1, "amount_as_given", text)
+    return out
 
 
 @app.command()
@@ -96,8 +116,12 @@ def sample(
 ) -> None:
     """Write a clearly labelled SYNTHETIC 360Giving grants file (real area codes, some bad rows)."""
     from .. import funding
+    from ..outputs import provenance_record, write_sidecar
     from ..warehouse import connect
 
-    frame = funding.synthetic_grants(connect(db), n, seed=seed)
+    con = connect(db)
+    frame = funding.synthetic_grants(con, n, seed=seed)
     funding.write_grants(frame, out)
+    write_sidecar(out, provenance_record(con, [], command="funding sample",
+                                         parameters={"n": n, "seed": seed, "synthetic": True}))
     console.print(f"Wrote {len(frame):,} SYNTHETIC grants to {out}")

@@ -11,13 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import DataError
-from ._common import DbOption, console, err_console, handle_errors, render_table
+from ._common import DbOption, FormatOption, OutputFormat, console, emit, err_console, handle_errors, is_stdout, wrote
 
 IndexOption = Annotated[str, typer.Option(help="Index edition: imd2019 (LSOA 2011), imd2025 (LSOA 2021), imd2015.")]
 DomainOption = Annotated[str, typer.Option(help="Domain whose score to use: imd, income, employment, ...")]
-OutOption = Annotated[Path | None, typer.Option(help="Write the table: .csv or .parquet.")]
+OutOption = Annotated[Path | None, typer.Option(help="Write the table: .csv, .parquet, .xlsx, or - (stdout).")]
 MapOption = Annotated[Path | None, typer.Option("--map", help="Draw a static choropleth: FILE.png or FILE.svg.")]
-LadOption = Annotated[str | None, typer.Option(help="Only this LAD (code or name); deciles stay national.")]
+LadOption = Annotated[str | None, typer.Option(
+    help="Only this LAD: code or name, any case, 2019 or 2024 (`nlens search`); deciles stay national.")]
 LevelOption = Annotated[str, typer.Option(help="Neighbourhoods: lsoa or ward.")]
 
 _BASE_IDS = {
@@ -44,9 +45,22 @@ def _index_ids(index: str, *, boundaries: bool = False) -> list[str]:
     return [table, *_BASE_IDS[vintage], *extra]
 
 
+_EDITION = {"imd2019": "IoD2019", "imd2025": "IoD2025", "imd2015": "IoD2015", "imd2004": "IoD2004 (ODPM)"}
+
+
+def _unit(index: str, level: str) -> str:
+    """The mapped unit with its boundary vintage, e.g. ``LSOAs (2011 boundaries)``."""
+    from ..inequality import INDICES
+
+    vintage = INDICES[index][1]
+    names = {"lsoa": ("LSOAs", vintage), "ward": ("wards", 2017 if vintage == 2011 else 2024),
+             "lad": ("local authorities", 2019 if vintage == 2011 else 2024)}
+    kind, year = names.get(level, (level, vintage))
+    return f"{kind} ({year} boundaries)"
+
+
 def _source_note(index: str) -> str:
-    edition = {"imd2019": "IoD2019", "imd2025": "IoD2025", "imd2015": "IoD2015", "imd2004": "IoD2004 (ODPM)"}.get(
-        index, index)
+    edition = _EDITION.get(index, index)
     return f"Source: MHCLG {edition}; ONS boundaries, OGL v3; contains OS data © Crown copyright"
 
 
@@ -55,10 +69,28 @@ def _write(con: Any, frame: Any, out: Path | None, *, ids: list[str], command: s
 
     if out is None:
         return
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise DataError(f"--out {out}: use .csv or .parquet for this table (maps go to --map FILE.png|.svg)")
+    if not is_stdout(out) and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
+        raise DataError(f"--out {out}: use .csv, .parquet, .xlsx or - for this table (maps go to --map FILE.png|.svg)")
     write_table(frame, out, provenance=provenance_record(con, ids, command=command, parameters=params))
-    console.print(f"Wrote {len(frame):,} rows to {out}")
+    wrote(len(frame), out)
+
+
+def _map_done(con: Any, path: Path, *, ids: list[str], command: str, params: dict[str, Any]) -> None:
+    """The provenance sidecar of a map, and the note that it was written."""
+    from ..outputs import provenance_record, write_sidecar
+
+    write_sidecar(path, provenance_record(con, ids, command=command, parameters=params))
+    console.print(f"Map written to {path}")
+
+
+def _resolve_lad(con: Any, lad: str | None, index: str) -> str | None:
+    """``--lad`` as the LAD name of the index's vintage (2019 for IMD 2019/2015, 2024 for IMD 2025)."""
+    if lad is None:
+        return None
+    from ..inequality import INDICES
+    from ..places import resolve_lad
+
+    return resolve_lad(con, lad, vintage=2019 if INDICES[index][1] == 2011 else 2024).code
 
 
 def _check_map(path: Path | None) -> None:
@@ -112,6 +144,7 @@ def inequality(
     map_level: Annotated[str | None, typer.Option(help="Level to map (default: the second-coarsest level).")] = None,
     out: OutOption = None,
     map_path: MapOption = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Theil T and L of LSOA scores decomposed between and within wards, LADs and regions."""
@@ -125,10 +158,10 @@ def inequality(
         table = iq.decompose_index(con, index=index, domain=domain, levels=names, on_split=on_split)
     scores = iq.lsoa_scores(con, index=index, domain=domain)
     g = iq.gini(scores["score"], scores["population"])
-    console.print(render_table(table, title=f"Inequality of {index} {domain} scores across LSOAs (population weighted)",
-                               formats={c: ".4f" for c in ("total", "between", "within", "between_share")}))
+    emit(table, title=f"Inequality of {index} {domain} scores across LSOAs (population weighted)",
+         formats={c: ".4f" for c in ("total", "between", "within", "between_share")})
     nested = iq.nested_contributions(table)
-    console.print(render_table(nested, title="Nested components", formats={"value": ".4f", "share": ".1%"}))
+    emit(nested, title="Nested components", formats={"value": ".4f", "share": ".1%"})
     coarse = table[table["level"] == names[-1]].set_index("measure")
     console.print(f"Within {names[-1]}: [bold]{coarse.loc['theil_t', 'within'] / coarse.loc['theil_t', 'total']:.1%}"
                   f"[/] of Theil T, [bold]{coarse.loc['theil_l', 'within'] / coarse.loc['theil_l', 'total']:.1%}[/] "
@@ -146,8 +179,10 @@ def inequality(
         gdf = area_boundaries(con, lv.name).merge(groups.rename(columns={lv.code: "code"}), on="code")
         choropleth(gdf, "theil_t", title=f"Inequality within each {lv.kind.upper() if lv.kind == 'lad' else lv.kind}: "
                    f"Theil T of {index} {domain} scores of its LSOAs", legend_title="Theil T (within area)",
-                   source_note=_source_note(index), path=map_path, cmap="magma_r")
-        console.print(f"Map written to {map_path}")
+                   source_note=_source_note(index), path=map_path, cmap="magma_r",
+                   edition=_EDITION.get(index, index), unit=f"{lv.kind}s ({lv.name})",
+                   labels=_place_labels(con, lv.name, gdf))
+        _map_done(con, map_path, ids=_index_ids(index, boundaries=True), command="inequality", params=params)
 
 
 @handle_errors
@@ -160,9 +195,10 @@ def pockets(
     affluent_decile: Annotated[int, typer.Option(help="Affluent neighbour = decile >= this.")] = 8,
     lad_share: Annotated[float, typer.Option(help="Affluent LAD = average-score rank in the least deprived "
                                                    "share of LADs (0-1).")] = 0.5,
-    top: Annotated[int, typer.Option(help="Rows to print.")] = 15,
+    top: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 15,
     out: OutOption = None,
     map_path: MapOption = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Hidden pockets: deprived neighbourhoods inside affluent LADs or beside affluent neighbours."""
@@ -171,18 +207,19 @@ def pockets(
 
     _check_map(map_path)
     con = connect(db)
+    lad = _resolve_lad(con, lad, index)
     areas, links = pk.area_scores(con, index=index, domain=domain, level=level)
     found = pk.hidden_pockets(areas, links, max_decile=max_decile, affluent_decile=affluent_decile,
                               lad_affluent_share=lad_share)
     found = pk.filter_lad(found, lad)
-    where = f" in {lad}" if lad else ""
+    where = f" in {found['lad_name'].iloc[0] if len(found) else lad}" if lad else ""
     console.print(f"[bold]{len(found):,}[/] hidden pocket {_plural(level)}{where} (decile <= {max_decile}; "
                   f"affluent LAD or neighbour in decile >= {affluent_decile}), home to "
                   f"[bold]{found['population'].sum():,.0f}[/] people.")
     show = ["name", "ward_name", "lad_name", "score", "decile", "lad_rank", "affluent_neighbour_wards",
             "neighbour_decile", "gap"]
-    console.print(render_table(found[show].head(top), title=f"Largest gaps (of {len(found):,})",
-                               formats={"score": ".1f", "gap": ".1f", "lad_rank": "d"}))
+    emit(found[["code", *show]], title="Largest gaps", formats={"score": ".1f", "gap": ".1f", "lad_rank": ".0f"},
+         limit=top, out=out, hint="--out FILE or --top 0")
     params = {"index": index, "domain": domain, "level": level, "lad": lad, "max_decile": max_decile,
               "affluent_decile": affluent_decile, "lad_share": lad_share}
     _write(con, found, out, ids=_index_ids(index, boundaries=True), command="pockets", params=params)
@@ -206,8 +243,10 @@ def pockets(
                    title=f"Hidden pockets{where}: {_plural(level)} in {index} deciles 1-{max_decile} beside affluence",
                    legend_title=_plural(level),
                    colours={order[0]: "#b2182b", order[1]: "#ef8a62", order[2]: "#e0e0e0", order[3]: "#4393c3"},
-                   source_note=_source_note(index), path=map_path)
-        console.print(f"Map written to {map_path}")
+                   source_note=_source_note(index), path=map_path,
+                   edition=_EDITION.get(index, index), unit=_unit(index, level),
+                   labels=_place_labels(con, "ward17" if _lad_level(index) == "lad19" else "ward24", gdf))
+        _map_done(con, map_path, ids=_index_ids(index, boundaries=True), command="pockets", params=params)
 
 
 @handle_errors
@@ -218,10 +257,11 @@ def next_door(
     lad: LadOption = None,
     deprived_decile: Annotated[int, typer.Option(help="Deprived = national decile <= this.")] = 2,
     min_gap: Annotated[int, typer.Option(help="'Much less deprived' = at least this many deciles higher.")] = 5,
-    top: Annotated[int, typer.Option(help="Rows to print.")] = 15,
+    top: Annotated[int, typer.Option(help="Rows to print (0 = all).")] = 15,
     out: OutOption = None,
-    pairs_out: Annotated[Path | None, typer.Option(help="Write every adjacent pair: .csv or .parquet.")] = None,
+    pairs_out: Annotated[Path | None, typer.Option(help="Write every adjacent pair: .csv, .parquet or .xlsx.")] = None,
     map_path: MapOption = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Next-door gaps: adjacent neighbourhoods far apart in deprivation; per-LAD share of people affected."""
@@ -230,6 +270,7 @@ def next_door(
 
     _check_map(map_path)
     con = connect(db)
+    lad = _resolve_lad(con, lad, index)
     areas, links = pk.area_scores(con, index=index, domain=domain, level=level)
     pairs = pk.filter_lad(pk.next_door_pairs(areas, links), lad)
     by_lad = pk.filter_lad(pk.next_door_by_lad(areas, links, deprived_decile=deprived_decile,
@@ -238,14 +279,14 @@ def next_door(
     nearest = int((links["kind"] == "nearest").sum()) if "kind" in links else 0
     console.print(f"{len(links):,} adjacent {level} pairs ({nearest} island links by nearest distance; "
                   f"{islands} {_plural(level)} without any neighbour).")
-    console.print(render_table(pairs[["name", "ward_name", "decile", "neighbour_name", "neighbour_ward_name",
-                                      "neighbour_decile", "decile_gap", "score_gap"]].head(top),
-                               title="Largest next-door gaps", formats={"score_gap": ".1f"}))
-    console.print(render_table(by_lad.drop(columns="lad_code").head(top),
-                               title=f"People in decile 1-{deprived_decile} {_plural(level)} next to one "
-                               f">= {min_gap} deciles less deprived", formats={
-                                   "population": ",.0f", "deprived_population": ",.0f", "gap_population": ",.0f",
-                                   "gap_share": ".1%", "gap_share_of_deprived": ".1%", "areas_with_gap": "d"}))
+    emit(pairs[["name", "ward_name", "decile", "neighbour_name", "neighbour_ward_name", "neighbour_decile",
+                "decile_gap", "score_gap"]], title="Largest next-door gaps", formats={"score_gap": ".1f"},
+         limit=top, out=pairs_out, hint="--pairs-out FILE")
+    emit(by_lad, title=f"People in decile 1-{deprived_decile} {_plural(level)} next to one "
+                       f">= {min_gap} deciles less deprived",
+         formats={"population": ",.0f", "deprived_population": ",.0f", "gap_population": ",.0f",
+                  "gap_share": ".1%", "gap_share_of_deprived": ".1%", "areas_with_gap": ".0f"},
+         limit=top, out=out, hint="--out FILE or --top 0")
     params = {"index": index, "domain": domain, "level": level, "lad": lad, "deprived_decile": deprived_decile,
               "min_gap": min_gap}
     ids = [*_index_ids(index, boundaries=True)]
@@ -260,7 +301,9 @@ def next_door(
             gdf["gap_pct"] = gdf["gap_share"] * 100
             choropleth(gdf, "gap_pct", title=f"Residents of decile 1-{deprived_decile} {_plural(level)} next to one "
                        f">= {min_gap} deciles less deprived ({index})", legend_title="% of all residents",
-                       source_note=_source_note(index), path=map_path, cmap="Reds")
+                       source_note=_source_note(index), path=map_path, cmap="Reds",
+                       edition=_EDITION.get(index, index), unit=_unit(index, "lad"),
+                       labels=_place_labels(con, _lad_level(index), gdf))
         else:
             import pandas as pd
 
@@ -268,9 +311,11 @@ def next_door(
             shown["decile"] = pd.Categorical(shown["decile"], categories=list(range(1, 11)), ordered=True)
             gdf = _area_geometry(con, index, level, shown["code"]).merge(shown, on="code")
             choropleth(gdf, "decile", categorical=True, cmap="RdYlBu", legend_title="IMD decile (1 = most deprived)",
-                       title=f"{index} deciles in {lad}: next-door gaps", source_note=_source_note(index),
-                       path=map_path)
-        console.print(f"Map written to {map_path}")
+                       title=f"{index} deciles in {shown['lad_name'].iloc[0]}: next-door gaps",
+                       source_note=_source_note(index), path=map_path,
+                       edition=_EDITION.get(index, index), unit=_unit(index, level),
+                       labels=_place_labels(con, "ward17" if _lad_level(index) == "lad19" else "ward24", gdf))
+        _map_done(con, map_path, ids=ids, command="next-door", params=params)
 
 
 @handle_errors
@@ -284,6 +329,7 @@ def periphery(
     map_edition: Annotated[str | None, typer.Option(help="Edition to map (default: the last).")] = None,
     out: OutOption = None,
     map_path: MapOption = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Centre vs periphery: where the most deprived decile lives, and how that moved since 2004."""
@@ -297,16 +343,19 @@ def periphery(
     except ValueError:
         raise DataError(f"--bands must be comma-separated numbers of km, e.g. 2,5; got {bands!r}") from None
     con = connect(db)
+    if lad is not None:
+        from ..places import resolve_lad
+
+        lad = resolve_lad(con, lad, vintage=2019).code
     with _reported_warnings():
         table, frames = pp.decentralisation(con, editions=eds, bands_km=edges, n_densest=n_densest,
                                             radius_km=radius_km, lad=lad)
     summary = table.groupby(["edition", "band"], observed=True, as_index=False)[
         ["deprived_share", "population_share", "lsoa_share"]].sum()
-    console.print(render_table(summary, title="Where the most deprived decile lives, by distance from the LAD centre",
-                               formats={c: ".1%" for c in ("deprived_share", "population_share", "lsoa_share")}))
+    emit(summary, title="Where the most deprived decile lives, by distance from the LAD centre",
+         formats={c: ".1%" for c in ("deprived_share", "population_share", "lsoa_share")})
     rural = table.groupby(["edition", "ruc_broad"], as_index=False)[["deprived_share", "population_share"]].sum()
-    console.print(render_table(rural, title="Urban and rural", formats={"deprived_share": ".1%",
-                                                                       "population_share": ".1%"}))
+    emit(rural, title="Urban and rural", formats={"deprived_share": ".1%", "population_share": ".1%"})
     ids = ["ruc2011_lsoa11", "ruc2021_lsoa21", "lookup_lsoa01_lsoa11", "lookup_lsoa11_lsoa21_lad22",
            "boundaries_lsoa11", "boundaries_lsoa21", *[pp.EDITIONS[e][0] for e in eds], *_BASE_IDS[2011],
            *_BASE_IDS[2021]]
@@ -327,11 +376,20 @@ def periphery(
         gdf = _lsoa_polygons(con, pp.EDITIONS[ed][1], frame["code"]).merge(frame[["code", "where"]], on="code")
         palette = dict(zip(cats, ["#99000d", "#fd8d3c", "#2171b5", "#6a51a3", "#41ab5d"], strict=False))
         palette["not in decile 1"] = "#eeeeee"
-        where = f" in {lad}" if lad else " in England"
+        where = f" in {frame['lad_name'].iloc[0]}" if lad and "lad_name" in frame else " in England"
         choropleth(gdf, "where", categorical=True, colours=palette, legend_title="Decile-1 LSOAs by distance",
                    title=f"Most deprived 10% of LSOAs ({ed}){where}, by distance from their LAD centre",
-                   source_note=_source_note(ed), path=map_path)
-        console.print(f"Map written to {map_path}")
+                   source_note=_source_note(ed), path=map_path,
+                   edition=_EDITION.get(ed, ed), unit=f"LSOAs ({pp.EDITIONS[ed][1]} boundaries)",
+                   labels=_place_labels(con, "ward17" if lad else "lad19", gdf))
+        _map_done(con, map_path, ids=ids, command="periphery", params=params)
+
+
+def _place_labels(con: Any, level: str, shown: Any) -> Any:
+    """Names and polygons of the ``level`` areas (wards, LADs) under the mapped areas, for map labels."""
+    from ..maps import place_labels
+
+    return place_labels(con, level, shown)
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

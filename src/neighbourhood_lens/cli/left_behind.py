@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, check_suffix, console, handle_errors, render_table
+from ._common import DbOption, FormatOption, OutputFormat, check_suffix, console, emit, handle_errors, wrote
 
 
 @handle_errors
@@ -15,9 +15,12 @@ def left_behind(
     vintage: Annotated[int, typer.Option(help="2019: wards (IMD 2019 x CNI 2019); 2023: LSOA 2021 (IMD 2025 x CNI 2023).")] = 2019,  # noqa: E501
     imd_share: Annotated[float, typer.Option(help="Most deprived share on the IMD (0-1).")] = 0.1,
     cni_share: Annotated[float, typer.Option(help="Highest-need share on the CNI (0-1).")] = 0.1,
-    out: Annotated[Path | None, typer.Option(help="Write the list: .csv, .parquet or .geojson.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the list: .csv, .parquet, .xlsx, .geojson, .gpkg, or - (stdout).")] = None,
     neighbourhoods: Annotated[str | None, typer.Option(
         help="Use a stored custom neighbourhood set (nlens neighbourhoods build) instead of wards/LSOAs.")] = None,
+    top: Annotated[int, typer.Option(help="Rows of the list to show on screen (0 = all).")] = 15,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Find the left-behind neighbourhoods: most deprived on the IMD and highest need on the CNI."""
@@ -25,10 +28,10 @@ def left_behind(
     from ..outputs import provenance_record, write_table
     from ..warehouse import connect
 
-    check_suffix(out, (".csv", ".parquet", ".geojson", ".gpkg"))
+    check_suffix(out, (".csv", ".parquet", ".xlsx", ".geojson", ".gpkg"))
     con = connect(db)
     if neighbourhoods is not None:
-        _for_neighbourhoods(con, neighbourhoods, imd_share=imd_share, cni_share=cni_share, out=out)
+        _for_neighbourhoods(con, neighbourhoods, imd_share=imd_share, cni_share=cni_share, out=out, top=top)
         return
     frame = lb.left_behind(con, vintage=vintage, imd_share=imd_share, cni_share=cni_share)
     unit = "wards (2017)" if vintage == 2019 else "LSOAs (2021)"
@@ -36,8 +39,8 @@ def left_behind(
         f"[bold]{len(frame):,}[/] left-behind {unit} (IMD top {imd_share:.0%} x CNI top "
         f"{cni_share:.0%}), home to [bold]{frame['population'].sum():,.0f}[/] people."
     )
-    console.print(render_table(lb.summary_by_region(frame), title="By region",
-                               formats={"areas": ",d", "population": ",.0f"}))
+    emit(lb.summary_by_region(frame), title="By region", formats={"areas": ",d", "population": ",.0f"})
+    _show_list(frame, top=top, out=out)
     if out is not None:
         ids = (["imd2019_lsoa11", "cni2019_ward17", "lookup_lsoa11_ward17", "lookup_lsoa11_lad19",
                 "lookup_lad19_region19", "population2019_lsoa11"] if vintage == 2019 else
@@ -51,10 +54,18 @@ def left_behind(
 
             geometry = area_boundaries(con, "ward17" if vintage == 2019 else "lsoa21", codes=frame["code"])
         write_table(frame, out, provenance=prov, geometry=geometry)
-        console.print(f"Wrote {len(frame):,} rows to {out}")
+        wrote(len(frame), out)
 
 
-def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, out: Path | None) -> None:  # noqa: ANN001
+def _show_list(frame, *, top: int, out: Path | None) -> None:  # noqa: ANN001
+    cols = [c for c in ("code", "name", "lad_name", "population", "imd_rank", "cni_rank") if c in frame.columns]
+    shown = frame.sort_values("imd_rank")[cols] if "imd_rank" in frame.columns else frame[cols]
+    emit(shown, title="Left behind, most deprived first (IMD rank 1 = most deprived)", limit=top, out=out,
+         formats={"population": ",.0f", "imd_rank": ",.0f", "cni_rank": ",.0f"})
+
+
+def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, out: Path | None,  # noqa: ANN001
+                        top: int) -> None:  # noqa: ANN001
     from .. import left_behind as lb
     from ..neighbourhoods import left_behind_for_neighbourhoods, load_neighbourhoods, neighbourhood_boundaries
     from ..outputs import provenance_record, write_table
@@ -66,8 +77,8 @@ def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, o
         f"{cni_share:.0%} among {len(scores):,} neighbourhoods), home to "
         f"[bold]{frame['population'].sum():,.0f}[/] people."
     )
-    console.print(render_table(lb.summary_by_region(frame), title="By region",
-                               formats={"areas": ",d", "population": ",.0f"}))
+    emit(lb.summary_by_region(frame), title="By region", formats={"areas": ",d", "population": ",.0f"})
+    _show_list(frame, top=top, out=out)
     if out is not None:
         assignment, vintage = load_neighbourhoods(con, name)
         ids = (["imd2019_lsoa11", "cni2019_ward17", "lookup_lsoa11_ward17", "population2019_lsoa11"]
@@ -80,4 +91,4 @@ def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, o
             geometry = neighbourhood_boundaries(con, sub, vintage=vintage)
             geometry = geometry.rename(columns={"neighbourhood_code": "code"})
         write_table(frame, out, provenance=prov, geometry=geometry)
-        console.print(f"Wrote {len(frame):,} rows to {out}")
+        wrote(len(frame), out)

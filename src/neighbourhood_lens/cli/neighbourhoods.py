@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, console, err_console, handle_errors, render_table
+from ._common import DbOption, FormatOption, OutputFormat, console, emit, err_console, handle_errors, wrote
 
 app = typer.Typer(help="Custom neighbourhoods of about 10,000 people or fewer.", no_args_is_help=True)
 
@@ -16,6 +16,16 @@ SOURCE_NOTE = {
     2011: "Source: MHCLG IoD2019; ONS boundaries, OGL v3; contains OS data © Crown copyright",
     2021: "Source: MHCLG IoD2025; ONS boundaries, OGL v3; contains OS data © Crown copyright",
 }
+
+
+def _lad_codes(con, text: str | None, vintage: int, *, option: str) -> list[str] | None:  # noqa: ANN001
+    """Comma-separated LAD codes or names as LAD codes of the vintage's LADs (2019 or 2024)."""
+    if not text:
+        return None
+    from ..places import resolve_lad
+
+    year = 2019 if vintage == 2011 else 2024
+    return [resolve_lad(con, t.strip(), vintage=year, option=option).code for t in text.split(",") if t.strip()]
 
 
 def _dataset_ids(vintage: int) -> list[str]:
@@ -34,14 +44,20 @@ def build(
     variables: Annotated[str | None, typer.Option(
         help="Comma-separated columns of the IMD table (default: the 7 domains).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for breaking exact ties.")] = 0,
-    lads: Annotated[str | None, typer.Option(help="Comma-separated LAD codes (default: all of England).")] = None,
+    lads: Annotated[str | None, typer.Option(
+        help="Comma-separated LAD codes or names (default: all of England).")] = None,
     name: Annotated[str | None, typer.Option(
         help="Store under this name (default lsoaYY_maxN).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write LSOA -> neighbourhood: .csv/.parquet/.geojson/.gpkg.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help=".geojson or .gpkg: one row per neighbourhood with its polygon; .csv, .parquet or .xlsx: "
+             "LSOA -> neighbourhood (as --assignment-out).")] = None,
     summary_out: Annotated[Path | None, typer.Option(
-        help="Write one row per neighbourhood (scores, deciles).")] = None,
-    map_lad: Annotated[str | None, typer.Option("--map-lad", help="LAD code to map (with --map).")] = None,
+        help="Write one row per neighbourhood (scores, deciles): .csv, .parquet, .xlsx, .geojson or .gpkg.")] = None,
+    assignment_out: Annotated[Path | None, typer.Option(
+        help="Write one row per LSOA (LSOA -> neighbourhood): .csv, .parquet, .xlsx, .geojson or .gpkg.")] = None,
+    map_lad: Annotated[str | None, typer.Option("--map-lad", help="LAD code or name to map (with --map).")] = None,
     map_file: Annotated[Path | None, typer.Option("--map", help="PNG/SVG map of --map-lad's neighbourhoods.")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Build contiguous neighbourhoods inside each LAD, store them in the warehouse, report quality."""
@@ -61,7 +77,7 @@ def build(
     frame = nb.build_neighbourhoods(
         con, vintage=vintage, max_population=max_population, min_population=min_population,
         variables=[v.strip() for v in variables.split(",")] if variables else None, seed=seed,
-        lads=[c.strip() for c in lads.split(",")] if lads else None,
+        lads=_lad_codes(con, lads, vintage, option="--lads"),
     )
     seconds = time.perf_counter() - t0
     for w in frame.attrs["warnings"]:
@@ -81,54 +97,62 @@ def build(
     )
     report = nb.homogeneity_report(con, frame, vintage=vintage, variables=params["variables"])
     title = "Neighbourhoods vs wards (within-variance share: lower = more homogeneous)"
-    console.print(render_table(report, title=title,
-                               formats={"areas": ",d", "median_population": ",.0f", "max_population": ",.0f",
-                                        "within_share_imd": ".3f", "within_share_variables": ".3f",
-                                        "pocket_preservation": ".3f"}))
+    emit(report, title=title, formats={"areas": ",d", "median_population": ",.0f", "max_population": ",.0f",
+                                       "within_share_imd": ".3f", "within_share_variables": ".3f",
+                                       "pocket_preservation": ".3f"})
     prov = provenance_record(con, _dataset_ids(vintage), command="neighbourhoods build",
                              parameters={**params, "name": name})
-    if out is not None:
+    geo = (".geojson", ".gpkg")
+    assignments = [p for p in (assignment_out, out) if p is not None and not (p is out and p.suffix.lower() in geo)]
+    summaries = [p for p in (summary_out, out) if p is not None and (p is summary_out or p.suffix.lower() in geo)]
+    for path in assignments:
         geometry = None
-        if out.suffix.lower() in (".geojson", ".gpkg"):
+        if path.suffix.lower() in geo:
             from ..boundaries import lsoa_boundaries
 
             geometry = lsoa_boundaries(con, vintage)
-        write_table(frame, out, provenance=prov, geometry=geometry, key=key)
-        console.print(f"Wrote {len(frame):,} rows to {out}")
-    if summary_out is not None:
+        write_table(frame, path, provenance=prov, geometry=geometry, key=key)
+        wrote(len(frame), path, "LSOAs")
+    if summaries:
         summary = nb.neighbourhood_summary(con, frame, vintage=vintage)
-        geometry = None
-        if summary_out.suffix.lower() in (".geojson", ".gpkg"):
-            geometry = nb.neighbourhood_boundaries(con, frame, vintage=vintage).rename(
-                columns={"neighbourhood_code": "code"})
-        write_table(summary, summary_out, provenance=prov, geometry=geometry, key="code")
-        console.print(f"Wrote {len(summary):,} neighbourhoods to {summary_out}")
+        shapes = None
+        for path in summaries:
+            if path.suffix.lower() in geo and shapes is None:
+                shapes = nb.neighbourhood_boundaries(con, frame, vintage=vintage).rename(
+                    columns={"neighbourhood_code": "code"})
+            write_table(summary, path, provenance=prov, geometry=shapes if path.suffix.lower() in geo else None,
+                        key="code")
+            wrote(len(summary), path, "neighbourhoods")
     if map_file is not None:
-        _draw(con, frame, vintage=vintage, lad=map_lad or str(frame[lad].iloc[0]), path=map_file, name=name)
+        lad_code = _lad_codes(con, map_lad, vintage, option="--map-lad")[0] if map_lad else str(frame[lad].iloc[0])
+        _draw(con, frame, vintage=vintage, lad=lad_code, path=map_file, name=name, prov=prov)
     if len(errors):
-        console.print(render_table(errors.head(20), title="Violations"))
+        emit(errors, title="Violations", limit=20)
         raise typer.Exit(1)
 
 
 @app.command("list")
 @handle_errors
-def list_sets(db: DbOption = None) -> None:
+def list_sets(fmt: FormatOption = OutputFormat.auto, db: DbOption = None) -> None:
     """List the neighbourhood sets stored in the warehouse."""
     from ..neighbourhoods import neighbourhood_sets
     from ..warehouse import connect
 
     sets = neighbourhood_sets(connect(db))
     sets["created_at"] = sets["created_at"].astype(str).str[:19]
-    console.print(render_table(sets[["name", "vintage", "n_neighbourhoods", "created_at", "tool_version"]],
-                               title="Neighbourhood sets", formats={"n_neighbourhoods": ",d"}))
+    emit(sets[["name", "vintage", "n_neighbourhoods", "created_at", "tool_version"]], title="Neighbourhood sets",
+         formats={"n_neighbourhoods": ",d", "vintage": "d"})
 
 
 @app.command()
 @handle_errors
 def show(
     name: Annotated[str, typer.Argument(help="Stored set name.")],
-    lad: Annotated[str | None, typer.Option(help="Only this LAD code.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the summary (.csv/.parquet/.geojson/.gpkg).")] = None,
+    lad: Annotated[str | None, typer.Option(help="Only this LAD (code or name).")] = None,
+    top: Annotated[int, typer.Option(help="Rows to show on screen (0 = all).")] = 50,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the summary: .csv, .parquet, .xlsx, .geojson, .gpkg, or - for stdout.")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """One row per neighbourhood of a stored set: population, IMD and CNI among neighbourhoods."""
@@ -140,11 +164,10 @@ def show(
     assignment, vintage = nb.load_neighbourhoods(con, name)
     summary = nb.neighbourhood_summary(con, assignment, vintage=vintage)
     if lad:
-        summary = summary[summary["lad_code"] == lad]
-    console.print(render_table(summary[["code", "name", "lad_name", "population", "n_lsoas", "imd_score",
-                                        "imd_decile", "cni_decile"]].head(50),
-                               title=f"{name}: {len(summary):,} neighbourhoods (first 50)",
-                               formats={"population": ",.0f", "n_lsoas": "d"}))
+        summary = summary[summary["lad_code"] == _lad_codes(con, lad, vintage, option="--lad")[0]]
+    emit(summary[["code", "name", "lad_name", "population", "n_lsoas", "imd_score", "imd_decile", "cni_decile"]],
+         title=f"{name}: {len(summary):,} neighbourhoods", formats={"population": ",.0f", "n_lsoas": ".0f"},
+         limit=top, out=out, hint="--out FILE or --top 0")
     if out is not None:
         prov = provenance_record(con, _dataset_ids(vintage), command="neighbourhoods show",
                                  parameters={"name": name, "lad": lad})
@@ -154,27 +177,31 @@ def show(
             geometry = nb.neighbourhood_boundaries(con, sub, vintage=vintage).rename(
                 columns={"neighbourhood_code": "code"})
         write_table(summary, out, provenance=prov, geometry=geometry)
-        console.print(f"Wrote {len(summary):,} rows to {out}")
+        wrote(len(summary), out)
 
 
 @app.command("map")
 @handle_errors
 def map_set(
     name: Annotated[str, typer.Argument(help="Stored set name.")],
-    lad: Annotated[str, typer.Option(help="LAD code to map, e.g. E08000021 (Newcastle upon Tyne).")],
+    lad: Annotated[str, typer.Option(help="LAD code or name to map, e.g. E08000021 or 'Newcastle upon Tyne'.")],
     out: Annotated[Path, typer.Option(help="PNG or SVG file.")],
     db: DbOption = None,
 ) -> None:
     """Map one LAD's neighbourhoods coloured by IMD decile among neighbourhoods."""
     from .. import neighbourhoods as nb
+    from ..outputs import provenance_record
     from ..warehouse import connect
 
     con = connect(db)
     assignment, vintage = nb.load_neighbourhoods(con, name)
-    _draw(con, assignment, vintage=vintage, lad=lad, path=out, name=name)
+    prov = provenance_record(con, _dataset_ids(vintage), command="neighbourhoods map", parameters={"name": name,
+                                                                                                  "lad": lad})
+    _draw(con, assignment, vintage=vintage, lad=_lad_codes(con, lad, vintage, option="--lad")[0], path=out,
+          name=name, prov=prov)
 
 
-def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str) -> None:  # noqa: ANN001
+def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str, prov: dict) -> None:  # noqa: ANN001
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,10 +228,21 @@ def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str) -> 
     bar = fig.colorbar(sm, ax=ax, ticks=range(1, 11), shrink=0.6)
     bar.set_label("IMD decile among England's neighbourhoods (1 = most deprived)")
     idx = "IMD 2019" if vintage == 2011 else "IMD 2025"
-    ax.set_title(f"{summary['lad_name'].iloc[0]}: {len(summary)} neighbourhoods ({name}), coloured by {idx} decile")
+    from ..maps import scale_bar_km
+
+    xmin, ymin, xmax, _ = shapes.total_bounds
+    km = scale_bar_km(xmax - xmin)
+    ax.plot([xmin, xmin + km * 1000], [ymin, ymin], color="#222222", linewidth=2.5, solid_capstyle="butt")
+    ax.annotate(f"{km:g} km", (xmin + km * 500, ymin), xytext=(0, 4), textcoords="offset points", ha="center",
+                fontsize=8)
+    ax.set_title(f"{summary['lad_name'].iloc[0]}: {len(summary)} neighbourhoods ({name}), coloured by {idx} decile\n"
+                 f"IoD{idx[-4:]}, neighbourhoods of LSOAs ({vintage} boundaries)", loc="left")
     ax.set_axis_off()
     fig.text(0.01, 0.01, SOURCE_NOTE[vintage], fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
+    from ..outputs import write_sidecar
+
+    write_sidecar(path, prov)
     console.print(f"Wrote map of {len(summary)} neighbourhoods to {path}")

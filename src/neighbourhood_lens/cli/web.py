@@ -33,13 +33,23 @@ def serve(
 
 @handle_errors
 def report(
-    lad: Annotated[str, typer.Option(help="Local authority (LAD 2024) code, e.g. E08000021.")],
+    lad: Annotated[str, typer.Option(help="Local authority: code or name, any case (2019 codes and names are "
+                                         "carried to 2024), e.g. E08000021 or 'Newcastle upon Tyne'.")],
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     db: DbOption = None,
 ) -> None:
     """Write a single self-contained HTML report on one local authority."""
+    from ..outputs import provenance_record, write_sidecar
+    from ..places import resolve_lad
     from ..report import write_lad_report
     from ..warehouse import connect
 
-    path = write_lad_report(connect(db), lad, out)
-    console.print(f"Wrote {path} ({path.stat().st_size / 1e3:,.0f} kB)")
+    con = connect(db)
+    place = resolve_lad(con, lad, vintage=2024)
+    path = write_lad_report(con, place.code, out)
+    ids = ["imd2025_lsoa21", "cni2023_lsoa21", "census2021_population_lsoa21", "lookup_lsoa21_ward24_lad24",
+           "lookup_lad24_region24", "imd2019_lsoa11", "cni2019_ward17", "population2019_lsoa11",
+           "lookup_lsoa11_ward17", "boundaries_lsoa21"]
+    write_sidecar(path, provenance_record(con, ids, command="report", parameters={"lad": place.code}))
+    console.print(f"Wrote the report on {place.name} ({place.code}) to {path} ({path.stat().st_size / 1e3:,.0f} kB)",
+                  highlight=False)
