@@ -1,17 +1,15 @@
 """Funding uploads for the web app: check a 360Giving file, then hand it to :mod:`..funding`.
 
-The upload is written to a private temporary directory under a fixed name (the client's file
-name is never used as a path), read with the funding module's own reader, and deleted.
-The header is checked against the 360Giving spreadsheet titles first, so the user learns
-quickly what is wrong with a file that is not 360Giving.
+The upload's bytes are read with the funding module's own reader under the client's base
+file name (which is never used as a path), so messages name the user's file. A CSV header is
+checked against the 360Giving spreadsheet titles first, so the user learns quickly what is
+wrong with a file that is not 360Giving. The web app runs :func:`handle_upload` in a worker
+process (:mod:`._jobs`), never on the event loop.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,26 +54,6 @@ class FundingResult:
         return {"ok": self.ok, "errors": self.errors, "notes": self.notes, "summary": self.summary}
 
 
-def _header(upload: FundingUpload) -> list[str]:
-    suffix = Path(upload.name).suffix.lower()
-    if suffix == ".csv":
-        try:
-            text = upload.data[:65536].decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DataError(f"file {upload.name!r} is not UTF-8 text; save it as CSV UTF-8") from None
-        return next(csv.reader(io.StringIO(text)), [])
-    if suffix == ".xlsx":
-        import openpyxl
-
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(upload.data), read_only=True, data_only=True)
-        except Exception:
-            raise DataError(f"file {upload.name!r} is not a readable .xlsx workbook") from None
-        row = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
-        return [str(v) for v in row if v is not None]
-    return []
-
-
 def check_360giving_header(columns: list[str], *, name: str) -> list[str]:
     """Problems with a 360Giving spreadsheet header (empty list = fine).
 
@@ -98,32 +76,30 @@ def check_360giving_header(columns: list[str], *, name: str) -> list[str]:
 
 
 def _check(upload: FundingUpload) -> list[str]:
-    if Path(upload.name).suffix.lower() == ".json":
-        try:
-            package = json.loads(upload.data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return [f"file {upload.name!r} is not valid JSON: {str(exc)[:120]}"]
-        if not isinstance(package, dict) or not isinstance(package.get("grants"), list):
-            return [f"file {upload.name!r} is not a 360Giving JSON package: it needs a top-level \"grants\" list"]
-        return []
-    return check_360giving_header(_header(upload), name=upload.name)
+    """Quick checks before the full read: a CSV's header (linear time, width-capped)."""
+    from .._grants_io import csv_header
+
+    if Path(upload.name).suffix.lower() != ".csv":
+        return []  # .xlsx and .json are checked while they are read (streamed, size- and depth-capped)
+    try:
+        data = upload.data[3:] if upload.data.startswith(b"\xef\xbb\xbf") else upload.data
+        return check_360giving_header(csv_header(data, upload.name), name=upload.name)
+    except NeighbourhoodLensError as exc:
+        return [str(exc)]
 
 
 def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") -> FundingResult:
-    """Check the file; if fine and the funding module is available, compute its reach."""
+    """Check the file; if fine, compute its reach (messages name the user's file, not a temporary one)."""
     problems = _check(upload)
     if problems:
         return FundingResult(ok=False, errors=problems)
     from .. import funding
 
-    with tempfile.TemporaryDirectory(prefix="nlens-upload-") as tmp:
-        path = Path(tmp) / ("grants" + Path(upload.name).suffix.lower())
-        path.write_bytes(upload.data)
-        try:
-            with _LOCK:
-                result = funding.reach(con.cursor(), path, index=index)
-        except NeighbourhoodLensError as exc:
-            return FundingResult(ok=False, errors=[str(exc)])
+    try:
+        with _LOCK:
+            result = funding.reach(con.cursor(), upload.data, filename=upload.name, index=index)
+    except NeighbourhoodLensError as exc:
+        return FundingResult(ok=False, errors=[str(exc)])
     from ..funding_report import render_reach_html
 
     html = render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}")
