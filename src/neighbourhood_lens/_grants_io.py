@@ -39,7 +39,8 @@ import pandas as pd
 
 from .errors import DataError, SchemaError, examples
 
-__all__ = ["MAX_COLUMNS", "MAX_JSON_DEPTH", "csv_header", "json_depth", "GrantsInput", "GRANT_COLUMNS", "SYNTHETIC_COLUMNS", "read_grants", "validate_grants", "synthetic_grants",
+__all__ = ["MAX_COLUMNS", "MAX_JSON_DEPTH", "csv_header", "json_depth",
+           "GrantsInput", "GRANT_COLUMNS", "SYNTHETIC_COLUMNS", "read_grants", "validate_grants", "synthetic_grants",
            "write_grants"]
 
 #: Largest amount accepted for one row (GBP); larger values, and infinities, are rejected.

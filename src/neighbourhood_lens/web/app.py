@@ -99,8 +99,10 @@ def create_app(
     from contextlib import asynccontextmanager
 
     from ..warehouse import connect, resolve_db_path
-    from ._geo import MAX_LSOA_BBOX, GeoCache
+    from ._areas import add_routes
+    from ._geo import GeoCache
     from ._jobs import JobTimeoutError, PoolBusyError, UploadPool
+    from ._layers import MapValues
 
     pool = UploadPool(resolve_db_path(db_path), workers=upload_workers, queue=upload_queue,
                       timeout=upload_timeout)
@@ -214,7 +216,7 @@ def create_app(
     @app.get("/api/areas/{code}", tags=["api"], response_class=JSONResponse)
     async def area(code: Annotated[str, PathParam(pattern=_CODE, description="GSS code, e.g. E08000021")]
                    ) -> Response:
-        """Profile of an LSOA, ward, local authority or region (see ``neighbourhood_lens.profiles``)."""
+        """Profile of an LSOA, MSOA, ward, local authority or region (see ``neighbourhood_lens.profiles``)."""
         return Response(profile_json(code), media_type="application/json")
 
     @app.get("/api/search", tags=["api"])
@@ -249,23 +251,15 @@ def create_app(
         return {"vintage": vintage, "definition": _LB_DEFINITION[vintage], "count": len(frame),
                 "items": _records(frame)}
 
-    @app.get("/api/geo/{layer}", tags=["geometry"])
-    def geometry(layer: Literal["lad24", "ward24", "lsoa21"],
-                 bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None) -> Response:
-        """Simplified GeoJSON of a map layer (``lsoa21`` needs a ``bbox`` of at most a few degrees)."""
-        box = _parse_bbox(bbox)
-        if layer == "lsoa21":
-            if box is None or (box[2] - box[0]) * (box[3] - box[1]) > MAX_LSOA_BBOX:
-                raise DataError(f"the lsoa21 layer needs bbox=minlon,minlat,maxlon,maxlat covering at most "
-                                f"{MAX_LSOA_BBOX} square degrees; zoom in or use the ward24 or lad24 layer")
-        return Response(geo.layer(layer).collection(box), media_type="application/geo+json")
-
     @app.post("/api/funding/upload", tags=["api"])
     async def funding_api(file: Annotated[UploadFile, File()],
                           index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> dict[str, Any]:
         """Upload a 360Giving grants file (CSV/XLSX/JSON); returns the reach summary or the problems."""
         upload = await _read_upload(file, max_upload_bytes)
         return (await pool.run(upload, index)).as_dict()
+
+    add_routes(app, store=store, geo=geo, values=MapValues(con.cursor(), store, geo), templates=templates,
+               parse_bbox=_parse_bbox)
 
     # ---- pages ----------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
