@@ -106,7 +106,7 @@ class UploadPool:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(workers)
         self._pending = 0
-        self._threads = ThreadPoolExecutor(max_workers=workers + queue, thread_name_prefix="nlens-upload-wait")
+        self._threads: ThreadPoolExecutor | None = None
 
     @property
     def pending(self) -> int:
@@ -129,6 +129,9 @@ class UploadPool:
                                     f"retry in {PoolBusyError.retry_after} seconds")
             self._pending += 1
         try:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(max_workers=self.workers + self.queue,
+                                                   thread_name_prefix="nlens-upload-wait")
             return await asyncio.get_running_loop().run_in_executor(self._threads, self._run, upload, index)
         finally:
             with self._lock:
@@ -175,9 +178,11 @@ class UploadPool:
             return value
 
     def close(self) -> None:
-        """Stop the workers (pending jobs end with an error)."""
+        """Stop the workers (pending jobs end with an error); a later job starts new ones."""
         with self._lock:
             workers, self._all, self._idle = self._all, [], []
+            threads, self._threads = self._threads, None
         for worker in workers:
             worker.stop()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)

@@ -125,6 +125,7 @@ def create_app(
                   description="Deprivation, community need and left-behind neighbourhoods in England.",
                   docs_url=None, openapi_url="/api/openapi.json", redoc_url=None, lifespan=lifespan)
     app.state.store, app.state.geo, app.state.con, app.state.pool = store, geo, con, pool
+    app.state.max_upload_bytes = max_upload_bytes  # read on every upload, so it can be changed
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     web = resources.files("neighbourhood_lens.web")
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
@@ -253,10 +254,11 @@ def create_app(
 
     @app.post("/api/funding/upload", tags=["api"])
     async def funding_api(file: Annotated[UploadFile, File()],
-                          index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> dict[str, Any]:
-        """Upload a 360Giving grants file (CSV/XLSX/JSON); returns the reach summary or the problems."""
-        upload = await _read_upload(file, max_upload_bytes)
-        return (await pool.run(upload, index)).as_dict()
+                          index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> JSONResponse:
+        """Upload a 360Giving grants file (CSV/XLSX/JSON); the reach summary (200) or the problems (400)."""
+        upload = await _read_upload(file, app.state.max_upload_bytes)
+        result = await pool.run(upload, index)
+        return JSONResponse(result.as_dict(), status_code=200 if result.ok else 400)
 
     add_routes(app, store=store, geo=geo, values=MapValues(con.cursor(), store, geo), templates=templates,
                parse_bbox=_parse_bbox)
@@ -308,13 +310,13 @@ def create_app(
 
     @app.get("/funding", response_class=HTMLResponse, include_in_schema=False)
     def funding_page(request: Request) -> Response:
-        return templates.TemplateResponse(request, "funding.html", {"limit_mb": max_upload_bytes / 1e6})
+        return templates.TemplateResponse(request, "funding.html", {"limit_mb": app.state.max_upload_bytes / 1e6})
 
     @app.post("/funding", response_class=HTMLResponse, include_in_schema=False)
     async def funding_submit(request: Request, file: Annotated[UploadFile, File()],
                              index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> Response:
         try:
-            upload = await _read_upload(file, max_upload_bytes)
+            upload = await _read_upload(file, app.state.max_upload_bytes)
             result = await pool.run(upload, index)
             status = 200 if result.ok else 400
         except PoolBusyError:
@@ -325,17 +327,17 @@ def create_app(
         else:
             errors = result.errors
         return templates.TemplateResponse(request, "funding.html", {
-            "limit_mb": max_upload_bytes / 1e6, "result": result, "errors": errors,
+            "limit_mb": app.state.max_upload_bytes / 1e6, "result": result, "errors": errors,
             "filename": _base_name(file.filename) or "upload"}, status_code=status)
 
     async def refuse(scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
-        message = (f"the upload ({size}) is over the upload limit of {max_upload_bytes / 1e6:.1f} MB; "
+        message = (f"the upload ({size}) is over the upload limit of {app.state.max_upload_bytes / 1e6:.1f} MB; "
                    "split the file or filter it to the grants you need")
         response = error(Request(scope), 413, message)
         response.headers["cache-control"] = "no-store"  # outside the _CacheHeaders middleware
         await response(scope, receive, send)
 
-    app.add_middleware(_UploadLimit, limit=max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
+    app.add_middleware(_UploadLimit, limit=lambda: app.state.max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
     return app
 
 
@@ -347,8 +349,13 @@ class _UploadLimit:
     passes the limit, so an oversized upload is neither parsed nor spooled to disk.
     """
 
-    def __init__(self, app: Any, *, limit: int, refuse: Any) -> None:
-        self.app, self.limit, self.refuse = app, limit, refuse
+    def __init__(self, app: Any, *, limit: int | Any, refuse: Any) -> None:
+        self.app, self._limit, self.refuse = app, limit, refuse
+
+    @property
+    def limit(self) -> int:
+        """The limit in bytes (``limit`` may be a number or a function giving it)."""
+        return int(self._limit() if callable(self._limit) else self._limit)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _UPLOAD_PATHS:
