@@ -10,6 +10,7 @@ process (:mod:`._jobs`), never on the event loop.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from ..errors import DataError, NeighbourhoodLensError
 
 __all__ = ["FundingUpload", "FundingResult", "UploadTooLargeError", "REQUIRED_360G", "check_360giving_header",
-           "handle_upload"]
+           "friendly_headers", "handle_upload"]
 
 #: Spreadsheet column titles a 360Giving file must have for a reach analysis (case-insensitive).
 REQUIRED_360G = ("Identifier", "Amount Awarded", "Award Date")
@@ -88,6 +89,26 @@ def _check(upload: FundingUpload) -> list[str]:
         return [str(exc)]
 
 
+_LABELS = {"amount": "Amount (£)", "amount_per_capita": "£ per head", "share_of_amount": "Share of the amount",
+           "population": "Population", "decile": "IMD decile", "lad24_code": "Local authority (2024)",
+           "region24_code": "Region", "group": "Group"}
+_TH = re.compile(r'(<th class="[^"]*">)([a-z][a-z0-9_]*)(</th>)')
+
+
+def friendly_headers(page: str) -> str:
+    """Readable table headers in the reach dashboard instead of column names.
+
+    >>> friendly_headers('<th class="num">amount_per_capita</th><th class="">n_grants</th>')
+    '<th class="num">£ per head</th><th class="">N grants</th>'
+    """
+    def label(m: re.Match[str]) -> str:
+        name = m.group(2)
+        text = _LABELS.get(name) or name.replace("_", " ").capitalize()
+        return m.group(1) + text + m.group(3)
+
+    return _TH.sub(label, page)
+
+
 def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") -> FundingResult:
     """Check the file; if fine, compute its reach (messages name the user's file, not a temporary one)."""
     problems = _check(upload)
@@ -102,6 +123,6 @@ def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") ->
         return FundingResult(ok=False, errors=[str(exc)])
     from ..funding_report import render_reach_html
 
-    html = render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}")
+    html = friendly_headers(render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}"))
     summary = json.loads(json.dumps(result.summary, default=str))
     return FundingResult(ok=True, html=html, summary=summary)

@@ -64,7 +64,7 @@
     }
     if (s === "lb2019") {
       return { layer: z < 8 ? "lad19" : "ward17", measure: "lb2019", title: "Left behind 2019 (wards 2017)",
-        note: "IMD 2019 and CNI 2019 most deprived 10% of wards: the 225 wards." + (z < 8 ? " Zoom in to see the wards." : ""),
+        note: "Wards in the most deprived 10% on both IMD 2019 and CNI 2019: the 225 wards." + (z < 8 ? " Zoom in to see the wards." : ""),
         unit: "wards" };
     }
     if (s.indexOf("nbhd:") === 0) {
@@ -124,7 +124,7 @@
       html += SEQ.map(function (c, i) { return row(c, lo[i] + (i < 4 ? " (up to " + Number(b[i]).toLocaleString() + ")" : "")); }).join("");
     }
     $("legend").innerHTML = html;
-    $("layer-note").textContent = (p.note || "") + (p.skip ? "" : "Showing " + (NAMES[p.layer] || "neighbourhoods") + ".");
+    $("layer-note").textContent = ((p.note || "") + " " + (p.skip ? "" : "Showing " + (NAMES[p.layer] || "neighbourhoods") + ".")).trim();
   }
   function profileUrl(layer, code) {
     if (layer.indexOf("nbhd:") === 0) { return "/neighbourhood/" + encodeURIComponent(layer.slice(5)) + "/" + encodeURIComponent(code); }
