@@ -51,6 +51,18 @@ def screen(request, browser):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def desktop(browser):
+    """A page on the desktop screen only, for checks that do not depend on the layout."""
+    context = browser.new_context(viewport=SCREENS["desktop"], accept_downloads=True)
+    context.set_default_timeout(WAIT)
+    page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
+    yield page
+    context.close()
+
+
 def fits(page) -> None:
     """No sideways scrolling: the page is no wider than the screen."""
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -131,8 +143,8 @@ def test_custom_area_profile_from_listed_codes(screen, server, con):
     assert page.csp_errors == []
 
 
-def test_api_docs_work_offline(screen, server):
-    name, page = screen
+def test_api_docs_work_offline(desktop, server):
+    page = desktop
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(server + "/api/docs")
@@ -156,8 +168,8 @@ def test_search_a_ward_and_open_its_profile(screen, server):
     page.screenshot(path=str(ARTIFACTS / f"profile_{name}.png"), full_page=True)
 
 
-def test_left_behind_list_filters_and_downloads(screen, server):
-    name, page = screen
+def test_left_behind_list_filters_and_downloads(desktop, server):
+    page = desktop
     page.goto(server + "/left-behind?vintage=2019")
     assert page.locator("#lb-table tbody tr").count() == 225
     page.select_option("select[name=region]", label="North East")
@@ -169,8 +181,8 @@ def test_left_behind_list_filters_and_downloads(screen, server):
     assert len(Path(info.value.path()).read_text().strip().splitlines()) == rows + 1
 
 
-def test_upload_shows_validation_messages(screen, server, tmp_path):
-    name, page = screen
+def test_upload_shows_validation_messages(desktop, server, tmp_path):
+    page = desktop
     bad = tmp_path / "grants.csv"
     bad.write_text("id,amount\n1,100\n")
     page.goto(server + "/funding")
@@ -180,12 +192,10 @@ def test_upload_shows_validation_messages(screen, server, tmp_path):
     assert "Amount Awarded" in page.inner_text("#upload-errors")
 
 
-def test_upload_a_sample_file_shows_the_reach_dashboard(screen, server, tmp_path, con):
+def test_upload_a_sample_file_shows_the_reach_dashboard(desktop, server, tmp_path, con):
     from neighbourhood_lens.funding import synthetic_grants, write_grants
 
-    name, page = screen
-    if name == "phone":
-        pytest.skip("the reach dashboard is checked once, on the desktop screen")
+    page = desktop
     sample = write_grants(synthetic_grants(con, 400, seed=3), tmp_path / "sample_grants.csv")
     page.goto(server + "/funding")
     page.set_input_files("input[type=file]", str(sample))

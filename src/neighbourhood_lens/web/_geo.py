@@ -106,7 +106,9 @@ def dissolve(keys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarra
     keys, geoms = keys[order], shapely.set_precision(geoms[order], 1e-4)
     starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
     ends = np.r_[starts[1:], len(keys)]
-    merged = np.array([shapely.union_all(geoms[s:e]) for s, e in zip(starts, ends, strict=True)])
+    merged = geoms[starts].copy()  # a key with one polygon keeps it as it is
+    for i in np.flatnonzero(ends - starts > 1):
+        merged[i] = shapely.union_all(geoms[starts[i]:ends[i]])
     return keys[starts], merged
 
 

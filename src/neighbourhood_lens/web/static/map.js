@@ -18,7 +18,7 @@
   var start = [parseFloat(params.get("lat")), parseFloat(params.get("lon")), parseInt(params.get("z"), 10)];
   var map = L.map("map", { preferCanvas: true, minZoom: 6, maxZoom: 16 });
   if (isFinite(start[0]) && isFinite(start[1]) && isFinite(start[2])) { map.setView([start[0], start[1]], start[2]); }
-  else { map.setView([52.8, -1.6], 7); }
+  else { map.setView([52.8, -1.6], el.clientWidth < 700 ? 6 : 7); }  /* England; a phone sees all of it at zoom 6 */
   var basemap = el.getAttribute("data-basemap");
   if (basemap) { L.tileLayer(basemap, { maxZoom: 18, attribution: "Basemap: see NLENS_BASEMAP_URL" }).addTo(map); }
   map.attributionControl.addAttribution("MHCLG IoD 2004-2025; OCSI CNI; ONS boundaries, OGL v3; contains OS data &copy; Crown copyright");
