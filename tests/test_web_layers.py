@@ -20,7 +20,9 @@ def test_catalogue_lists_editions_sets_and_stored_results(client):
     assert years[2010]["lsoa_layer"] == "lsoa01" and years[2019]["layers"] == ["lad19", "ward17", "lsoa11"]
     assert "income" in years[2010]["domains"] and years[2004]["domains"] == ["imd"]
     assert [s["layer"] for s in body["neighbourhood_sets"]] == ["nbhd:lancs_demo"]
-    assert body["results"][0]["measure"] == "result:index:ward_need_demo" and body["results"][0]["layer"] == "ward17"
+    layers = {r["measure"]: r["layer"] for r in body["results"]}
+    assert layers == {"result:index:ward_need_demo": "ward17", "result:programme:demo_amounts": "lad24",
+                      "result:evaluation:demo_roles": "ward24"}
 
 
 def test_2019_left_behind_wards_are_the_225(client):
@@ -77,6 +79,10 @@ def test_stored_result_is_a_layer(client):
     assert values["scale"] == "decile" and values["values"]["E05001645"] == 1
     r = client.get("/api/values/lad24?measure=result:index:ward_need_demo")
     assert r.status_code == 400 and "ward17" in r.json()["detail"]
+    amounts = client.get("/api/values/lad24?measure=result:programme:demo_amounts").json()
+    assert amounts["scale"] == "value" and len(amounts["values"]) == 296 and max(amounts["values"].values()) == 6000
+    roles = client.get("/api/values/ward24?measure=result:evaluation:demo_roles").json()
+    assert roles["scale"] == "category" and set(roles["values"].values()) == {"treated", "comparator"}
 
 
 def test_bbox_for_every_area_type_and_msoa_profiles(client):
@@ -93,6 +99,8 @@ def test_bbox_for_every_area_type_and_msoa_profiles(client):
     assert region["imd"]["rank"] in range(1, 10)
     page = client.get("/area/E05001645").text
     assert "other_editions" not in page and "ward (2017 boundaries)" in page
+    assert "MSOA (2011 boundaries)" in client.get("/area/E02001234").text
+    assert "Rank 1 of 9" in client.get("/area/E12000001").text
 
 
 def test_custom_area_of_a_wards_lsoas_has_the_wards_rank(client, con):

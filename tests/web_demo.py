@@ -26,6 +26,14 @@ def demo_warehouse(source: Path, target: Path) -> Path:
             ["code", "score", "rank", "decile"], axis=1)
         save_result(con, index, kind="index", name="ward_need_demo", unit="ward17", value_column="score",
                     description="ward IMD 2019 score (test index)")
+        lads = con.execute("SELECT DISTINCT lad24_code AS code FROM hierarchy_lsoa21 ORDER BY 1").df()
+        lads["amount"] = [1000.0 * (i % 7) for i in range(len(lads))]
+        save_result(con, lads, kind="programme", name="demo_amounts", unit="lad24", value_column="amount")
+        roles = con.execute("SELECT DISTINCT ward24_code AS code FROM hierarchy_lsoa21 WHERE lad24_code = 'E06000009' "
+                            "ORDER BY 1").df()
+        roles["role"] = ["treated" if i % 3 == 0 else "comparator" for i in range(len(roles))]
+        roles["role_code"] = (roles["role"] == "treated").astype(int)
+        save_result(con, roles, kind="evaluation", name="demo_roles", unit="ward24", value_column="role_code")
     finally:
         con.close()
     return target

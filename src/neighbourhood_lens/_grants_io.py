@@ -29,6 +29,7 @@ https://standard.threesixtygiving.org/.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ MAX_AMOUNT_GBP = 1e12
 MAX_COLUMNS = 1000
 #: Most rows a workbook sheet may declare (a 10 MB upload holds far fewer grants).
 MAX_XLSX_ROWS = 500_000
+#: Most cells read from a workbook sheet (rows x header width).
+MAX_XLSX_CELLS = 20_000_000
 #: Deepest JSON nesting accepted (a 360Giving package nests about 5 levels).
 MAX_JSON_DEPTH = 32
 _JSON_STRING = re.compile(rb'"(?:[^"\\\\]|\\\\.)*"', re.DOTALL)
@@ -290,8 +293,12 @@ def _read_xlsx(data: bytes, name: str) -> pd.DataFrame:
             first.pop()
         header = ["" if v is None else str(v) for v in first]
         width = len(header)
+        limit = min(MAX_XLSX_ROWS, MAX_XLSX_CELLS // max(width, 1))
         body = [["" if v is None else str(v) for v in row[:width]]
-                for row in sheet.iter_rows(min_row=2, max_col=width, values_only=True)] if width else []
+                for row in itertools.islice(sheet.iter_rows(min_row=2, max_col=width, values_only=True), limit + 1)]
+        if len(body) > limit:  # a sheet without (or with a false) dimension: stop at the cap, not at the end
+            raise SchemaError(f"{name}: the sheet {sheet.title!r} has more than {limit:,} rows of {width} columns; "
+                              "split the workbook or save it as CSV")
     except Exception as exc:
         raise DataError(f"{name}: not a readable .xlsx workbook: {str(exc)[:200]}") from None
     finally:
