@@ -143,3 +143,19 @@ def test_security_headers_offline_docs_and_html_404(client):
 def test_422_bodies_are_truncated(client):
     r = client.get("/api/search", params={"q": "x" * 65_000})
     assert r.status_code == 422 and len(r.text) < 1200 and "characters)" in r.json()["detail"]
+
+
+def test_dissolved_layers_are_cached_on_disk_and_reread(tmp_path, monkeypatch):
+    import numpy as np
+    import shapely
+
+    from neighbourhood_lens.web._geo import cached_dissolve
+
+    monkeypatch.setenv("NLENS_CACHE_DIR", str(tmp_path))
+    squares = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(5, 5, 6, 6)])
+    keys = np.array(["b", "a", "a"])
+    codes, merged = cached_dissolve(keys, squares, name="t", cache_key="k1")
+    assert codes.tolist() == ["a", "b"] and shapely.area(merged).tolist() == [2.0, 1.0]
+    assert (tmp_path / "geometry" / "t-k1.parquet").exists()
+    again, back = cached_dissolve(keys[:1], squares[:1], name="t", cache_key="k1")  # read, not recomputed
+    assert again.tolist() == ["a", "b"] and shapely.equals(back, merged).all()

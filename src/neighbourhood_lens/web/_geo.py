@@ -26,8 +26,10 @@ whose bounding boxes meet the requested box, so no request re-encodes geometry.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -122,10 +124,52 @@ def _props(frame: pd.DataFrame, lb: str) -> pd.DataFrame:
     return out
 
 
-class GeoCache:
-    """The three layers of one warehouse, built in a background thread (LADs first, wards last)."""
+def _disk_cache(key: str | None, name: str) -> Path | None:
+    """Where a dissolved layer of the warehouse ``key`` is kept between runs (None: no cache)."""
+    if not key:
+        return None
+    from platformdirs import user_cache_dir
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, store: ProfileStore) -> None:
+    root = os.environ.get("NLENS_CACHE_DIR") or user_cache_dir("neighbourhood-lens")
+    return Path(root) / "geometry" / f"{name}-{key}.parquet"
+
+
+def cached_dissolve(keys: np.ndarray, geoms: np.ndarray, *, name: str, cache_key: str | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`dissolve`, read from / written to the user cache directory when ``cache_key`` is given.
+
+    The key identifies the warehouse file (path, size, modification time) and the tool version,
+    so a rebuilt warehouse gets new polygons. A cache that cannot be read or written is ignored.
+    """
+    import shapely
+
+    path = _disk_cache(cache_key, name)
+    if path is not None and path.exists():
+        try:
+            frame = pd.read_parquet(path)
+            return frame["code"].to_numpy(dtype=object), shapely.from_wkb(frame["wkb"].to_numpy())
+        except Exception:  # a damaged cache file: rebuild it
+            pass
+    codes, merged = dissolve(keys, geoms)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            pd.DataFrame({"code": codes, "wkb": shapely.to_wkb(merged)}).to_parquet(tmp)
+            tmp.replace(path)
+        except OSError:
+            pass
+    return codes, merged
+
+
+class GeoCache:
+    """The map layers of one warehouse, built in a background thread (LADs first, wards last).
+
+    With ``cache_key`` the dissolved layers (wards 2024, wards 2017, LADs 2019) are kept in the
+    user cache directory, so a restarted server prepares its map in a few seconds.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, store: ProfileStore, *, cache_key: str | None = None) -> None:
         self._layers: dict[str, GeoLayer] = {}
         self._ready = {name: threading.Event() for name in LAYERS}
         self._error: Exception | None = None
@@ -135,7 +179,7 @@ class GeoCache:
         lsoa = con.execute(
             "SELECT lsoa21_code AS code, geometry FROM boundaries_lsoa21 WHERE lsoa21_code LIKE 'E%'"
         ).df()
-        self._con, self._store = con, store
+        self._con, self._store, self._cache_key = con, store, cache_key
         self._boxes: dict[str, list[float]] = {}
         self._lazy_lock = threading.Lock()
         self._thread = threading.Thread(target=self._build, args=(lad, lsoa, store), daemon=True)
@@ -157,7 +201,8 @@ class GeoCache:
                                             _props(l21.assign(left_behind=l21["left_behind"].fillna(False)),
                                                    "left_behind"))
             self._ready["lsoa21"].set()
-            wards, merged = dissolve(l21["ward24_code"].reindex(lsoa["code"]).to_numpy(), geoms)
+            wards, merged = cached_dissolve(l21["ward24_code"].reindex(lsoa["code"]).to_numpy(), geoms,
+                                            name="ward24", cache_key=self._cache_key)
             self._layers["ward24"] = _layer("ward24", pd.Series(wards), merged,
                                             _props(store.frames["ward24"], "n_left_behind"))
             self._ready["ward24"].set()
@@ -181,11 +226,12 @@ class GeoCache:
         self._lsoa11 = (lsoa["code"].to_numpy(), geoms)
         self._layers["lsoa11"] = _layer("lsoa11", lsoa["code"], geoms, _names(l11))
         self._ready["lsoa11"].set()
-        wards, merged = dissolve(l11["ward17_code"].reindex(lsoa["code"]).to_numpy(), geoms)
+        wards, merged = cached_dissolve(l11["ward17_code"].reindex(lsoa["code"]).to_numpy(), geoms, name="ward17",
+                                        cache_key=self._cache_key)
         self._layers["ward17"] = _layer("ward17", pd.Series(wards), merged, _names(store.frames["ward17"]))
         self._ready["ward17"].set()
         ward_lad = store.frames["ward17"]["lad19_code"].reindex(wards).to_numpy()
-        lads, merged = dissolve(ward_lad, merged)
+        lads, merged = cached_dissolve(ward_lad, merged, name="lad19", cache_key=self._cache_key)
         self._layers["lad19"] = _layer("lad19", pd.Series(lads), merged, _names(store.frames["lad19"]))
         self._ready["lad19"].set()
         self._group_boxes(self._layers["lsoa11"], l11, ["msoa11_code", "region19_code"])

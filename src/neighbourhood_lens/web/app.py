@@ -84,6 +84,7 @@ def create_app(
     upload_workers: int = 2,
     upload_queue: int = 4,
     upload_timeout: float = 120.0,
+    geometry_cache: bool = True,
 ) -> FastAPI:
     """Build the web app on the warehouse at ``db_path`` (opened read-only).
 
@@ -94,7 +95,8 @@ def create_app(
     Uploads are analysed by ``upload_workers`` worker processes (:mod:`._jobs`) with room for
     ``upload_queue`` waiting jobs (more get HTTP 503 with ``Retry-After``) and a limit of
     ``upload_timeout`` seconds per job; the workers start with the server (lifespan) or with
-    the first upload.
+    the first upload. With ``geometry_cache`` the dissolved map layers are kept in the user
+    cache directory (``NLENS_CACHE_DIR`` overrides it) between runs.
     """
     from contextlib import asynccontextmanager
 
@@ -115,7 +117,7 @@ def create_app(
 
     con = connect(db_path, read_only=True)
     store = load_store(con)
-    geo = GeoCache(con.cursor(), store)
+    geo = GeoCache(con.cursor(), store, cache_key=_warehouse_key(resolve_db_path(db_path)) if geometry_cache else None)
     left_behind = _left_behind_tables(con)
     areas = store.areas.assign(key=store.areas["name"].str.lower())
     areas = areas[areas["code"].str.startswith("E")]
@@ -433,6 +435,18 @@ class _CacheHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _warehouse_key(path: Path) -> str | None:
+    """A short key naming this warehouse file as it is now (path, size, mtime) and the tool version."""
+    import hashlib
+
+    try:
+        stat = path.resolve().stat()
+    except OSError:
+        return None
+    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _vintage(vintage: int) -> int:
