@@ -451,7 +451,7 @@ def custom_area_profile(store: ProfileStore, codes: list[str] | pd.Series, *, na
     imd = {"edition": iod, "score": score, "rank": rank, "decile": int(equal_count_decile(pd.Series([rank]), n)[0]),
            "n_areas": n, "decile1_share": float((rows["imd_decile"] == 1).mean()),
            "method": f"population-weighted average score (IMD) and average rank (domains) of its {len(rows)} LSOAs, "
-                     f"ranked as if it were one of England's {n:,} wards ({GEOGRAPHY_LABELS[wards]})",
+                     f"ranked as if it were one of England's {n:,} wards on 20{wards[-2:]} boundaries",
            "direction": "rank 1 = most deprived; decile 1 = most deprived 10%"}
     domains = []
     for d in DOMAINS:
