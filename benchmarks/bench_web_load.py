@@ -14,6 +14,11 @@ Two load generators:
   these latencies include client-side queueing.
 
 Run: ``.venv/bin/python benchmarks/bench_web_load.py --db PATH [--generator wrk|python]``
+
+``--during-uploads 5`` measures instead the latency of ``GET /api/health`` and
+``GET /api/areas/{code}`` (one client, one request after the other) while five clients keep
+uploading ordinary SYNTHETIC 2,000-row 360Giving files (each posts again as soon as its
+previous upload is answered), so that five uploads are being processed throughout.
 """
 
 from __future__ import annotations
@@ -41,7 +46,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests per client (python generator)")
     parser.add_argument("--seconds", type=int, default=15, help="duration (wrk generator)")
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--during-uploads", type=int, default=0, metavar="N",
+                        help="measure /api/health and /api/areas/{code} while N uploads are processed")
     args = parser.parse_args()
+    if args.during_uploads:
+        during_uploads(args.db, n_uploads=args.during_uploads, seconds=args.seconds)
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -97,6 +107,55 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def during_uploads(db: Path, *, n_uploads: int, seconds: int) -> None:
+    """p50/p95/max latency of health and profile requests while ``n_uploads`` uploads run all the time."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_web_uploads import ordinary_file, start_server
+
+    data = ordinary_file(db)
+    proc, base = start_server(db)
+    stop = threading.Event()
+    done: list[int] = []
+
+    def uploader(i: int) -> None:
+        with httpx.Client(base_url=base, timeout=300) as c:
+            while not stop.is_set():
+                r = c.post("/api/funding/upload", files={"file": (f"grants_{i}.csv", data)}, data={"index": "imd2019"})
+                done.append(r.status_code)
+
+    try:
+        codes = ["E08000021", "E05001645", "E06000009", "E01000001", "E02001234", "E12000002", "E05011000"]
+        threads = [threading.Thread(target=uploader, args=(i,), daemon=True) for i in range(n_uploads)]
+        for t in threads:
+            t.start()
+        time.sleep(3)  # let every upload reach the server
+        lat: dict[str, list[float]] = {"/api/health": [], "/api/areas/{code}": []}
+        rng = random.Random(1)
+        end = time.perf_counter() + seconds
+        with httpx.Client(base_url=base, timeout=30) as c:
+            while time.perf_counter() < end:
+                for key in lat:
+                    url = key.replace("{code}", rng.choice(codes))
+                    t0 = time.perf_counter()
+                    r = c.get(url)
+                    lat[key].append(time.perf_counter() - t0)
+                    assert r.status_code == 200, r.text
+                time.sleep(0.02)
+        stop.set()
+        for t in threads:
+            t.join(300)
+        print(f"{n_uploads} concurrent uploads of a {len(data) / 1e3:.0f} kB 2,000-row CSV, kept busy for {seconds} s "
+              f"({len(done)} uploads answered, statuses {sorted(set(done))})")
+        for key, values in lat.items():
+            ms = np.array(values) * 1000
+            print(f"{key}: {len(ms)} requests, p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
+                  f"max {ms.max():.1f} ms (target p95 < 200 ms)")
+    finally:
+        stop.set()
+        proc.terminate()
+        proc.wait(20)
 
 
 _LUA = """

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from web_demo import shared_app
 
 
 @pytest.fixture(scope="module")
-def client(warehouse_path):
+def client(warehouse_path, tmp_path_factory):
     from fastapi.testclient import TestClient
 
-    from neighbourhood_lens.web.app import create_app
-
-    app = create_app(warehouse_path, max_upload_bytes=2000)
-    app.state.geo.wait(120)
-    return TestClient(app, raise_server_exceptions=False)
+    app = shared_app(warehouse_path, tmp_path_factory.mktemp("web"))
+    limit, app.state.max_upload_bytes = app.state.max_upload_bytes, 2000  # a small limit for these tests
+    yield TestClient(app, raise_server_exceptions=False)
+    app.state.max_upload_bytes = limit
 
 
 def test_health(client):

@@ -29,6 +29,7 @@ https://standard.threesixtygiving.org/.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -39,11 +40,24 @@ import pandas as pd
 
 from .errors import DataError, SchemaError, examples
 
-__all__ = ["GrantsInput", "GRANT_COLUMNS", "SYNTHETIC_COLUMNS", "read_grants", "validate_grants", "synthetic_grants",
+__all__ = ["MAX_COLUMNS", "MAX_JSON_DEPTH", "csv_header", "json_depth",
+           "GrantsInput", "GRANT_COLUMNS", "SYNTHETIC_COLUMNS", "read_grants", "validate_grants", "synthetic_grants",
            "write_grants"]
 
 #: Largest amount accepted for one row (GBP); larger values, and infinities, are rejected.
 MAX_AMOUNT_GBP = 1e12
+
+#: Most columns accepted in a header (the 360Giving template has about 60).
+MAX_COLUMNS = 1000
+#: Most rows a workbook sheet may declare (a 10 MB upload holds far fewer grants).
+MAX_XLSX_ROWS = 500_000
+#: Most cells read from a workbook sheet (rows x header width).
+MAX_XLSX_CELLS = 20_000_000
+#: Deepest JSON nesting accepted (a 360Giving package nests about 5 levels).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\\\]|\\\\.)*"', re.DOTALL)
+_OPEN = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSE = np.frombuffer(b"]}", dtype=np.uint8)
 
 #: Columns of :attr:`GrantsInput.grants`.
 GRANT_COLUMNS = [
@@ -116,20 +130,57 @@ def _decode(data: bytes, name: str, encoding: str | None) -> bytes:
     return data
 
 
+def csv_header(data: bytes, name: str) -> list[str]:
+    """The header of a CSV file, checked in linear time before any parsing.
+
+    Refuses a header with more than :data:`MAX_COLUMNS` fields (counted on the raw first line,
+    so a header of a million empty columns is refused at once), drops blank *trailing* titles
+    (a common spreadsheet export) and refuses repeated or blank titles elsewhere.
+
+    >>> csv_header(b"Identifier,Amount Awarded,,\\n1,2,,\\n", "g.csv")
+    ['Identifier', 'Amount Awarded']
+    >>> csv_header(b"a,b,a\\n", "g.csv")
+    Traceback (most recent call last):
+    ...
+    neighbourhood_lens.errors.SchemaError: g.csv: repeated column(s) in the header: a; give each column once
+    """
+    import csv
+    from collections import Counter
+
+    end = data.find(b"\n")
+    line = data[: end if end >= 0 else len(data)]
+    n_fields = line.count(b",") + 1
+    if n_fields > MAX_COLUMNS:
+        raise SchemaError(f"{name}: the header row has {n_fields:,} columns; at most {MAX_COLUMNS:,} are accepted. "
+                          "Delete the empty columns to the right of the data and save the file again.")
+    try:
+        first = line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: the header row is not UTF-8 text; save the file as CSV UTF-8") from None
+    header = next(csv.reader([first]), [])
+    while header and not header[-1].strip():
+        header.pop()
+    counts = Counter(header)
+    dup = sorted(h for h, k in counts.items() if k > 1 and h.strip())
+    if dup:
+        raise SchemaError(f"{name}: repeated column(s) in the header: {examples(dup)}; give each column once")
+    blank = [i + 1 for i, h in enumerate(header) if not h.strip()]
+    if blank:
+        raise SchemaError(f"{name}: column(s) {examples(blank)} of the header have no title; give every column "
+                          "with data a title, or delete it")
+    return header
+
+
 def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    header = csv_header(data, name)
     end = data.find(b"\n")
-    first = data[: end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
-    import csv
-
-    header = next(csv.reader([first]))
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise SchemaError(f"{name}: repeated column(s) in the header: {examples(dup)}; give each column once")
+    width = data[: end if end >= 0 else len(data)].count(b",") + 1
+    names = header + [f"__blank_{i}" for i in range(len(header), width)]  # blank trailing titles: ignored
     known = set(_360G_COLUMNS) | set(_ALLOC_CODE) | set(_ALLOC_AMOUNT) | {"programme", "period", "currency"}
-    keep = [h for h in header if _key(h) in known]  # skip descriptions etc.: less to read
+    keep = [h for h in header if _key(h) in known] or header  # skip descriptions etc.: less to read
     ragged: list[str] = []
 
     def bad_row(row: pacsv.InvalidRow) -> str:
@@ -140,11 +191,12 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=False),  # so that row numbers are known
+            # single-threaded so that row numbers are known; the checked header replaces the file's
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=False,
-                quoted_strings_can_be_null=False, include_columns=keep or None,
+                column_types={h: pa.string() for h in keep}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False, include_columns=keep,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -155,9 +207,30 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     return table.to_pandas()
 
 
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of objects and arrays in a JSON text, counted in linear time.
+
+    Strings are blanked first (so brackets inside them do not count), then the running depth
+    is a cumulative sum over the bracket bytes.
+
+    >>> json_depth(b'{"grants": [{"a": "[[["}]}'), json_depth(b'[]'), json_depth(b'1')
+    (3, 1, 0)
+    """
+    body = _JSON_STRING.sub(b'""', data)
+    raw = np.frombuffer(body, dtype=np.uint8)
+    step = np.isin(raw, _OPEN).astype(np.int32) - np.isin(raw, _CLOSE).astype(np.int32)
+    return int(np.cumsum(step).max()) if len(step) else 0
+
+
 def _read_json(data: bytes, name: str) -> pd.DataFrame:
+    depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise DataError(f"{name}: JSON nested {depth:,} levels deep; a 360Giving package needs at most "
+                        f"{MAX_JSON_DEPTH}. Upload the 360Giving JSON package as published.")
     try:
         doc = json.loads(data)
+    except RecursionError:
+        raise DataError(f"{name}: JSON nested too deeply to read") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{name}: not valid JSON: {exc}") from None
     grants = doc.get("grants") if isinstance(doc, dict) else None
@@ -190,6 +263,53 @@ def _read_json(data: bytes, name: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(_360G_COLUMNS.values()), dtype=object).fillna("").astype(str)
     frame.insert(0, "row", np.arange(1, len(frame) + 1))
     return frame
+
+
+def _read_xlsx(data: bytes, name: str) -> pd.DataFrame:
+    """The first sheet of a workbook as text, streamed with openpyxl in read-only mode.
+
+    A sheet whose declared dimension is over :data:`MAX_COLUMNS` columns or
+    :data:`MAX_XLSX_ROWS` rows is refused before any row is read; rows are read only as wide
+    as the header (never padded to the sheet's last column); blank trailing header cells are
+    ignored.
+    """
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        n_rows, n_cols = sheet.max_row, sheet.max_column
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise DataError(f"{name}: not a readable .xlsx workbook: {str(exc)[:200]}") from None
+    if (n_cols or 0) > MAX_COLUMNS or (n_rows or 0) > MAX_XLSX_ROWS:
+        raise SchemaError(
+            f"{name}: the sheet {sheet.title!r} declares {n_rows or 0:,} rows x {n_cols or 0:,} columns; at most "
+            f"{MAX_XLSX_ROWS:,} rows and {MAX_COLUMNS:,} columns are accepted. Delete the empty rows and columns "
+            "beyond the data (select them, Delete) and save the workbook again.")
+    try:
+        rows = sheet.iter_rows(values_only=True, max_col=min(n_cols or MAX_COLUMNS, MAX_COLUMNS))
+        first = list(next(rows, ()))
+        while first and (first[-1] is None or not str(first[-1]).strip()):
+            first.pop()
+        header = ["" if v is None else str(v) for v in first]
+        width = len(header)
+        limit = min(MAX_XLSX_ROWS, MAX_XLSX_CELLS // max(width, 1))
+        body = [["" if v is None else str(v) for v in row[:width]]
+                for row in itertools.islice(sheet.iter_rows(min_row=2, max_col=width, values_only=True), limit + 1)]
+        if len(body) > limit:  # a sheet without (or with a false) dimension: stop at the cap, not at the end
+            raise SchemaError(f"{name}: the sheet {sheet.title!r} has more than {limit:,} rows of {width} columns; "
+                              "split the workbook or save it as CSV")
+    except Exception as exc:
+        raise DataError(f"{name}: not a readable .xlsx workbook: {str(exc)[:200]}") from None
+    finally:
+        book.close()
+    blank = [i + 1 for i, h in enumerate(header) if not h.strip()]
+    if blank:
+        raise SchemaError(f"{name}: column(s) {examples(blank)} of the header have no title; give every column "
+                          "with data a title, or delete it")
+    while body and not any(v.strip() for v in body[-1]):
+        body.pop()  # trailing empty rows, as pandas' reader drops them
+    return pd.DataFrame(body, columns=header, dtype=object).fillna("").astype(str)
 
 
 def _standardise(raw: pd.DataFrame, name: str) -> tuple[pd.DataFrame, str]:
@@ -241,11 +361,7 @@ def read_grants(
     if re.match(rb"\s*\Z", data):
         raise DataError(f"{name}: the file is empty; expected a header row and at least one grant")
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            raw = pd.read_excel(io.BytesIO(data), dtype=str, na_filter=False, sheet_name=0)
-        except Exception as exc:  # openpyxl raises many types for corrupt files
-            raise DataError(f"{name}: not a readable .xlsx workbook: {exc}") from None
-        raw = raw.astype(str)
+        raw = _read_xlsx(data, name)
         raw.insert(0, "__row", np.arange(2, len(raw) + 2))
     elif suffix == ".json":
         raw = _read_json(_decode(data, name, encoding), name)

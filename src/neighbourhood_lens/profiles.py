@@ -60,7 +60,8 @@ from .geography import GSS_CODE, equal_count_decile
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["CODE_PATTERN", "DOMAINS", "ProfileStore", "load_store", "summarise_areas", "area_profile",
+__all__ = ["CODE_PATTERN", "DOMAINS", "GEOGRAPHY_LABELS", "custom_area_profile", "ProfileStore", "load_store",
+           "summarise_areas", "area_profile",
            "UnknownAreaError"]
 
 #: An ONS GSS code: a country letter and eight digits.
@@ -89,7 +90,7 @@ class ProfileStore:
 
     def levels_of(self, code: str) -> list[str]:
         """The geography levels whose frame holds ``code``, newest vintage first."""
-        order = ["lsoa21", "ward24", "lad24", "region24", "lsoa11", "ward17", "lad19", "region19"]
+        order = ["lsoa21", "ward24", "lad24", "region24", "lsoa11", "msoa11", "ward17", "lad19", "region19"]
         return [lv for lv in order if code in self.frames[lv].index]
 
 
@@ -194,7 +195,8 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True) -> Pr
     # 2011-based: LSOA 2011 with IoD2019; CNI 2019 and left-behind 2019 are ward-level.
     w17 = left_behind_scores(con, vintage=2019).set_index("code")
     l11 = con.execute(
-        "SELECT h.lsoa11_code AS code, h.lsoa11_name AS name, h.ward17_code, h.ward17_name, h.lad19_code, "
+        "SELECT h.lsoa11_code AS code, h.lsoa11_name AS name, h.msoa11_code, h.msoa11_name, h.ward17_code, "
+        "h.ward17_name, h.lad19_code, "
         "h.lad19_name, h.region19_code, h.region19_name, h.population, i.imd_score, i.imd_rank, i.imd_decile, "
         f"{ranks}, i.income_score, i.employment_score "
         "FROM hierarchy_lsoa11 h JOIN imd2019_lsoa11 i USING (lsoa11_code)"
@@ -203,9 +205,11 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True) -> Pr
     l11["left_behind"] = l11["ward17_code"].map(w17["left_behind"]).fillna(False).astype(bool)
     frames: dict[str, pd.DataFrame] = {"lsoa21": l21.set_index("code"), "lsoa11": l11.set_index("code")}
     names = {"ward24": ("ward24_name", l21), "lad24": ("lad24_name", l21), "region24": ("region24_name", l21),
-             "ward17": ("ward17_name", l11), "lad19": ("lad19_name", l11), "region19": ("region19_name", l11)}
+             "ward17": ("ward17_name", l11), "lad19": ("lad19_name", l11), "region19": ("region19_name", l11),
+             "msoa11": ("msoa11_name", l11)}
     parents = {"ward24": ["lad24", "region24"], "lad24": ["region24"], "region24": [],
-               "ward17": ["lad19", "region19"], "lad19": ["region19"], "region19": []}
+               "ward17": ["lad19", "region19"], "lad19": ["region19"], "region19": [],
+               "msoa11": ["lad19", "region19"]}
     for lv, (label, src) in names.items():
         key = f"{lv}_code"
         out = summarise_areas(src, by=key)
@@ -236,7 +240,7 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True) -> Pr
         nb["lsoa11"] = _neighbour_lists(p11)
         for lv in ("ward24", "lad24"):
             nb[lv] = _neighbour_lists(p21, l21.set_index("code")[f"{lv}_code"])
-        for lv in ("ward17", "lad19"):
+        for lv in ("ward17", "lad19", "msoa11"):
             nb[lv] = _neighbour_lists(p11, l11.set_index("code")[f"{lv}_code"])
     areas = con.execute("SELECT code, name, type, vintage, lad_code, lad_name FROM areas").df()
     return ProfileStore(frames=frames, neighbours=nb, areas=areas)
@@ -247,8 +251,16 @@ _EDITION = {
     "lad24": ("IoD2025", "CNI 2023", 2023), "region24": ("IoD2025", "CNI 2023", 2023),
     "lsoa11": ("IoD2019", "CNI 2019", 2019), "ward17": ("IoD2019", "CNI 2019", 2019),
     "lad19": ("IoD2019", "CNI 2019", 2019), "region19": ("IoD2019", "CNI 2019", 2019),
+    "msoa11": ("IoD2019", "CNI 2019", 2019),
 }
-_TYPE = {"lsoa": "LSOA", "ward": "ward", "lad": "local authority district", "region": "region"}
+_TYPE = {"lsoa": "LSOA", "ward": "ward", "lad": "local authority district", "region": "region", "msoa": "MSOA",
+         "custom": "custom area"}
+#: Readable names of the geography levels, for pages.
+GEOGRAPHY_LABELS = {
+    "lsoa21": "LSOA (2021 boundaries)", "ward24": "ward (2024 boundaries)", "lad24": "local authority (2024)",
+    "region24": "region (2024)", "lsoa11": "LSOA (2011 boundaries)", "msoa11": "MSOA (2011 boundaries)",
+    "ward17": "ward (2017 boundaries)", "lad19": "local authority (2019)", "region19": "region (2019)",
+}
 
 
 def _py(value: Any) -> Any:
@@ -283,12 +295,16 @@ def _edition(store: ProfileStore, level: str, code: str) -> dict[str, Any]:
         cni_part.update({f"{d}_score": _py(row.get(f"{d}_score")) for d in _CNI_DOMAINS if f"{d}_score" in row})
     if level in ("lsoa21", "ward17"):
         left = {"vintage": lb_vintage, "left_behind": bool(_py(row["left_behind"]) or False)}
+    elif level == "msoa11":
+        left = {"vintage": 2019, "left_behind": None,
+                "note": f"{_py(row['n_left_behind'])} of its {_py(row['n_lsoas'])} LSOAs lie in 2019 left-behind "
+                        "wards (left-behind status is defined for wards; MSOAs and wards do not nest)."}
     elif level == "lsoa11":
         left = {"vintage": 2019, "left_behind": bool(row["left_behind"]),
                 "note": "2019 left-behind status is defined for wards: this is the LSOA's 2017 ward."}
     else:
         left = {"vintage": lb_vintage, "left_behind": None}
-    if "n_left_behind" in row and level != "ward17":
+    if "n_left_behind" in row and level not in ("ward17", "msoa11"):
         left["n_left_behind_within"] = _py(row["n_left_behind"])
     method = ("published LSOA values" if kind == "lsoa" else
               "population-weighted average score (IMD) and average rank (domains) of the area's LSOAs, "
@@ -300,7 +316,17 @@ def _edition(store: ProfileStore, level: str, code: str) -> dict[str, Any]:
            "direction": "rank 1 = most deprived; decile 1 = most deprived 10%"}
     if "imd_decile1_share" in row:
         imd["decile1_share"] = _py(row["imd_decile1_share"])
-    return {"geography": level, "imd": imd, "domains": domains, "cni": cni_part, "left_behind": left}
+    if kind == "region":  # a "decile" of 9 regions means nothing: ranks only
+        imd["decile"] = None
+        imd["note"] = "regions are ranked among England's 9 regions; deciles are not given for 9 areas"
+        cni_part["decile"] = None
+        for item in domains:
+            item["decile"] = None
+    if level == "msoa11":
+        cni_part["note"] = ("CNI 2019 is published for wards only: this is the population-weighted mean of its "
+                            "LSOAs' ward values.")
+    return {"geography": level, "geography_label": GEOGRAPHY_LABELS[level], "imd": imd, "domains": domains,
+            "cni": cni_part, "left_behind": left}
 
 
 def _summary(store: ProfileStore, level: str, code: str) -> dict[str, Any]:
@@ -331,9 +357,9 @@ def area_profile(con: duckdb.DuckDBPyConnection | None, code: str, *,
     levels = store.levels_of(code)
     if not levels:
         hint = ("only English areas are covered" if not code.startswith("E") else
-                "use an LSOA (E01), ward (E05), local authority (E06-E09) or region (E12) code; "
+                "use an LSOA (E01), MSOA (E02), ward (E05), local authority (E06-E09) or region (E12) code; "
                 "search by name with /api/search?q=")
-        raise UnknownAreaError(f"no English LSOA, ward, local authority or region has code {code}: {hint}")
+        raise UnknownAreaError(f"no English LSOA, MSOA, ward, local authority or region has code {code}: {hint}")
     level = levels[0]
     row = store.frames[level].loc[code]
     kind = re.sub(r"\d+$", "", level)
@@ -343,16 +369,20 @@ def area_profile(con: duckdb.DuckDBPyConnection | None, code: str, *,
                                "n_lsoas": _py(row.get("n_lsoas", 1))}
     for parent in ("ward", "lad", "region"):
         key = f"{parent}{'24' if suffix in ('21', '24') else ('17' if parent == 'ward' else '19')}"
+        if kind == "msoa" and parent == "ward":
+            continue
         if f"{key}_code" in row:
             profile[f"{parent}_code"] = _py(row[f"{key}_code"])
             profile[f"{parent}_name"] = _py(row[f"{key}_name"])
     profile.update(_edition(store, level, code))
     profile["other_editions"] = [{"code": code, **_edition(store, lv, code)} for lv in levels[1:]]
     if len(levels) > 1:
-        profile["notes"] = [f"{code} is a code of both {level} and {', '.join(levels[1:])}: the profile shows "
-                            f"{_EDITION[level][0]}; the older edition is under other_editions."]
+        profile["notes"] = [f"{code} is the code of an {GEOGRAPHY_LABELS[level]} and of an "
+                            f"{', '.join(GEOGRAPHY_LABELS[lv] for lv in levels[1:])}: the profile shows "
+                            f"{_EDITION[level][0]}; the older edition is shown below it."]
     profile["neighbours"] = [_summary(store, level, c) for c in store.neighbours.get(level, {}).get(code, [])
                              if c in store.frames[level].index]
+    profile["geography"], profile["geography_label"] = level, GEOGRAPHY_LABELS[level]
     lad_level = {"21": "lad24", "24": "lad24", "11": "lad19", "17": "lad19"}.get(suffix)
     lad = profile.get("lad_code")
     if lad_level and lad in store.frames[lad_level].index:
@@ -363,4 +393,103 @@ def area_profile(con: duckdb.DuckDBPyConnection | None, code: str, *,
                    n_left_behind=_py(frame.loc[lad, "n_left_behind"]))
         profile["lad_context"] = ctx
     profile["trajectory"] = None
+    return profile
+
+
+def _beaten(values: pd.Series, x: float, *, higher_is_worse: bool) -> int:
+    """1 + how many areas are worse than ``x`` (the rank ``x`` would take among ``values``)."""
+    v = values.dropna().to_numpy(dtype=float)
+    return 1 + int((v > x).sum() if higher_is_worse else (v < x).sum())
+
+
+def custom_area_profile(store: ProfileStore, codes: list[str] | pd.Series, *, name: str = "Custom area",
+                        code: str = "custom") -> dict[str, Any]:
+    """The profile of an area made of LSOAs, shaped like :func:`area_profile`'s.
+
+    ``codes`` are LSOA codes, all of 2021 (IoD2025, CNI 2023) or all of 2011 (IoD2019,
+    CNI 2019) boundaries; a code valid in both vintages counts for 2021 when every code is a
+    2021 code. The area is summarised from its LSOAs as MHCLG summarises local authorities
+    (population-weighted average score for the IMD and CNI, average rank for the domains;
+    see the module docstring) and **ranked as if it were a ward** of the same vintage:
+    its rank is one more than the number of wards (ward 2024 or ward 2017) more deprived than
+    it, and its decile is that rank's equal-count decile among the wards. ``lsoas`` lists its
+    LSOAs; ``neighbours`` the LSOAs outside it that touch it.
+
+    Raises :class:`DataError` naming the count and first few codes that are not English LSOAs
+    of one vintage.
+    """
+    wanted = pd.Index(pd.Series(list(codes), dtype=str).str.strip().str.upper().unique())
+    wanted = wanted[wanted != ""]
+    if wanted.empty:
+        raise DataError("a custom area needs at least one LSOA code, e.g. E01033583")
+    bad = [c for c in wanted if not CODE_PATTERN.match(c) or not c.startswith("E01")]
+    if bad:
+        raise DataError(f"{len(bad)} code(s) are not English LSOA codes (E01 and 8 digits): "
+                        f"{', '.join(bad[:5])}; list one LSOA code per line")
+    level = next((lv for lv in ("lsoa21", "lsoa11") if wanted.isin(store.frames[lv].index).all()), None)
+    if level is None:
+        missing21 = wanted[~wanted.isin(store.frames["lsoa21"].index)]
+        missing11 = wanted[~wanted.isin(store.frames["lsoa11"].index)]
+        raise UnknownAreaError(
+            f"the codes are not all LSOAs of one vintage: {len(missing21)} are not 2021 LSOAs "
+            f"({', '.join(missing21[:5])}) and {len(missing11)} are not 2011 LSOAs ({', '.join(missing11[:5])}); "
+            "use codes of one vintage (convert with `nlens` vintages) ")
+    wards = {"lsoa21": "ward24", "lsoa11": "ward17"}[level]
+    rows = store.frames[level].loc[wanted]
+    ward = store.frames[wards]
+    pop = rows["population"].astype(float)
+    total = float(pop.sum())
+
+    def mean(col: str) -> float | None:
+        ok = rows[col].notna()
+        return float((rows.loc[ok, col].astype(float) * pop[ok]).sum() / pop[ok].sum()) if ok.any() else None
+
+    n = len(ward)
+    iod, cni_edition, lb_vintage = _EDITION[level]
+    score = mean("imd_score")
+    rank = _beaten(ward["imd_score"], score, higher_is_worse=True)
+    imd = {"edition": iod, "score": score, "rank": rank, "decile": int(equal_count_decile(pd.Series([rank]), n)[0]),
+           "n_areas": n, "decile1_share": float((rows["imd_decile"] == 1).mean()),
+           "method": f"population-weighted average score (IMD) and average rank (domains) of its {len(rows)} LSOAs, "
+                     f"ranked as if it were one of England's {n:,} wards on 20{wards[-2:]} boundaries",
+           "direction": "rank 1 = most deprived; decile 1 = most deprived 10%"}
+    domains = []
+    for d in DOMAINS:
+        avg = mean(f"{d}_rank")
+        r = _beaten(ward[f"{d}_avg_rank"], avg, higher_is_worse=False) if avg is not None else None
+        domains.append({"domain": d, "average_rank": avg, "rank": r,
+                        "decile": int(equal_count_decile(pd.Series([r]), n)[0]) if r else None})
+    cni_score = mean("cni_score")
+    cni: dict[str, Any] = {"edition": cni_edition, "score": cni_score}
+    if cni_score is not None:
+        r = _beaten(ward["cni_score"], cni_score, higher_is_worse=True)
+        cni.update(rank=r, decile=int(equal_count_decile(pd.Series([r]), int(ward["cni_score"].count()))[0]))
+    if level == "lsoa11":
+        cni["note"] = "CNI 2019 is published for wards only: each LSOA takes its 2017 ward's value."
+    flags = rows["left_behind"].fillna(False).astype(bool)
+    left: dict[str, Any] = {"vintage": lb_vintage, "left_behind": None, "n_left_behind_within": int(flags.sum())}
+    if level == "lsoa11":
+        left["note"] = "counts LSOAs that lie in a 2019 left-behind ward (the 2019 definition is for wards)"
+    lad_pop = pop.groupby(rows["lad24_code" if level == "lsoa21" else "lad19_code"]).sum().sort_values(ascending=False)
+    lad_level = "lad24" if level == "lsoa21" else "lad19"
+    lad = str(lad_pop.index[0])
+    inside = set(wanted)
+    around = sorted({c for x in wanted for c in store.neighbours.get(level, {}).get(x, [])} - inside)
+    profile: dict[str, Any] = {
+        "code": code, "name": name, "type": "custom", "type_label": _TYPE["custom"], "population": total,
+        "n_lsoas": len(rows), "geography": level,
+        "geography_label": f"custom area of {len(rows)} LSOA(s) ({GEOGRAPHY_LABELS[level].split('(')[1]}",
+        "lad_code": lad, "lad_name": _py(store.frames[lad_level].loc[lad, "name"]),
+        "lads": [{"code": str(k), "name": _py(store.frames[lad_level].loc[k, "name"]), "population_share": v / total}
+                 for k, v in lad_pop.items()],
+        "imd": imd, "domains": domains, "cni": cni, "left_behind": left, "other_editions": [],
+        "lsoas": [_summary(store, level, c) for c in wanted],
+        "neighbours": [_summary(store, level, c) for c in around],
+        "trajectory": None,
+    }
+    frame = store.frames[lad_level]
+    ctx = _summary(store, lad_level, lad)
+    ctx.update(geography=lad_level, n_areas=len(frame), decile1_share=_py(frame.loc[lad, "imd_decile1_share"]),
+               n_left_behind=_py(frame.loc[lad, "n_left_behind"]))
+    profile["lad_context"] = ctx
     return profile

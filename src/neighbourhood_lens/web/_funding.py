@@ -1,17 +1,16 @@
 """Funding uploads for the web app: check a 360Giving file, then hand it to :mod:`..funding`.
 
-The upload is written to a private temporary directory under a fixed name (the client's file
-name is never used as a path), read with the funding module's own reader, and deleted.
-The header is checked against the 360Giving spreadsheet titles first, so the user learns
-quickly what is wrong with a file that is not 360Giving.
+The upload's bytes are read with the funding module's own reader under the client's base
+file name (which is never used as a path), so messages name the user's file. A CSV header is
+checked against the 360Giving spreadsheet titles first, so the user learns quickly what is
+wrong with a file that is not 360Giving. The web app runs :func:`handle_upload` in a worker
+process (:mod:`._jobs`), never on the event loop.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from ..errors import DataError, NeighbourhoodLensError
 
 __all__ = ["FundingUpload", "FundingResult", "UploadTooLargeError", "REQUIRED_360G", "check_360giving_header",
-           "handle_upload"]
+           "friendly_headers", "handle_upload"]
 
 #: Spreadsheet column titles a 360Giving file must have for a reach analysis (case-insensitive).
 REQUIRED_360G = ("Identifier", "Amount Awarded", "Award Date")
@@ -56,26 +55,6 @@ class FundingResult:
         return {"ok": self.ok, "errors": self.errors, "notes": self.notes, "summary": self.summary}
 
 
-def _header(upload: FundingUpload) -> list[str]:
-    suffix = Path(upload.name).suffix.lower()
-    if suffix == ".csv":
-        try:
-            text = upload.data[:65536].decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DataError(f"file {upload.name!r} is not UTF-8 text; save it as CSV UTF-8") from None
-        return next(csv.reader(io.StringIO(text)), [])
-    if suffix == ".xlsx":
-        import openpyxl
-
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(upload.data), read_only=True, data_only=True)
-        except Exception:
-            raise DataError(f"file {upload.name!r} is not a readable .xlsx workbook") from None
-        row = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
-        return [str(v) for v in row if v is not None]
-    return []
-
-
 def check_360giving_header(columns: list[str], *, name: str) -> list[str]:
     """Problems with a 360Giving spreadsheet header (empty list = fine).
 
@@ -98,34 +77,52 @@ def check_360giving_header(columns: list[str], *, name: str) -> list[str]:
 
 
 def _check(upload: FundingUpload) -> list[str]:
-    if Path(upload.name).suffix.lower() == ".json":
-        try:
-            package = json.loads(upload.data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return [f"file {upload.name!r} is not valid JSON: {str(exc)[:120]}"]
-        if not isinstance(package, dict) or not isinstance(package.get("grants"), list):
-            return [f"file {upload.name!r} is not a 360Giving JSON package: it needs a top-level \"grants\" list"]
-        return []
-    return check_360giving_header(_header(upload), name=upload.name)
+    """Quick checks before the full read: a CSV's header (linear time, width-capped)."""
+    from .._grants_io import csv_header
+
+    if Path(upload.name).suffix.lower() != ".csv":
+        return []  # .xlsx and .json are checked while they are read (streamed, size- and depth-capped)
+    try:
+        data = upload.data[3:] if upload.data.startswith(b"\xef\xbb\xbf") else upload.data
+        return check_360giving_header(csv_header(data, upload.name), name=upload.name)
+    except NeighbourhoodLensError as exc:
+        return [str(exc)]
+
+
+_LABELS = {"amount": "Amount (£)", "amount_per_capita": "£ per head", "share_of_amount": "Share of the amount",
+           "population": "Population", "decile": "IMD decile", "lad24_code": "Local authority (2024)",
+           "region24_code": "Region", "group": "Group"}
+_TH = re.compile(r'(<th class="[^"]*">)([a-z][a-z0-9_]*)(</th>)')
+
+
+def friendly_headers(page: str) -> str:
+    """Readable table headers in the reach dashboard instead of column names.
+
+    >>> friendly_headers('<th class="num">amount_per_capita</th><th class="">n_grants</th>')
+    '<th class="num">£ per head</th><th class="">N grants</th>'
+    """
+    def label(m: re.Match[str]) -> str:
+        name = m.group(2)
+        text = _LABELS.get(name) or name.replace("_", " ").capitalize()
+        return m.group(1) + text + m.group(3)
+
+    return _TH.sub(label, page)
 
 
 def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") -> FundingResult:
-    """Check the file; if fine and the funding module is available, compute its reach."""
+    """Check the file; if fine, compute its reach (messages name the user's file, not a temporary one)."""
     problems = _check(upload)
     if problems:
         return FundingResult(ok=False, errors=problems)
     from .. import funding
 
-    with tempfile.TemporaryDirectory(prefix="nlens-upload-") as tmp:
-        path = Path(tmp) / ("grants" + Path(upload.name).suffix.lower())
-        path.write_bytes(upload.data)
-        try:
-            with _LOCK:
-                result = funding.reach(con.cursor(), path, index=index)
-        except NeighbourhoodLensError as exc:
-            return FundingResult(ok=False, errors=[str(exc)])
+    try:
+        with _LOCK:
+            result = funding.reach(con.cursor(), upload.data, filename=upload.name, index=index)
+    except NeighbourhoodLensError as exc:
+        return FundingResult(ok=False, errors=[str(exc)])
     from ..funding_report import render_reach_html
 
-    html = render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}")
+    html = friendly_headers(render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}"))
     summary = json.loads(json.dumps(result.summary, default=str))
     return FundingResult(ok=True, html=html, summary=summary)

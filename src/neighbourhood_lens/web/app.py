@@ -28,11 +28,12 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import DataError, NeighbourhoodLensError
 from ..profiles import CODE_PATTERN, UnknownAreaError, area_profile, load_store
-from ._funding import FundingUpload, UploadTooLargeError, handle_upload
+from ._funding import FundingUpload, UploadTooLargeError
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
 
@@ -49,6 +50,8 @@ _LB_DEFINITION = {
 }
 #: Room for the multipart framing (boundaries, part headers, the index field) around an upload.
 _MULTIPART_SLACK = 64 * 1024
+#: Longest echo of a client's input in a 422 message, and longest message.
+_ECHO, _MAX_DETAIL = 80, 1000
 _UPLOAD_PATHS = ("/funding", "/api/funding/upload")
 _CACHE = {"/funding": "no-store", "/api/funding/": "no-store",
           "/static/": "public, max-age=86400", "/api/geo/": "public, max-age=3600",
@@ -78,19 +81,43 @@ def create_app(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     basemap_url: str | None = None,
+    upload_workers: int = 2,
+    upload_queue: int = 4,
+    upload_timeout: float = 120.0,
+    geometry_cache: bool = True,
 ) -> FastAPI:
     """Build the web app on the warehouse at ``db_path`` (opened read-only).
 
     ``basemap_url`` is an optional XYZ tile URL template (``https://.../{z}/{x}/{y}.png``)
     drawn under the areas; by default there is none (the app needs no network). It can also
     be set with the ``NLENS_BASEMAP_URL`` environment variable.
+
+    Uploads are analysed by ``upload_workers`` worker processes (:mod:`._jobs`) with room for
+    ``upload_queue`` waiting jobs (more get HTTP 503 with ``Retry-After``) and a limit of
+    ``upload_timeout`` seconds per job; the workers start with the server (lifespan) or with
+    the first upload. With ``geometry_cache`` the dissolved map layers are kept in the user
+    cache directory (``NLENS_CACHE_DIR`` overrides it) between runs.
     """
-    from ..warehouse import connect
-    from ._geo import MAX_LSOA_BBOX, GeoCache
+    from contextlib import asynccontextmanager
+
+    from ..warehouse import connect, resolve_db_path
+    from ._areas import add_routes
+    from ._geo import GeoCache
+    from ._jobs import JobTimeoutError, PoolBusyError, UploadPool
+    from ._layers import MapValues
+
+    pool = UploadPool(resolve_db_path(db_path), workers=upload_workers, queue=upload_queue,
+                      timeout=upload_timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        threading.Thread(target=pool.warm, daemon=True).start()
+        yield
+        pool.close()
 
     con = connect(db_path, read_only=True)
     store = load_store(con)
-    geo = GeoCache(con.cursor(), store)
+    geo = GeoCache(con.cursor(), store, cache_key=_warehouse_key(resolve_db_path(db_path)) if geometry_cache else None)
     left_behind = _left_behind_tables(con)
     areas = store.areas.assign(key=store.areas["name"].str.lower())
     areas = areas[areas["code"].str.startswith("E")]
@@ -98,15 +125,16 @@ def create_app(
 
     app = FastAPI(title="neighbourhood-lens", version=__version__,
                   description="Deprivation, community need and left-behind neighbourhoods in England.",
-                  docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
-    app.state.store, app.state.geo, app.state.con = store, geo, con
+                  docs_url=None, openapi_url="/api/openapi.json", redoc_url=None, lifespan=lifespan)
+    app.state.store, app.state.geo, app.state.con, app.state.pool = store, geo, con, pool
+    app.state.max_upload_bytes = max_upload_bytes  # read on every upload, so it can be changed
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     web = resources.files("neighbourhood_lens.web")
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     templates = Jinja2Templates(directory=str(web / "templates"))
     templates.env.globals.update(version=__version__)
 
-    app.add_middleware(_CacheHeaders)
+    app.add_middleware(_CacheHeaders, img_src=_origin(basemap))
 
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith("/api")
@@ -121,6 +149,24 @@ def create_app(
     async def unknown_area(request: Request, exc: UnknownAreaError) -> Response:
         return error(request, 404, str(exc))
 
+    @app.exception_handler(PoolBusyError)
+    async def busy(request: Request, exc: PoolBusyError) -> Response:
+        response = error(request, 503, str(exc))
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(JobTimeoutError)
+    async def too_slow(request: Request, exc: JobTimeoutError) -> Response:
+        return error(request, 422, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = ("no page here: check the address, or start from the map" if exc.status_code == 404
+                   else str(exc.detail)[:300])
+        response = error(request, exc.status_code, message)
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
+
     @app.exception_handler(UploadTooLargeError)
     async def too_large(request: Request, exc: UploadTooLargeError) -> Response:
         return error(request, 413, str(exc))
@@ -134,8 +180,13 @@ def create_app(
         parts = []
         for item in exc.errors():
             where = ".".join(str(x) for x in item.get("loc", ()) if x not in ("query", "path", "body"))
-            parts.append(f"{where}: {item.get('msg')} (got {item.get('input')!r})")
-        return error(request, 422, "invalid request: " + "; ".join(parts))
+            got = repr(item.get("input"))
+            got = got if len(got) <= _ECHO else got[:_ECHO] + f"... ({len(got):,} characters)"
+            parts.append(f"{where}: {item.get('msg')} (got {got})")
+        message = "invalid request: " + "; ".join(parts[:5])
+        if len(parts) > 5:
+            message += f"; and {len(parts) - 5} more problem(s)"
+        return error(request, 422, message[:_MAX_DETAIL])
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
@@ -143,6 +194,11 @@ def create_app(
         response = error(request, 500, "internal error; the server log has the details")
         response.headers["cache-control"] = "no-store"  # this handler runs outside the _CacheHeaders middleware
         return response
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs_page(request: Request) -> Response:
+        """Swagger UI served from the package (vendored swagger-ui-dist), so it works offline."""
+        return templates.TemplateResponse(request, "docs.html", {})
 
     # ---- JSON API -------------------------------------------------------------------------------
     @app.get("/api/health", tags=["api"])
@@ -163,7 +219,7 @@ def create_app(
     @app.get("/api/areas/{code}", tags=["api"], response_class=JSONResponse)
     async def area(code: Annotated[str, PathParam(pattern=_CODE, description="GSS code, e.g. E08000021")]
                    ) -> Response:
-        """Profile of an LSOA, ward, local authority or region (see ``neighbourhood_lens.profiles``)."""
+        """Profile of an LSOA, MSOA, ward, local authority or region (see ``neighbourhood_lens.profiles``)."""
         return Response(profile_json(code), media_type="application/json")
 
     @app.get("/api/search", tags=["api"])
@@ -198,23 +254,16 @@ def create_app(
         return {"vintage": vintage, "definition": _LB_DEFINITION[vintage], "count": len(frame),
                 "items": _records(frame)}
 
-    @app.get("/api/geo/{layer}", tags=["geometry"])
-    def geometry(layer: Literal["lad24", "ward24", "lsoa21"],
-                 bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None) -> Response:
-        """Simplified GeoJSON of a map layer (``lsoa21`` needs a ``bbox`` of at most a few degrees)."""
-        box = _parse_bbox(bbox)
-        if layer == "lsoa21":
-            if box is None or (box[2] - box[0]) * (box[3] - box[1]) > MAX_LSOA_BBOX:
-                raise DataError(f"the lsoa21 layer needs bbox=minlon,minlat,maxlon,maxlat covering at most "
-                                f"{MAX_LSOA_BBOX} square degrees; zoom in or use the ward24 or lad24 layer")
-        return Response(geo.layer(layer).collection(box), media_type="application/geo+json")
-
     @app.post("/api/funding/upload", tags=["api"])
     async def funding_api(file: Annotated[UploadFile, File()],
-                          index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> dict[str, Any]:
-        """Upload a 360Giving grants file (CSV/XLSX/JSON); returns the reach summary or the problems."""
-        result = await _read_upload(file, max_upload_bytes)
-        return handle_upload(con, result, index=index).as_dict()
+                          index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> JSONResponse:
+        """Upload a 360Giving grants file (CSV/XLSX/JSON); the reach summary (200) or the problems (400)."""
+        upload = await _read_upload(file, app.state.max_upload_bytes)
+        result = await pool.run(upload, index)
+        return JSONResponse(result.as_dict(), status_code=200 if result.ok else 400)
+
+    add_routes(app, store=store, geo=geo, values=MapValues(con.cursor(), store, geo), templates=templates,
+               parse_bbox=_parse_bbox)
 
     # ---- pages ----------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -263,32 +312,34 @@ def create_app(
 
     @app.get("/funding", response_class=HTMLResponse, include_in_schema=False)
     def funding_page(request: Request) -> Response:
-        return templates.TemplateResponse(request, "funding.html", {"limit_mb": max_upload_bytes / 1e6})
+        return templates.TemplateResponse(request, "funding.html", {"limit_mb": app.state.max_upload_bytes / 1e6})
 
     @app.post("/funding", response_class=HTMLResponse, include_in_schema=False)
     async def funding_submit(request: Request, file: Annotated[UploadFile, File()],
                              index: Annotated[Literal["imd2019", "imd2025"], Form()] = "imd2025") -> Response:
         try:
-            upload = await _read_upload(file, max_upload_bytes)
-            result = handle_upload(con, upload, index=index)
+            upload = await _read_upload(file, app.state.max_upload_bytes)
+            result = await pool.run(upload, index)
             status = 200 if result.ok else 400
+        except PoolBusyError:
+            raise
         except NeighbourhoodLensError as exc:
             result, status = None, 413 if isinstance(exc, UploadTooLargeError) else 400
             errors = [str(exc)]
         else:
             errors = result.errors
         return templates.TemplateResponse(request, "funding.html", {
-            "limit_mb": max_upload_bytes / 1e6, "result": result, "errors": errors,
+            "limit_mb": app.state.max_upload_bytes / 1e6, "result": result, "errors": errors,
             "filename": _base_name(file.filename) or "upload"}, status_code=status)
 
     async def refuse(scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
-        message = (f"the upload ({size}) is over the upload limit of {max_upload_bytes / 1e6:.1f} MB; "
+        message = (f"the upload ({size}) is over the upload limit of {app.state.max_upload_bytes / 1e6:.1f} MB; "
                    "split the file or filter it to the grants you need")
         response = error(Request(scope), 413, message)
         response.headers["cache-control"] = "no-store"  # outside the _CacheHeaders middleware
         await response(scope, receive, send)
 
-    app.add_middleware(_UploadLimit, limit=max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
+    app.add_middleware(_UploadLimit, limit=lambda: app.state.max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
     return app
 
 
@@ -300,8 +351,13 @@ class _UploadLimit:
     passes the limit, so an oversized upload is neither parsed nor spooled to disk.
     """
 
-    def __init__(self, app: Any, *, limit: int, refuse: Any) -> None:
-        self.app, self.limit, self.refuse = app, limit, refuse
+    def __init__(self, app: Any, *, limit: int | Any, refuse: Any) -> None:
+        self.app, self._limit, self.refuse = app, limit, refuse
+
+    @property
+    def limit(self) -> int:
+        """The limit in bytes (``limit`` may be a number or a function giving it)."""
+        return int(self._limit() if callable(self._limit) else self._limit)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _UPLOAD_PATHS:
@@ -335,11 +391,31 @@ class _UploadLimit:
         await self.app(scope, replay, send)
 
 
-class _CacheHeaders:
-    """Pure ASGI middleware: a Cache-Control header by path (no-store on errors) and nosniff."""
+def _origin(url: str) -> str:
+    """The scheme and host of a tile URL template, for the CSP (empty if none).
 
-    def __init__(self, app: Any) -> None:
+    >>> _origin("https://tile.example.org/{z}/{x}/{y}.png"), _origin("")
+    ('https://tile.example.org', '')
+    """
+    match = re.match(r"^(https?://[^/{}]+)", url or "")
+    return match.group(1) if match else ""
+
+
+#: Content-Security-Policy: no inline or foreign script; styles may be set inline (Leaflet,
+#: Swagger UI and the legends set element styles); images from here, data: URIs and the basemap.
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{img}; "
+        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'")
+
+
+class _CacheHeaders:
+    """Pure ASGI middleware: Cache-Control by path (no-store on errors), nosniff, CSP, framing and referrer."""
+
+    def __init__(self, app: Any, *, img_src: str = "") -> None:
         self.app = app
+        self.security = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                         (b"referrer-policy", b"same-origin"),
+                         (b"content-security-policy", _CSP.format(img=" " + img_src if img_src else "").encode())]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -354,11 +430,23 @@ class _CacheHeaders:
                 names = {k.lower() for k, _ in headers}
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", value if message["status"] < 400 else b"no-store"))
-                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.extend(self.security)
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _warehouse_key(path: Path) -> str | None:
+    """A short key naming this warehouse file as it is now (path, size, mtime) and the tool version."""
+    import hashlib
+
+    try:
+        stat = path.resolve().stat()
+    except OSError:
+        return None
+    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{__version__}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _vintage(vintage: int) -> int:
