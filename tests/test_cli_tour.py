@@ -68,7 +68,22 @@ def _write_grouping(path: Path, con) -> None:
     lsoas[["lsoa21_code", "neighbourhood_code"]].to_csv(path, index=False)
 
 
-def test_readme_tour_runs_in_80_columns(warehouse_path, mirror, con, tmp_path, monkeypatch, terminal80):
+@pytest.fixture
+def loopback_360giving(monkeypatch):
+    """The README's ``funding fetch`` funder, served by a loopback 360Giving API (tests never go online)."""
+    from _loopback import Loopback, demo_grants
+
+    funder = next(line for line in tour_lines() if line.startswith("nlens funding fetch")).split("--funder ")[1].split()[0]
+    with Loopback() as server:
+        grants = demo_grants(["E01008427", "E01008304", "E05001645"], org_id=funder)
+        for g in grants:  # inside the README's --from/--to window
+            g["awardDate"] = "2021-06-15"
+        monkeypatch.setenv("NLENS_360G_API", server.threesixty_api(funder, grants))
+        yield funder
+
+
+def test_readme_tour_runs_in_80_columns(warehouse_path, mirror, con, tmp_path, monkeypatch, terminal80,
+                                        loopback_360giving):
     db = tmp_path / "tour.duckdb"
     shutil.copy(warehouse_path, db)
     monkeypatch.chdir(tmp_path)
