@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
+from . import programme as programme_cmds
 from .doctor import doctor
 from .left_behind import left_behind
 
@@ -34,6 +35,7 @@ for _name, _fn in geography_cmds.COMMANDS.items():
 for _name in ("trajectory", "movers", "entrenched"):
     app.command(_name, rich_help_panel=_CHANGE)(getattr(summaries, _name))
 app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
+app.add_typer(programme_cmds.app, name="programme", rich_help_panel=_MONEY)
 app.command("serve", rich_help_panel=_SHARE)(web.serve)
 app.command("report", rich_help_panel=_SHARE)(web.report)
 
