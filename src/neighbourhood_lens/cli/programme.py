@@ -12,14 +12,16 @@ from ._common import DbOption, check_suffix, console, handle_errors, render_tabl
 app = typer.Typer(help="Programme design: choose neighbourhoods and share a budget under explicit rules.",
                   no_args_is_help=True)
 
-_PCT = {"money_share_decile1": ".1%", "money_share_left_behind": ".1%", "left_behind_covered_share": ".1%",
-        "decile1_residents_covered_share": ".1%", "concentration_index": "+.3f", "people": ",.0f", "money": ",.0f",
-        "people_x_need": ",.0f", "areas": ",d"}
+_SHORT = {"design": "design", "method": "method", "areas": "areas", "people": "people", "money": "money £",
+          "money_share_decile1": "£→D1", "money_share_left_behind": "£→LB", "left_behind_covered_share": "LB cov",
+          "decile1_residents_covered_share": "D1 cov", "concentration_index": "CI"}
+_PCT = {"£→D1": ".1%", "£→LB": ".1%", "LB cov": ".1%", "D1 cov": ".1%", "CI": "+.3f", "people": ",.0f",
+        "money £": ",.0f", "areas": ",d"}
 
 
 def _print_design(d) -> None:  # noqa: ANN001
     s = d.summary
-    money = f"£{s['money']:,.0f}" + (f" of £{s['budget']:,.0f}" if s.get("budget") else " (no [budget])")
+    money = f"£{s['money']:,.0f}" + (f" of £{s['budget']:,.0f}" if s.get("budget") else " (no \\[budget])")
     console.print(f"[bold]{d.spec.name}[/] ({s['unit']}, {s['method']}): [bold]{s['areas']:,}[/] areas of "
                   f"{s['eligible']:,} eligible, [bold]{s['people']:,.0f}[/] people, [bold]{money}[/]; "
                   f"people × need {s['people_x_need']:,.0f}.")
@@ -121,9 +123,14 @@ def compare(
     for p in parsed:
         with console.status(f"Designing {p.name}…"):
             designs.append(design(con, p, index=index))
-    table, _ = compare_table(con, designs, index=index, baseline_total=baseline_total)
-    console.print(render_table(table.drop(columns=["unit"]), title=f"Designs compared ({table.attrs['index']}; "
-                               f"left-behind = {table.attrs['left_behind_label']})", formats=_PCT))
+    table, _ = compare_table(con, designs, labels=[s.stem for s in specs], index=index, baseline_total=baseline_total)
+    short = table[list(_SHORT)].rename(columns=_SHORT)
+    console.print(render_table(short, title=f"Designs compared ({table.attrs['index']}; LB = the "
+                               f"{table.attrs['left_behind_label']})", formats=_PCT))
+    console.print("£→D1 / £→LB: share of the money reaching IMD decile-1 LSOAs / the left-behind areas; LB cov: "
+                  "share of them covered; D1 cov: share of decile-1 residents covered; CI: concentration index. "
+                  "Designs without a \\[budget] get the same total per head among their chosen areas.",
+                  highlight=False)
     if out is not None:
         ids = list(dict.fromkeys(i for p in parsed for i in design_sources(p)))
         prov = provenance_record(con, ids, command="programme compare",

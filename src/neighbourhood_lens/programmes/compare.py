@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["COMPARE_COLUMNS", "ReachContext", "reach_context", "to_index_lsoas", "reach_measures", "la_baseline",
            "compare_table"]
 
-COMPARE_COLUMNS = ["design", "unit", "method", "areas", "people", "money", "money_share_decile1",
+COMPARE_COLUMNS = ["design", "unit", "method", "money_rule", "areas", "people", "money", "money_share_decile1",
                    "money_share_left_behind", "left_behind_covered_share", "decile1_residents_covered_share",
                    "concentration_index", "people_x_need"]
 
@@ -149,11 +149,10 @@ def la_baseline(con: duckdb.DuckDBPyConnection, ctx: ReachContext, *, total: flo
     lad = a.assign(ps=p * s).groupby("lad_code", as_index=False).agg(ps=("ps", "sum"), pop=("population", "sum"))
     lad["average_score"] = lad["ps"] / lad["pop"]
     weight = lad["pop"] * lad["average_score"]
-    exact = total * 100 * weight / weight.sum()
+    exact = (total * 100 * weight / weight.sum()).to_numpy(float)
     pence = np.floor(exact).astype(np.int64)
     short = int(round(total * 100)) - int(pence.sum())
-    order = np.argsort(-(exact - pence).to_numpy(), kind="stable")[:short]
-    pence = pence.to_numpy()
+    order = np.argsort(-(exact - pence), kind="stable")[:short]
     pence[order] += 1
     totals = pd.DataFrame({"code": lad["lad_code"], "pence": pence})
     w = pd.DataFrame({"code": a["lad_code"], "lsoa_code": a["lsoa_code"], "weight": p})
@@ -164,39 +163,58 @@ def la_baseline(con: duckdb.DuckDBPyConnection, ctx: ReachContext, *, total: flo
 
 
 def compare_table(
-    con: duckdb.DuckDBPyConnection, designs: list[Any], *, index: str | None = None, baseline_total: float | None = None
+    con: duckdb.DuckDBPyConnection,
+    designs: list[Any],
+    *,
+    labels: list[str] | None = None,
+    index: str | None = None,
+    baseline_total: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """One row per design (:class:`.design.Design`) plus the LA-level baseline: :data:`COMPARE_COLUMNS`;
-    and the decile table of each, by design name.
+    and the decile table of each, by label.
 
-    ``index`` defaults to ``imd2019`` unless every design is on a 2021-based unit (then
-    ``imd2025``). The baseline spends ``baseline_total`` (default: the largest budget among the
-    designs; its shares do not depend on it).
+    ``labels`` name the rows (default: the specs' names). ``index`` defaults to ``imd2019``
+    unless every design is on a 2021-based unit (then ``imd2025``). The baseline spends
+    ``baseline_total`` (default: the largest budget among the designs; its shares do not
+    depend on it). A design without a ``[budget]`` is given that same total shared per head
+    among its chosen areas (``money_rule`` says so), so that every row has money to measure.
     """
+    from .select import allocate
+    from .spec import Budget
+
     if not designs:
         raise DataError("compare: give at least one programme spec")
+    labels = labels or [d.spec.name for d in designs]
+    if len(labels) != len(designs):
+        raise DataError(f"compare: {len(labels)} labels for {len(designs)} designs")
     vintages = {resolve_unit(con, d.spec.unit).lsoa_vintage for d in designs}
     index = index or ("imd2025" if vintages == {2021} else "imd2019")
     ctx = reach_context(con, index)
-    rows, deciles = [], {}
-    for d in designs:
-        alloc, covered = to_index_lsoas(con, d.spec.unit, d.selection, vintage=ctx.vintage)
-        m, dec = reach_measures(ctx, alloc, covered)
-        rows.append({"design": d.spec.name, "unit": d.spec.unit, "method": d.spec.select.method,
-                     "areas": len(d.selection), "people": float(d.selection["population"].sum()),
-                     "people_x_need": d.summary["people_x_need"], **m})
-        deciles[d.spec.name] = dec
     budgets = [d.spec.budget.total for d in designs if d.spec.budget is not None]
     total = baseline_total if baseline_total is not None else (max(budgets) if budgets else None)
+    rows, deciles = [], {}
+    for label, d in zip(labels, designs, strict=True):
+        sel, rule = d.selection, "design"
+        if not d.summary["money"] and total is not None:
+            chosen = sel.assign(cost=0.0)
+            sel = sel.assign(amount=allocate(chosen, Budget(total=total, allocation="per_head"))[0])
+            rule = "notional: per head (no [budget])"
+        alloc, covered = to_index_lsoas(con, d.spec.unit, sel, vintage=ctx.vintage)
+        m, dec = reach_measures(ctx, alloc, covered)
+        rows.append({"design": label, "unit": d.spec.unit, "method": d.spec.select.method, "money_rule": rule,
+                     "areas": len(d.selection), "people": float(d.selection["population"].sum()),
+                     "people_x_need": d.summary["people_x_need"], **m})
+        deciles[label] = dec
     if total is not None:
         alloc, covered = la_baseline(con, ctx, total=total)
         m, dec = reach_measures(ctx, alloc, covered)
         lad = "lad19" if ctx.vintage == 2011 else "lad24"
-        rows.append({"design": "Baseline: LAs per head by IMD average score", "unit": lad, "method": "baseline",
+        rows.append({"design": "baseline_la_per_head", "unit": lad, "method": "baseline",
+                     "money_rule": "LAs per head by IMD average score",
                      "areas": int(ctx.areas["lad_code"].nunique()), "people": float(ctx.areas["population"].sum()),
                      "people_x_need": float("nan"), **m})
-        deciles["baseline"] = dec
-    out = pd.DataFrame(rows)
+        deciles["baseline_la_per_head"] = dec
+    out = pd.DataFrame(rows)[COMPARE_COLUMNS]
     out.attrs["index"] = index
     out.attrs["left_behind_label"] = ctx.lb_label
-    return out[COMPARE_COLUMNS], deciles
+    return out, deciles

@@ -174,7 +174,8 @@ def combine_need(scores: dict[str, pd.DataFrame], need: Need) -> pd.DataFrame:
     >>> a = pd.DataFrame({"code": ["x", "y", "z"], "score": [3.0, 2.0, 1.0], "rank": [1.0, 2.0, 3.0]})
     >>> b = pd.DataFrame({"code": ["x", "y", "z"], "score": [1.0, 3.0, 2.0], "rank": [3.0, 1.0, 2.0]})
     >>> a.attrs["n"] = b.attrs["n"] = 3
-    >>> out = combine_need({"a": a, "b": b}, Need(indicators=["a", "b"], combine="all_top_share", share=2 / 3))
+    >>> need = Need(indicators=["imd2019", "cni2019"], combine="all_top_share", share=2 / 3)
+    >>> out = combine_need({"imd2019": a, "cni2019": b}, need)
     >>> out[["code", "rank_ratio", "need_rank", "meets_need"]]
       code  rank_ratio  need_rank  meets_need
     0    x    0.666667          2       False

@@ -165,6 +165,16 @@ def _water_fill(basis: np.ndarray, total: float, floor: float | None, ceiling: f
     return amounts
 
 
+def _whole_pence(amounts: np.ndarray) -> np.ndarray:
+    """Round to whole pence keeping the (rounded) total: largest remainder, ties to the first."""
+    exact = amounts * 100
+    pence = np.floor(exact + 1e-9)
+    short = int(round(exact.sum() - pence.sum()))
+    if short > 0:
+        pence[np.argsort(-(exact - pence), kind="stable")[:short]] += 1
+    return pence / 100
+
+
 def allocate(chosen: pd.DataFrame, budget: Budget | None) -> tuple[np.ndarray, dict[str, float]]:
     """Amount (GBP) for each chosen area and a note: ``allocated``, ``unallocated``.
 
@@ -187,7 +197,7 @@ def allocate(chosen: pd.DataFrame, budget: Budget | None) -> tuple[np.ndarray, d
         pop = chosen["population"].to_numpy(dtype=float)
         basis = {"equal": np.ones(n), "per_head": pop,
                  "need_weighted": pop * chosen["need_weight"].to_numpy(dtype=float)}[budget.allocation]
-        amounts = _water_fill(basis, budget.total, budget.floor, budget.ceiling)
+        amounts = _whole_pence(_water_fill(basis, budget.total, budget.floor, budget.ceiling))
     amounts = np.round(amounts, 2)
     allocated = float(amounts.sum())
     return amounts, {"allocated": allocated, "unallocated": round(budget.total - allocated, 2)}
