@@ -169,3 +169,34 @@ def test_cli_design_writes_the_table_sidecar_and_report(warehouse_path, tmp_path
     bad.write_text('unit = "ward17"\n[need]\nindicators = ["imd2019"]\n[select]\nmethod = "random"\n')
     res = CliRunner().invoke(app, ["programme", "design", str(bad), "--db", str(warehouse_path)])
     assert res.exit_code == 2 and "select.method" in res.output and "'random'" in res.output
+
+
+def test_lsoa21_double_disadvantage_matches_left_behind_2023(con):
+    from neighbourhood_lens.left_behind import left_behind
+
+    d = design(con, parse_spec({"unit": "lsoa21", "need": {"indicators": ["imd2025", "cni2023"],
+                                                            "combine": "all_top_share", "share": 0.1},
+                                "select": {"method": "top"}}))
+    assert sorted(d.selection["code"]) == sorted(left_behind(con, vintage=2023)["code"])
+    assert len(d.selection) == 1262
+
+
+def test_rural_urban_and_region_filters(con):
+    d = design(con, parse_spec({"unit": "ward17", "need": {"indicators": ["imd2019"]},
+                                "eligibility": {"rural_urban": ["rural"], "exclude_regions": ["London"]},
+                                "select": {"method": "top", "count": 20}}))
+    assert len(d.selection) == 20 and "London" not in set(d.selection["region_name"])
+    rules = d.eligibility.set_index("rule")
+    assert rules.loc["rural_urban", "removes_alone"] > 5000 and rules.loc["exclude_regions", "removes_alone"] > 600
+    with pytest.raises(DataError, match="rural_urban.*suburban.*Rural village"):
+        design(con, parse_spec({"unit": "ward17", "need": {"indicators": ["imd2019"]},
+                                "eligibility": {"rural_urban": ["suburban"]}, "select": {"method": "top"}}))
+
+
+def test_docs_document_every_key_of_the_schema():
+    from neighbourhood_lens.programmes import ProgrammeSpec
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "programmes.md").read_text()
+    schema = ProgrammeSpec.model_json_schema()
+    keys = set(schema["properties"]) | {k for d in schema["$defs"].values() for k in d["properties"]}
+    assert all(f"| `{k}` |" in text for k in keys)

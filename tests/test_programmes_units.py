@@ -72,7 +72,8 @@ def test_rank_mean_and_weighted_by_hand():
     # a: (1/4 + 4/4)/2 = 0.625; b: (2/4 + 3/4)/2 = 0.625; c: 0.625; d lacks cni2019
     assert out.loc[["a", "b", "c"], "need_weight"].tolist() == [0.375, 0.375, 0.375]
     assert not out.loc["d", "complete"] and pd.isna(out.loc["d", "need_rank"])
-    out = combine_need(frames, Need(indicators=["imd2019", "cni2019"], combine="weighted", weights=[3, 1])).set_index("code")
+    weighted = Need(indicators=["imd2019", "cni2019"], combine="weighted", weights=[3, 1])
+    out = combine_need(frames, weighted).set_index("code")
     # a: (3 x 0.25 + 1.0)/4 = 0.4375; c: (3 x 0.75 + 0.5)/4 = 0.6875
     assert out.loc["a", "rank_ratio"] == pytest.approx(0.4375)
     assert out.loc["c", "rank_ratio"] == pytest.approx(0.6875)

@@ -31,8 +31,8 @@ def _print_design(d) -> None:  # noqa: ANN001
         console.print(
             f"Optimal (HiGHS): objective [bold]{s['objective']:,.0f}[/], bound {s['bound']:,.0f}, gap "
             f"{s['mip_gap']:.4%}, {s['solve_seconds']:.2f} s, {s['n_binaries']:,} binaries. Greedy on the same rules: "
-            f"{s['greedy_objective']:,.0f} ({s['greedy_areas']:,} areas) → optimal is [bold]{s['improvement']:+,.0f}[/] "
-            f"people × need ({s['improvement_share']:+.2%}).")
+            f"{s['greedy_objective']:,.0f} ({s['greedy_areas']:,} areas) → optimal is "
+            f"[bold]{s['improvement']:+,.0f}[/] people × need ({s['improvement_share']:+.2%}).")
     console.print(render_table(d.eligibility, title="Eligibility (areas removed by each rule)",
                                formats={"removes_alone": ",d", "first_reason": ",d"}))
     if s["money"]:
@@ -59,7 +59,8 @@ def design(
 ) -> None:
     """Choose neighbourhoods and share a budget by the rules in SPEC; print who is chosen and where the money goes."""
     from ..outputs import provenance_record, write_table
-    from ..programmes import design as run, design_sources, load_spec, store_design
+    from ..programmes import design as run
+    from ..programmes import design_sources, load_spec, store_design
     from ..programmes.report import design_map, write_design_report
     from ..store import result_table
     from ..warehouse import connect
