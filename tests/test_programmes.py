@@ -147,6 +147,12 @@ def test_a_stored_index_can_be_a_need_indicator(warehouse_path, tmp_path):
                                 "select": {"method": "top", "count": 5}}))
     assert (d.selection["need_rank"] == [1, 2, 3, 4, 5]).all()
     assert set(d.selection["code"]) == set(official.nsmallest(5, "score").index)
+    from neighbourhood_lens.programmes import store_design
+    from neighbourhood_lens.store import load_result
+
+    assert store_design(con, d, name="top5") == "programme_top5"
+    frame, meta = load_result(con, kind="programme", name="top5")
+    assert list(frame.columns) == OUTPUT_COLUMNS and meta["value_column"] == "amount" and meta["unit"] == "ward17"
     with pytest.raises(Exception, match="no stored index called 'nope'"):
         indicator_scores(con, "ward17", "index:nope")
     con.close()
