@@ -22,8 +22,15 @@ BUDGET = {"unit": "ward17", "need": {"indicators": ["imd2019", "cni2019"]},
 
 
 @pytest.fixture(scope="module")
-def designs(con):
-    return {name: design(con, load_spec(EXAMPLES / f"{name}.toml"))
+def context(con):
+    from neighbourhood_lens.programmes.compare import reach_context
+
+    return reach_context(con, "imd2019")
+
+
+@pytest.fixture(scope="module")
+def designs(con, context):
+    return {name: design(con, load_spec(EXAMPLES / f"{name}.toml"), context=context)
             for name in ("left_behind_2019", "ndc_style", "budget_greedy", "budget_optimal")}
 
 
@@ -78,10 +85,16 @@ def test_budgeted_examples_obey_the_rules_and_optimal_is_no_worse(designs):
     assert info["objective"] >= info["greedy_objective"] and info["mip_gap"] <= 1e-6
     assert info["objective"] == pytest.approx(o.summary["people_x_need"])
     assert info["n_binaries"] == g.summary["eligible"]
+    from neighbourhood_lens.programmes import missed_areas
+
+    missed = missed_areas(g, limit=50)
+    capped = missed[missed["why"] == "per_lad cap full (1)"]
+    assert len(capped) and set(capped["lad_name"]) <= set(g.selection["lad_name"])
+    assert (missed["need_rank"].diff().dropna() >= 0).all()
 
 
-def test_compare_puts_the_examples_beside_the_la_baseline(con, designs):
-    table, deciles = compare_table(con, list(designs.values()), labels=list(designs))
+def test_compare_puts_the_examples_beside_the_la_baseline(con, designs, context):
+    table, deciles = compare_table(con, list(designs.values()), labels=list(designs), context=context)
     assert list(table["design"]) == [*designs, "baseline_la_per_head"]
     base = table.iloc[-1]
     assert base["money"] == pytest.approx(500_000_000, abs=0.01) and base["areas"] == 317
@@ -93,7 +106,7 @@ def test_compare_puts_the_examples_beside_the_la_baseline(con, designs):
     assert deciles["baseline_la_per_head"]["amount"].sum() == pytest.approx(500_000_000, abs=0.01)
 
 
-def test_infeasible_designs_say_which_rule_binds(con):
+def test_infeasible_designs_say_which_rule_binds(con, context):
     spec = parse_spec({**BUDGET, "budget": {"total": 1_000_000, "per_area_fixed": 1_000_000, "per_head": 100}})
     with pytest.raises(DataError, match=r"budget.total = 1,000,000 is below the cheapest eligible area"):
         design(con, spec)
@@ -102,7 +115,7 @@ def test_infeasible_designs_say_which_rule_binds(con):
         design(con, spec)
 
 
-def test_exclusions_convert_vintages_and_report_unknown_codes(con, tmp_path):
+def test_exclusions_convert_vintages_and_report_unknown_codes(con, context, tmp_path):
     h11 = con.execute("SELECT lsoa11_code, ward17_code FROM hierarchy_lsoa11").df()
     new21 = con.execute("SELECT min(lsoa21_code) FROM lookup_lsoa11_lsoa21_lad22 WHERE lsoa21_code LIKE 'E%' AND "
                         "lsoa21_code NOT IN (SELECT lsoa11_code FROM hierarchy_lsoa11)").fetchone()[0]
@@ -115,7 +128,7 @@ def test_exclusions_convert_vintages_and_report_unknown_codes(con, tmp_path):
                                                                                                   index=False)
     spec = parse_spec({"unit": "ward17", "need": {"indicators": ["imd2019"]},
                        "eligibility": {"exclude": str(path)}, "select": {"method": "top"}})
-    d = design(con, spec)
+    d = design(con, spec, context=context)
     rep = d.summary["exclude"]
     assert rep["codes"] == 5 and rep["unknown"] == 2 and "E01999999" in rep["unknown_examples"]
     assert rep["converted"] == 1
@@ -187,10 +200,10 @@ def test_lsoa21_double_disadvantage_matches_left_behind_2023(con):
     assert len(d.selection) == 1262
 
 
-def test_rural_urban_and_region_filters(con):
+def test_rural_urban_and_region_filters(con, context):
     d = design(con, parse_spec({"unit": "ward17", "need": {"indicators": ["imd2019"]},
                                 "eligibility": {"rural_urban": ["rural"], "exclude_regions": ["London"]},
-                                "select": {"method": "top", "count": 20}}))
+                                "select": {"method": "top", "count": 20}}), context=context)
     assert len(d.selection) == 20 and "London" not in set(d.selection["region_name"])
     rules = d.eligibility.set_index("rule")
     assert rules.loc["rural_urban", "removes_alone"] > 5000 and rules.loc["exclude_regions", "removes_alone"] > 600

@@ -41,6 +41,10 @@ def _print_design(d) -> None:  # noqa: ANN001
         console.print(f"Money reaching decile-1 LSOAs: [bold]{s['money_share_decile1']:.1%}[/]; the "
                       f"{s['left_behind_label']}: [bold]{s['money_share_left_behind']:.1%}[/]; concentration index "
                       f"{s['concentration_index']:+.3f}.")
+    from ..programmes import missed_areas
+
+    console.print(render_table(missed_areas(d, limit=10), title="Highest-need areas not chosen",
+                               formats={"population": ",.0f", "need_weight": ".4f"}))
     console.print(f"Covered: {s['left_behind_covered']:,} of the {s['left_behind_label']} "
                   f"([bold]{s['left_behind_covered_share']:.1%}[/]); decile-1 residents covered "
                   f"[bold]{s['decile1_residents_covered_share']:.1%}[/].")
@@ -120,11 +124,18 @@ def compare(
     check_suffix(chart, (".png", ".svg"), option="--chart")
     parsed = [load_spec(s) for s in specs]
     con = connect(db)
+    from ..programmes.compare import reach_context
+    from ..units import resolve_unit
+
+    vintages = {resolve_unit(con, p.unit).lsoa_vintage for p in parsed}
+    index = index or ("imd2025" if vintages == {2021} else "imd2019")
+    ctx = reach_context(con, index)
     designs = []
     for p in parsed:
         with console.status(f"Designing {p.name}…"):
-            designs.append(design(con, p, index=index))
-    table, _ = compare_table(con, designs, labels=[s.stem for s in specs], index=index, baseline_total=baseline_total)
+            designs.append(design(con, p, index=index, context=ctx))
+    table, _ = compare_table(con, designs, labels=[s.stem for s in specs], index=index, baseline_total=baseline_total,
+                             context=ctx)
     short = table[list(_SHORT)].rename(columns=_SHORT)
     console.print(render_table(short, title=f"Designs compared ({table.attrs['index']}; LB = the "
                                f"{table.attrs['left_behind_label']})", formats=_PCT))

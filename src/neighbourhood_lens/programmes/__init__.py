@@ -22,7 +22,7 @@ A programme is written once as a TOML spec (:mod:`.spec`) and run on the warehou
 from __future__ import annotations
 
 from .compare import COMPARE_COLUMNS, compare_table, la_baseline, reach_measures
-from .design import OUTPUT_COLUMNS, Design, design, design_sources, store_design
+from .design import OUTPUT_COLUMNS, Design, design, design_sources, missed_areas, store_design
 from .need import combine_need, indicator_scores, need_table
 from .optimise import objective, solve_optimal
 from .spec import ProgrammeSpec, load_spec, parse_spec
@@ -31,6 +31,6 @@ __all__ = [
     "ProgrammeSpec", "load_spec", "parse_spec",
     "indicator_scores", "combine_need", "need_table",
     "objective", "solve_optimal",
-    "OUTPUT_COLUMNS", "Design", "design", "design_sources", "store_design",
+    "OUTPUT_COLUMNS", "Design", "design", "design_sources", "missed_areas", "store_design",
     "COMPARE_COLUMNS", "compare_table", "la_baseline", "reach_measures",
 ]

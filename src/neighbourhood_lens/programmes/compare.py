@@ -169,6 +169,7 @@ def compare_table(
     labels: list[str] | None = None,
     index: str | None = None,
     baseline_total: float | None = None,
+    context: ReachContext | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """One row per design (:class:`.design.Design`) plus the LA-level baseline: :data:`COMPARE_COLUMNS`;
     and the decile table of each, by label.
@@ -178,6 +179,7 @@ def compare_table(
     ``baseline_total`` (default: the largest budget among the designs; its shares do not
     depend on it). A design without a ``[budget]`` is given that same total shared per head
     among its chosen areas (``money_rule`` says so), so that every row has money to measure.
+    ``context`` reuses a :class:`ReachContext` of ``index``.
     """
     from .select import allocate
     from .spec import Budget
@@ -189,7 +191,7 @@ def compare_table(
         raise DataError(f"compare: {len(labels)} labels for {len(designs)} designs")
     vintages = {resolve_unit(con, d.spec.unit).lsoa_vintage for d in designs}
     index = index or ("imd2025" if vintages == {2021} else "imd2019")
-    ctx = reach_context(con, index)
+    ctx = context if context is not None and context.index == index else reach_context(con, index)
     budgets = [d.spec.budget.total for d in designs if d.spec.budget is not None]
     total = baseline_total if baseline_total is not None else (max(budgets) if budgets else None)
     rows, deciles = [], {}

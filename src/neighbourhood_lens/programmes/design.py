@@ -25,7 +25,7 @@ from .spec import ProgrammeSpec
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["OUTPUT_COLUMNS", "Design", "design", "design_sources", "store_design"]
+__all__ = ["OUTPUT_COLUMNS", "Design", "design", "design_sources", "missed_areas", "store_design"]
 
 #: Columns of a design's output table, one row per chosen area.
 OUTPUT_COLUMNS = ["code", "name", "lad_code", "lad_name", "region_name", "population", "need_rank", "need_weight",
@@ -80,9 +80,12 @@ def _nothing_chosen(spec: ProgrammeSpec, elig: pd.DataFrame, cands: pd.DataFrame
                      f"per_region={spec.select.per_region}); loosen them.")
 
 
-def design(con: duckdb.DuckDBPyConnection, spec: ProgrammeSpec, *, index: str | None = None) -> Design:
+def design(
+    con: duckdb.DuckDBPyConnection, spec: ProgrammeSpec, *, index: str | None = None, context: Any = None
+) -> Design:
     """Run ``spec`` (see :mod:`neighbourhood_lens.programmes`). ``index`` is the reach index
-    (default ``imd2019`` for 2011-based units, ``imd2025`` for 2021-based).
+    (default ``imd2019`` for 2011-based units, ``imd2025`` for 2021-based); ``context`` a
+    :class:`.compare.ReachContext` of that index to reuse across designs.
 
     Raises :class:`DataError` when the design can choose nothing, naming the rule that binds.
     """
@@ -154,7 +157,8 @@ def design(con: duckdb.DuckDBPyConnection, spec: ProgrammeSpec, *, index: str | 
     selection = picked[OUTPUT_COLUMNS].copy()
     selection["need_weight"] = selection["need_weight"].round(6)
     all_areas = frame.assign(chosen=frame["code"].isin(picked["code"]))
-    ctx = reach_context(con, index or ("imd2019" if u.lsoa_vintage == 2011 else "imd2025"))
+    wanted = index or (context.index if context is not None else ("imd2019" if u.lsoa_vintage == 2011 else "imd2025"))
+    ctx = context if context is not None and context.index == wanted else reach_context(con, wanted)
     alloc, covered = to_index_lsoas(con, u, selection, vintage=ctx.vintage)
     reach, deciles = reach_measures(ctx, alloc, covered)
     summary: dict[str, Any] = {
@@ -178,3 +182,25 @@ def store_design(con: duckdb.DuckDBPyConnection, result: Design, *, name: str) -
     return save_result(con, result.selection, kind="programme", name=name, unit=result.summary["unit"],
                        value_column="amount", description=result.spec.name,
                        parameters=result.spec.model_dump(mode="json"), sources=design_sources(result.spec))
+
+
+def missed_areas(result: Design, *, limit: int = 20) -> pd.DataFrame:
+    """The highest-need areas that were not chosen, and why: ``code, name, lad_name, population,
+    need_rank, need_weight, why``. ``why`` is the eligibility rule that removed the area, else a
+    full cap (its LAD or region already holds the cap's number of chosen areas), else ``budget,
+    count or objective``."""
+    a = result.areas
+    out = a[~a["chosen"] & a["need_rank"].notna()].sort_values(["need_rank", "code"]).head(limit)
+    why = out["reason"].astype(object).copy()
+    chosen = a[a["chosen"]]
+    sel = result.spec.select
+    rest = why == ""
+    for col, cap, label in (("lad_code", sel.per_lad, "per_lad"), ("region_code", sel.per_region, "per_region")):
+        if cap is not None:
+            held = out[col].map(chosen.groupby(col).size()).fillna(0).astype(int)
+            full = rest & (held >= cap)
+            why[full] = f"{label} cap full ({cap})"
+            rest &= ~full
+    why[rest] = "budget, count or objective"
+    out = out.assign(why=why, need_weight=out["need_weight"].round(6))
+    return out[["code", "name", "lad_name", "population", "need_rank", "need_weight", "why"]].reset_index(drop=True)

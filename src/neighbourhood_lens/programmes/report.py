@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import DataError
+from .design import missed_areas
 
 if TYPE_CHECKING:
     import duckdb
@@ -128,7 +129,8 @@ def render_design_html(d: Design, *, map_png: Path | None = None) -> str:
         f"<h2>Reach ({html.escape(s['reach_index'])}, as <code>nlens funding reach</code>)</h2>"
         f"<ul>{''.join(f'<li>{r}</li>' for r in reach)}</ul>"
         f"{_table(d.deciles, {'amount': ',.0f', 'population': ',.0f', 'amount_per_capita': ',.2f', 'share_of_amount': '.1%'})}"  # noqa: E501
-        f"{chart}{img}<h2>Chosen areas</h2>"
+        f"{chart}{img}<h2>Highest-need areas not chosen</h2>"
+        f"{_table(missed_areas(d), {'population': ',.0f', 'need_weight': '.4f'})}<h2>Chosen areas</h2>"
         f"{_table(d.selection, {'population': ',.0f', 'need_weight': '.4f', 'amount': ',.0f'}, limit=500)}"
         "<p>Sources: MHCLG English Indices of Deprivation (OGL v3); OCSI Community Needs Index (research use); "
         "ONS lookups and populations (OGL v3).</p></body></html>"
