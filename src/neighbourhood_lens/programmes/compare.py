@@ -65,10 +65,10 @@ class ReachContext:
         if lb_vintage == 2019:
             h = con.execute("SELECT lsoa11_code AS lsoa_code, ward17_code AS lb_code FROM hierarchy_lsoa11").df()
             self.lb_of_lsoa = h.set_index("lsoa_code")["lb_code"]
-            self.lb_label = f"{len(lb)} left-behind wards (2019)"
+            self.lb_label = f"{len(lb):,} left-behind wards (2019)"
         else:
             self.lb_of_lsoa = pd.Series(self.areas["lsoa_code"].to_numpy(), index=self.areas["lsoa_code"])
-            self.lb_label = f"{len(lb)} left-behind LSOAs (2023)"
+            self.lb_label = f"{len(lb):,} left-behind LSOAs (2023)"
 
 
 def reach_context(con: duckdb.DuckDBPyConnection, index: str) -> ReachContext:
