@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
+from . import programme as programme_cmds
 from .doctor import doctor
 from .funding_fetch import fetch as funding_fetch
 from .left_behind import left_behind
@@ -37,6 +38,7 @@ for _name in ("trajectory", "movers", "entrenched"):
     app.command(_name, rich_help_panel=_CHANGE)(getattr(summaries, _name))
 funding.app.command("fetch")(funding_fetch)
 app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
+app.add_typer(programme_cmds.app, name="programme", rich_help_panel=_MONEY)
 app.command("serve", rich_help_panel=_SHARE)(web.serve)
 app.command("report", rich_help_panel=_SHARE)(web.report)
 app.command("search", rich_help_panel=_PLACES)(search)
