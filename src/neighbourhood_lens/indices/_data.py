@@ -118,8 +118,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> tuple[pd.DataFr
         if c.file is not None:
             sources[f"file {str(c.file)!r} ({c.name})"] = _read_file(c, unit)
     notes: list[str] = []
-    for label, frame in sources.items():
-        frame.dropna(subset=["code"], inplace=True)
+    for label in list(sources):
+        frame = sources[label] = sources[label].dropna(subset=["code"])
         dup = frame["code"][frame["code"].duplicated()]
         if len(dup):
             raise JoinError(f"{label}: {len(dup)} code(s) repeat: {examples(dup.unique())}; one row per area needed")

@@ -50,9 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PRESETS", "IMD_WEIGHTS", "preset", "published", "compare_with_published"]
 
-#: The official IoD domain weights (IoD2019 and IoD2025), in percent.
-IMD_WEIGHTS = {"income": 22.5, "employment": 22.5, "education": 13.5, "health": 13.5,
-               "crime": 9.3, "housing": 9.3, "environment": 9.3}
+#: The official IoD domain weights (IoD2019 and IoD2025) as shares: 22.5%, 22.5%, 13.5%, 13.5%, 9.3% x 3.
+IMD_WEIGHTS = {"income": 0.225, "employment": 0.225, "education": 0.135, "health": 0.135,
+               "crime": 0.093, "housing": 0.093, "environment": 0.093}
 _CNI_DOMAINS = ("civic_assets", "connectedness", "engaged_community")
 
 
@@ -62,7 +62,7 @@ def _imd(year: int, table: str, unit: str) -> dict:
         "description": f"MHCLG IoD{year}: exponentially transformed domain ranks, official weights, weighted sum",
         "unit": unit,
         "component": [{"name": d, "table": table, "column": f"{d}_rank", "need": "low", "transform": "exponential",
-                       "weight": w / 100} for d, w in IMD_WEIGHTS.items()],
+                       "weight": w} for d, w in IMD_WEIGHTS.items()],
         "aggregate": {"method": "weighted_sum"},
     }
 

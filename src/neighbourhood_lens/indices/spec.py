@@ -215,7 +215,6 @@ def parse_spec(data: dict, *, source: str = "", base: Path | None = None) -> Ind
     ...
     neighbourhood_lens.errors.DataError: invalid index spec :
       colour: unknown key (got 'red')
-      (top level): the spec has no [[component]] and no [[domain]]; add at least one
     """
     try:
         spec = IndexSpec.model_validate(data)
