@@ -161,6 +161,8 @@ def test_weight_draws_keep_each_level_total_and_stay_in_range():
     assert np.allclose(tw0, [[2], [6], [2]])
 
 
-def test_ordinal_ranks_give_exactly_n_top_areas():
-    s = np.array([[1.0], [1.0], [3.0], [0.5]])
-    assert ordinal_ranks(s)[:, 0].tolist() == [2, 3, 1, 4]
+def test_ordinal_ranks_use_every_rank_once_even_with_ties():
+    s = np.array([[1.0, 2.0], [1.0, 0.0], [3.0, 1.0], [0.5, 9.0]])
+    r = ordinal_ranks(s)
+    assert sorted(r[:2, 0].tolist()) == [2, 3] and r[2, 0] == 1 and r[3, 0] == 4
+    assert r[:, 1].tolist() == [2, 4, 3, 1]

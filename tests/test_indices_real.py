@@ -157,3 +157,34 @@ def test_left_behind_stability_baseline_is_the_published_225(con):
     # with the CNI fixed, a ward can only fall off through its IMD rank
     assert (out.loc[out["left_behind_baseline"], "p_cni_top"] == 1).all()
     assert out.attrs["n_enter"] == int((~out["left_behind_baseline"]).sum())
+
+
+def test_cli_build_store_sensitivity_and_left_behind(warehouse_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from neighbourhood_lens.cli import app
+
+    runner = CliRunner()
+    db = tmp_path / "w.duckdb"
+    shutil.copy(warehouse_path, db)
+    out = tmp_path / "cni.csv"
+    r = runner.invoke(app, ["index", "build", "--preset", "cni2019", "--db", str(db), "--out", str(out),
+                            "--store", "cni_rebuilt"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Against the published cni2019" in text and "Stored as index_cni_rebuilt" in text
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["code", "score", "rank", "decile", "civic_assets", "connectedness",
+                                   "engaged_community"]
+    assert (out.parent / "cni.csv.provenance.json").exists()
+    r = runner.invoke(app, ["index", "build", "--preset", "imd2019", "--db", str(db), "--store", "Bad Name"])
+    assert r.exit_code != 0 and "name 'Bad Name' is not allowed" in " ".join(r.output.split())
+    unc = tmp_path / "u.csv"
+    r = runner.invoke(app, ["index", "sensitivity", "--preset", "cni2019", "--db", str(db), "--draws", "20",
+                            "--weight-jitter", "0.2", "--seed", "1", "--out", str(unc)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    u = pd.read_csv(unc)
+    assert list(u.columns) == ["code", "score", "rank", "rank_median", "rank_p05", "rank_p95", "p_top_decile"]
+    r = runner.invoke(app, ["left-behind", "--sensitivity", "--draws", "10", "--db", str(db)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "Baseline: 225 wards (identical to the official 225)" in " ".join(r.output.split())

@@ -21,8 +21,9 @@ moves the ranks most.
 
 Notes
 -----
-Within a draw, ranks are ordinal (ties broken by area code, which the areas are sorted by) so
-that exactly :math:`\\lfloor N/10 \\rfloor` areas are in the top decile. Percentiles of ranks
+Within a draw, ranks are ordinal so that exactly :math:`\\lfloor N/10 \\rfloor` areas are in
+the top decile. Exactly equal scores (which jittered continuous weights practically never
+give) are ordered by NumPy's introsort: reproducibly for a given input, but not by code. Percentiles of ranks
 are linear interpolations between order statistics (NumPy's default). Ranks are held as
 ``uint16`` when :math:`N < 65{,}536` (1,000 draws x 33,755 LSOAs = 68 MB) and scores as
 ``float64`` only one chunk at a time.
@@ -82,9 +83,9 @@ def weight_draws(plan: Plan, *, draws: int, jitter: float, rng: np.random.Genera
 
 
 def ordinal_ranks(scores: np.ndarray, *, dtype: type = np.int32) -> np.ndarray:
-    """Rank 1 = highest score in each column; ties broken by row order.
+    """Rank 1 = highest score in each column, ranks 1..N all used (exact ties broken by the sort).
 
-    >>> ordinal_ranks(np.array([[1.0, 5.0], [3.0, 5.0], [2.0, 0.0]])).tolist()
+    >>> ordinal_ranks(np.array([[1.0, 5.0], [3.0, 4.0], [2.0, 0.0]])).tolist()
     [[3, 1], [1, 2], [2, 3]]
     """
     return _ordinal_ranks_t(scores.T, dtype=dtype).T
@@ -92,7 +93,7 @@ def ordinal_ranks(scores: np.ndarray, *, dtype: type = np.int32) -> np.ndarray:
 
 def _ordinal_ranks_t(scores_t: np.ndarray, *, dtype: type = np.int32) -> np.ndarray:
     """:func:`ordinal_ranks` of ``scores_t`` (draws x areas) along rows, contiguous for speed."""
-    order = np.argsort(-np.ascontiguousarray(scores_t), axis=1, kind="stable")
+    order = np.argsort(-np.ascontiguousarray(scores_t), axis=1)
     ranks = np.empty(order.shape, dtype=dtype)
     rows = np.arange(1, order.shape[1] + 1, dtype=dtype)[None, :]
     np.put_along_axis(ranks, order, np.broadcast_to(rows, order.shape), axis=1)

@@ -23,7 +23,7 @@ Notes
 The baseline is the rule applied to the *rebuilt* indices with the official weights (no
 jitter). The rebuilt LSOA IMD differs from the published, 3-decimal score by at most 0.0005
 (see :mod:`.presets`), so the baseline list is compared with the published 225 and any
-difference is reported in ``attrs``. Ranks within a draw are ordinal (ties by ward code).
+difference is reported in ``attrs``. Ranks within a draw are ordinal (see :mod:`.sensitivity`).
 
 References
 ----------
