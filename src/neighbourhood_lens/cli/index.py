@@ -40,6 +40,8 @@ def build(
     store: Annotated[str | None, typer.Option(
         help="Also keep the index in the warehouse as NAME (for programme 'index:NAME', summarise --index "
              "NAME and the web map).")] = None,
+    compare: Annotated[str | None, typer.Option(
+        help="Compare with a published composite (imd2019, imd2025, cni2019, cni2023): decile-1 overlap.")] = None,
     top: Annotated[int, typer.Option(help="Rows to show on screen.")] = 10,
     db: DbOption = None,
 ) -> None:
@@ -64,6 +66,11 @@ def build(
                       f"ranks identical for {cmp['share_rank_identical']:.4%} of {cmp['n']:,} areas "
                       f"(within 1: {cmp['share_rank_within_1']:.4%}; deciles identical: "
                       f"{cmp['share_decile_identical']:.4%}).")
+    if compare is not None:
+        ov = ix.top_decile_overlap(frame, ix.published(con, compare))
+        console.print(f"Decile 1 against the published {compare} decile 1: {ov['overlap']:,} of {ov['n_top']:,} "
+                      f"areas in both ({ov['share']:.1%}); Spearman rank correlation {ov['spearman']:.4f} "
+                      f"over {ov['n']:,} areas.")
     console.print(render_table(frame.head(top), title="Most need (rank 1 = most need)",
                                formats={c: ".3f" for c in frame.columns if c not in ("code", "rank", "decile")}))
     params = {"spec": str(spec) if spec else None, "preset": preset, "definition": frame.attrs["spec"]}

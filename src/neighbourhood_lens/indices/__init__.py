@@ -9,7 +9,7 @@ Stages follow the order a user works in (after COINr): :mod:`.spec` (what to com
 from __future__ import annotations
 
 from .aggregate import Plan, build_index, combine, evaluate, prepare
-from .presets import PRESETS, compare_with_published, preset, published
+from .presets import PRESETS, compare_with_published, preset, published, top_decile_overlap
 from .spec import IndexSpec, load_spec, parse_spec
 from .transforms import exponential, transform, winsorise
 
@@ -29,4 +29,5 @@ __all__ = [
     "preset",
     "published",
     "compare_with_published",
+    "top_decile_overlap",
 ]

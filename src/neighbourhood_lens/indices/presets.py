@@ -48,7 +48,7 @@ from .spec import IndexSpec, parse_spec
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["PRESETS", "IMD_WEIGHTS", "preset", "published", "compare_with_published"]
+__all__ = ["PRESETS", "IMD_WEIGHTS", "preset", "published", "compare_with_published", "top_decile_overlap"]
 
 #: The official IoD domain weights (IoD2019 and IoD2025) as shares: 22.5%, 22.5%, 13.5%, 13.5%, 9.3% x 3.
 IMD_WEIGHTS = {"income": 0.225, "employment": 0.225, "education": 0.135, "health": 0.135,
@@ -133,3 +133,25 @@ def compare_with_published(built: pd.DataFrame, pub: pd.DataFrame) -> dict[str, 
         "share_rank_within_1": float(np.mean(np.abs(r - rp) <= 1)),
         "share_decile_identical": float(np.mean(np.ceil(10 * r / n) == np.ceil(10 * rp / n))),
     }
+
+
+def top_decile_overlap(built: pd.DataFrame, pub: pd.DataFrame) -> dict[str, float]:
+    """How many areas of the built index's decile 1 are in the published composite's decile 1.
+
+    Both deciles are equal-count over the areas the two share (published rank 1 = most need).
+    Returns ``n_top`` (areas in each decile 1), ``overlap`` and ``share``, plus the Spearman
+    rank correlation ``spearman``.
+
+    >>> b = pd.DataFrame({"code": list("abcdefghij"), "score": range(10, 0, -1), "rank": range(1, 11)})
+    >>> top_decile_overlap(b, b.assign(rank=[2, 1, 3, 4, 5, 6, 7, 8, 9, 10]))["overlap"]
+    0
+    """
+    m = built[["code", "rank"]].merge(pub[["code", "rank"]], on="code", suffixes=("", "_pub"), validate="one_to_one")
+    n = len(m)
+    r = m["rank"].rank(method="first").to_numpy()
+    rp = m["rank_pub"].rank(method="first").to_numpy()
+    n_top = n // 10
+    overlap = int(np.sum((r <= n_top) & (rp <= n_top)))
+    spearman = float(np.corrcoef(r, rp)[0, 1])
+    return {"n": n, "n_top": n_top, "overlap": overlap, "share": overlap / n_top if n_top else float("nan"),
+            "spearman": spearman}

@@ -23,8 +23,8 @@ Notes
 -----
 Within a draw, ranks are ordinal so that exactly :math:`\\lfloor N/10 \\rfloor` areas are in
 the top decile. Exactly equal scores (which jittered continuous weights practically never
-give) are ordered by NumPy's introsort: reproducibly for a given input, but not by code. Percentiles of ranks
-are linear interpolations between order statistics (NumPy's default). Ranks are held as
+give) are ordered by NumPy's introsort: reproducibly for a given input, but not by code.
+Percentiles of ranks are linear interpolations between order statistics (NumPy's default). Ranks are held as
 ``uint16`` when :math:`N < 65{,}536` (1,000 draws x 33,755 LSOAs = 68 MB) and scores as
 ``float64`` only one chunk at a time.
 
