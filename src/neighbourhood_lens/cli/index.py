@@ -202,8 +202,9 @@ def left_behind_sensitivity(
         f"uncertain (0 < p < 1): [bold]{a['n_baseline_uncertain']}[/]; other wards that enter the list in some "
         f"draws: [bold]{a['n_enter']}[/] ({a['n_ever']} wards in all)."
     )
-    show = frame[(frame["p_left_behind"] > 0) & (frame["p_left_behind"] < 1)].head(15)
-    console.print(render_table(show, title="Least stable wards",
+    show = frame[(frame["p_left_behind"] > 0) & (frame["p_left_behind"] < 1)]
+    show = show.iloc[(show["p_left_behind"] - 0.5).abs().argsort(kind="stable")].head(15)
+    console.print(render_table(show, title="Least stable wards (p nearest 0.5)",
                                formats={"p_left_behind": ".3f", "p_imd_top": ".3f", "p_cni_top": ".3f"}))
     if out is not None:
         prov = provenance_record(con, a["sources"], command="left-behind --sensitivity",
