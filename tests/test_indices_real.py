@@ -188,3 +188,5 @@ def test_cli_build_store_sensitivity_and_left_behind(warehouse_path, tmp_path):
     r = runner.invoke(app, ["left-behind", "--sensitivity", "--draws", "10", "--db", str(db)], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "Baseline: 225 wards (identical to the official 225)" in " ".join(r.output.split())
+    r = runner.invoke(app, ["left-behind", "--sensitivity", "--vintage", "2023", "--db", str(db)])
+    assert r.exit_code != 0 and "--sensitivity is implemented for the 2019 ward list only" in " ".join(r.output.split())

@@ -171,10 +171,15 @@ def sensitivity(
 @handle_errors
 def left_behind_sensitivity(
     *, draws: int, weight_jitter: float, seed: int, cni: str, imd_share: float, cni_share: float,
-    out: Path | None, db: str | None,
+    out: Path | None, db: str | None, vintage: int = 2019, neighbourhoods: str | None = None,
 ) -> None:
     """``nlens left-behind --sensitivity``: how stable the 2019 list of left-behind wards is."""
+    from ..errors import DataError
     from ..indices.stability import left_behind_stability
+
+    if vintage != 2019 or neighbourhoods is not None:
+        raise DataError("--sensitivity is implemented for the 2019 ward list only (--vintage 2019, no "
+                        "--neighbourhoods); for other indices use `nlens index sensitivity`")
     from ..outputs import provenance_record, write_table
     from ..warehouse import connect
     from ._common import progress_bar
