@@ -124,12 +124,28 @@ EDITIONS: dict[str, Edition] = {
 }
 
 
-def edition(index: str) -> Edition:
-    """Look up an edition, with an error listing the valid ones."""
+def edition(index: str | Edition, con: duckdb.DuckDBPyConnection | None = None) -> Edition:
+    """Look up an edition, with an error listing the valid ones.
+
+    With a warehouse, ``index`` may also name an index stored on LSOAs (``nlens index build
+    --store NAME``, unit ``lsoa11`` or ``lsoa21``): its ``score`` and ``rank`` are summarised as
+    the domain ``imd`` (rank 1 = most need among all the vintage's LSOAs).
+    """
+    if isinstance(index, Edition):
+        return index
     try:
         return EDITIONS[index]
     except KeyError:
-        raise DataError(f"unknown index {index!r}; valid indexes: {', '.join(EDITIONS)}") from None
+        pass
+    if con is not None and has_table(con, "stored_results"):
+        sql = "SELECT unit, n_rows FROM stored_results WHERE kind = 'index' AND name = ?"
+        row = con.execute(sql, [index]).fetchall()
+        if row and row[0][0] in ("lsoa11", "lsoa21"):
+            vintage = 2011 if row[0][0] == "lsoa11" else 2021
+            return Edition(index, f"index_{index}", vintage, int(row[0][1]),
+                           EDITIONS["imd2019" if vintage == 2011 else "imd2025"].population_source)
+    raise DataError(f"unknown index {index!r}; valid indexes: {', '.join(EDITIONS)}, or an index stored on "
+                    "LSOAs with `nlens index build --store NAME`") from None
 
 
 def check_domain(domain: str) -> str:
@@ -319,7 +335,9 @@ def _user_grouping(con: duckdb.DuckDBPyConnection, ed: Edition, frame: pd.DataFr
     return out
 
 
-def grouping(con: duckdb.DuckDBPyConnection, *, index: str, by: str | Path | pd.DataFrame) -> pd.DataFrame:
+def grouping(
+    con: duckdb.DuckDBPyConnection, *, index: str | Edition, by: str | Path | pd.DataFrame
+) -> pd.DataFrame:
     """Resolve ``by`` to a mapping ``lsoa_code, code, name`` on the LSOA vintage of ``index``.
 
     ``by`` is a level name (``ward17``, ``lad19``, ``msoa11``, ``region19``, ``lsoa11`` for IoD2019;
@@ -327,7 +345,7 @@ def grouping(con: duckdb.DuckDBPyConnection, *, index: str, by: str | Path | pd.
     groups (columns ``lsoa11_code``/``lsoa21_code`` and ``neighbourhood_code``/``group_code``/``code``,
     optional name), or the name of a stored grouping (warehouse table ``neighbourhoods_<name>``).
     """
-    ed = edition(index)
+    ed = edition(index, con)
     if isinstance(by, pd.DataFrame):
         return _user_grouping(con, ed, by, what="grouping")
     text = str(by)
@@ -368,6 +386,15 @@ def _edition_lsoas(
 ) -> tuple[pd.DataFrame, set[str]]:
     """Every LSOA of ``ed`` with all domain ranks and scores, numerators and population (one query)."""
     require_tables(con, [ed.table])
+    if ed.id not in EDITIONS:  # a stored index: its score and rank stand in for the IMD
+        select = ["t.code AS lsoa_code", "CAST(t.rank AS DOUBLE) AS imd_rank", "CAST(t.score AS DOUBLE) AS imd_score"]
+        select += [f"CAST(NULL AS DOUBLE) AS {d}_{m}" for d in DOMAINS[1:] for m in ("rank", "score")]
+        wide = con.execute(f'SELECT {", ".join(select)} FROM "{ed.table}" t').df()
+        base = hierarchy(con, ed.lsoa_vintage, population=population)[[ed.lsoa_code, "population"]]
+        wide = wide.merge(base.rename(columns={ed.lsoa_code: "lsoa_code"}), on="lsoa_code", how="inner",
+                          validate="one_to_one")
+        wide.attrs["notes"] = [f"imd: domain 'imd' is the stored index {ed.id!r} (its score and rank)"]
+        return wide, {"imd"}
     cols = _columns(con, ed.table)
     select = [f"t.{ed.lsoa_code} AS lsoa_code"]
     for d in DOMAINS:
@@ -493,7 +520,7 @@ def _domain_rows(
 def lsoa_frame(
     con: duckdb.DuckDBPyConnection,
     *,
-    index: str,
+    index: str | Edition,
     by: str | Path | pd.DataFrame,
     domain: str = "imd",
     population: pd.DataFrame | None = None,
@@ -504,10 +531,10 @@ def lsoa_frame(
     is the indicator numerator (IoD2019 income/employment), an estimate (IoD2025 income: score x
     population) or missing. ``frame.attrs['notes']`` says which.
     """
-    ed = edition(index)
+    ed = edition(index, con)
     check_domain(domain)
     wide, scored = _edition_lsoas(con, ed, population)
-    groups = grouping(con, index=index, by=by)
+    groups = grouping(con, index=ed, by=by)
     return _domain_rows(wide, scored, groups, ed=ed, domain=domain, user_population=population is not None,
                         uncovered=_uncovered(wide, groups))
 
@@ -515,7 +542,7 @@ def lsoa_frame(
 def summarise(
     source: duckdb.DuckDBPyConnection | pd.DataFrame,
     *,
-    index: str,
+    index: str | Edition,
     by: str | Path | pd.DataFrame | None = None,
     domain: str = "imd",
     population: pd.DataFrame | None = None,
@@ -529,14 +556,14 @@ def summarise(
     and ``domain``. ``frame.attrs['notes']`` and ``['coverage']`` report caveats and how many
     LSOAs and people the summaries rest on.
     """
-    ed = edition(index)
+    ed = edition(index, None if isinstance(source, pd.DataFrame) else source)
     check_domain(domain)
     if isinstance(source, pd.DataFrame):
         rows = source
     else:
         if by is None:
             raise DataError("summarise: pass by= (a level, a CSV grouping or a stored grouping name)")
-        rows = lsoa_frame(source, index=index, by=by, domain=domain, population=population)
+        rows = lsoa_frame(source, index=ed, by=by, domain=domain, population=population)
     out = summary_measures(rows, n_national=ed.n_lsoas)
     out.insert(2, "index", ed.id)
     out.insert(3, "domain", domain)
@@ -552,7 +579,7 @@ def summarise(
 def summarise_all(
     con: duckdb.DuckDBPyConnection,
     *,
-    index: str,
+    index: str | Edition,
     by: str | Path | pd.DataFrame,
     population: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -560,16 +587,16 @@ def summarise_all(
 
     Reads the edition once; the eight domains are then summarised from memory.
     """
-    ed = edition(index)
+    ed = edition(index, con)
     wide, scored = _edition_lsoas(con, ed, population)
-    groups = grouping(con, index=index, by=by).astype(object)
+    groups = grouping(con, index=ed, by=by).astype(object)
     frames = []
     uncovered = _uncovered(wide, groups)
     pos = pd.Index(wide["lsoa_code"].to_numpy(dtype=object)).get_indexer(groups["lsoa_code"].to_numpy(dtype=object))
-    for d in DOMAINS:
+    for d in DOMAINS if ed.id in EDITIONS else ("imd",):
         rows = _domain_rows(wide, scored, groups, ed=ed, domain=d, user_population=population is not None,
                             uncovered=uncovered, positions=pos)
-        frames.append(summarise(rows, index=index, domain=d))
+        frames.append(summarise(rows, index=ed, domain=d))
     out = pd.concat(frames, ignore_index=True)
     out.attrs["notes"] = list(dict.fromkeys(n for f in frames for n in f.attrs["notes"]))
     out.attrs["coverage"] = frames[0].attrs["coverage"]

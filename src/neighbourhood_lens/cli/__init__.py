@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
+from . import index as index_cmds
 from . import programme as programme_cmds
 from .doctor import doctor
 from .funding_fetch import fetch as funding_fetch
@@ -31,6 +32,7 @@ app.add_typer(data.app, name="data", rich_help_panel=_DATA)
 app.command("doctor", rich_help_panel=_DATA)(doctor)
 app.command("left-behind", rich_help_panel=_PLACES)(left_behind)
 app.add_typer(neighbourhoods.app, name="neighbourhoods", rich_help_panel=_PLACES)
+app.add_typer(index_cmds.app, name="index", rich_help_panel=_PLACES)
 app.command("summarise", rich_help_panel=_PLACES)(summaries.summarise)
 for _name, _fn in geography_cmds.COMMANDS.items():
     app.command(_name, rich_help_panel=_WHERE)(_fn)

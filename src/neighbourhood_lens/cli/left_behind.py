@@ -22,8 +22,21 @@ def left_behind(
     top: Annotated[int, typer.Option(help="Rows of the list to show on screen (0 = all).")] = 15,
     fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Stability of the 2019 list when the domain weights are jittered.")] = False,
+    draws: Annotated[int, typer.Option(help="With --sensitivity: Monte Carlo draws.")] = 1000,
+    weight_jitter: Annotated[float, typer.Option(help="With --sensitivity: weights x Uniform(1-J, 1+J).")] = 0.2,
+    seed: Annotated[int, typer.Option(help="With --sensitivity: random seed.")] = 1,
+    cni: Annotated[str, typer.Option(help="With --sensitivity: 'jitter' (rebuild CNI from its domains) or "
+                                          "'published' (keep the published CNI rank).")] = "jitter",
 ) -> None:
     """Find the left-behind neighbourhoods: most deprived on the IMD and highest need on the CNI."""
+    if sensitivity:
+        from .index import left_behind_sensitivity
+
+        left_behind_sensitivity(draws=draws, weight_jitter=weight_jitter, seed=seed, cni=cni, imd_share=imd_share,
+                                cni_share=cni_share, out=out, db=db, vintage=vintage, neighbourhoods=neighbourhoods)
+        return
     from .. import left_behind as lb
     from ..outputs import provenance_record, write_table
     from ..warehouse import connect

@@ -42,7 +42,8 @@ def _read_population(path: Path | None):  # noqa: ANN202
 
 @handle_errors
 def summarise(
-    index: Annotated[str, typer.Option(help="imd2019 (LSOA 2011) or imd2025 (LSOA 2021).")] = "imd2019",
+    index: Annotated[str, typer.Option(help="imd2019 (LSOA 2011), imd2025 (LSOA 2021), or an index stored on "
+                                            "LSOAs with `nlens index build --store NAME`.")] = "imd2019",
     by: Annotated[str, typer.Option(help="ward17, msoa11, lad19, region19, ward24, lad24 or region24; a CSV "
                                          "(lsoa11_code or lsoa21_code, neighbourhood_code, optional "
                                          "neighbourhood_name); or a stored grouping name.")] = "lad19",
