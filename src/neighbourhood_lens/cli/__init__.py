@@ -12,6 +12,7 @@ import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
 from .doctor import doctor
+from .evaluate import evaluate
 from .left_behind import left_behind
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ for _name, _fn in geography_cmds.COMMANDS.items():
 for _name in ("trajectory", "movers", "entrenched"):
     app.command(_name, rich_help_panel=_CHANGE)(getattr(summaries, _name))
 app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
+app.command("evaluate", rich_help_panel=_CHANGE)(evaluate)
 app.command("serve", rich_help_panel=_SHARE)(web.serve)
 app.command("report", rich_help_panel=_SHARE)(web.report)
 
