@@ -97,8 +97,8 @@ def _fit(frame: pd.DataFrame, regressors: pd.DataFrame, *, clustered: bool = Tru
     x = regressors.set_axis(idx)
     w = pd.Series(frame["weight"].to_numpy(float), index=idx)
     multi = stacked and frame["stack"].nunique() > 1
-    other = (pd.DataFrame({"stack_year": pd.factorize(
-        frame["stack"].to_numpy(dtype=np.int64) * 10000 + frame["year"].to_numpy(dtype=np.int64))[0]}, index=idx) if multi else None)
+    stack_year = frame["stack"].to_numpy(dtype=np.int64) * 10000 + frame["year"].to_numpy(dtype=np.int64)
+    other = pd.DataFrame({"stack_year": pd.factorize(stack_year)[0]}, index=idx) if multi else None
     model = PanelOLS(y, x, entity_effects=True, time_effects=not multi, other_effects=other, weights=w,
                      drop_absorbed=True, check_rank=False)
     if clustered:

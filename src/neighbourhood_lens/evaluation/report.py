@@ -175,10 +175,10 @@ def write_report(
     st = ev.matching.status
     counts = (st.assign(reason=st["reason"].replace("", "-")).groupby(["status", "reason"], as_index=False)
               .size().rename(columns={"size": "treated areas"}))
+    lead = html.escape(interpret(ev.effects, outcome=outcome, higher_is_worse=higher_is_worse))
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p><b>Outcome:</b> {html.escape(outcome)}. <b>Unit:</b> {html.escape(unit)}.</p>",
-                f"<p class='lead'>{html.escape(interpret(ev.effects, outcome=outcome, higher_is_worse=higher_is_worse))}"
-                "</p>",
+                f"<p class='lead'>{lead}</p>",
                 "<h2>Notes and caveats</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in ev.notes) + "</ul>",
                 "<h2>Treated areas in and out</h2>" + _table(counts)
                 + f"<p>{int((st['status'] == 'matched').sum())} of {len(st)} treated areas used.</p>",

@@ -214,7 +214,8 @@ def evaluate(
     if len(draws):
         p_perm = (1 + np.sum(np.abs(draws) >= abs(att["estimate"]))) / (1 + len(draws))
         rows.append({"effect": "placebo", "estimate": float(draws.mean()),
-                     "ci_low": float(np.quantile(draws, alpha / 2)), "ci_high": float(np.quantile(draws, 1 - alpha / 2)),
+                     "ci_low": float(np.quantile(draws, alpha / 2)),
+                     "ci_high": float(np.quantile(draws, 1 - alpha / 2)),
                      "p_value": float(p_perm), "n_treated": len(matched), "n_comparators": len(draws)})
     rows.append({"effect": "mde", "estimate": min_detectable_effect(att["se"], alpha=alpha), "ci_low": np.nan,
                  "ci_high": np.nan, "p_value": np.nan, "n_treated": att["n_treated"],
