@@ -159,7 +159,7 @@ def match(
     in ``status`` with their reason (see :data:`REASONS`), never dropped silently.
 
     >>> p = pd.DataFrame({"code": list("aabbccdd"), "year": [1, 2] * 4,
-    ...                   "value": [1.0, 2.0, 1.1, 2.1, 5.0, 9.0, 1.0, 2.2]})
+    ...                   "value": [1.0, 2.0, 1.1, 2.1, 5.0, 9.0, 1.3, 2.2]})
     >>> m = match(p, pd.DataFrame({"code": ["a"], "start": [2]}), k=1, caliper=1.0, min_pre=1)
     >>> m.pairs[["treated", "comparator", "weight"]]
       treated comparator  weight

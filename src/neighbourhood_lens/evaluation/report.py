@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,7 +75,7 @@ def plot_event_study(effects: pd.DataFrame, path: str | Path | None = None, *, t
     if ref:
         ax.plot([ref[-1]], [0], marker="D", color="black", ls="none", label="reference (last pre-period year)")
     ax.set_xlabel("years since start (event time)")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("\n".join(textwrap.wrap(ylabel, 45)), fontsize=8)
     ax.set_title(title or "Event study: treated minus matched comparators")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -94,7 +95,7 @@ def plot_trends(trends: pd.DataFrame, path: str | Path | None = None, *, ylabel:
         colour = _ROLE_COLOURS["halo" if group.startswith("halo") else "treated"]
         ax.plot(g["year"], g["value"], marker="o", ls="--" if dashed else "-", color=colour, label=group)
     ax.set_xlabel("year")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("\n".join(textwrap.wrap(ylabel, 45)), fontsize=8)
     ax.set_title("Treated vs matched comparators")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -114,8 +115,9 @@ def interpret(effects: pd.DataFrame, *, outcome: str, higher_is_worse: bool | No
         text += "The interval includes zero: no difference from similar places can be distinguished. "
     elif higher_is_worse is not None:
         worse = (att["estimate"] > 0) == higher_is_worse
-        text += ("They fell further behind similar places on this measure. " if worse else
-                 "They gained on similar places on this measure. ")
+        text += ("They fell further behind similar places on this relative measure " if worse else
+                 "They gained on similar places on this relative measure ")
+        text += "(a change relative to comparable areas, not an absolute improvement or decline). "
     mde = effects[effects["effect"] == "mde"]
     if len(mde):
         text += f"The design could detect an effect of about {mde['estimate'].iloc[0]:.3g} (5% test, 80% power)."
