@@ -190,7 +190,8 @@ def evaluate(
     if strict and lost:
         raise DataError("treated areas could not all be used (strict): " + "; ".join(lost))
     if not (m.status["status"] == "matched").any():
-        raise DataError("no treated area could be matched: " + "; ".join(lost))
+        context = [n for n in panel.attrs.get("notes", []) if "relative measure" not in n]
+        raise DataError("no treated area could be matched: " + "; ".join(lost + context))
     stacked = stack_panel(panel, m.pairs)
     att = fit_did(stacked, alpha=alpha)
     rows = [att]
