@@ -177,3 +177,13 @@ def test_cli_evaluate_lads_end_to_end(con, warehouse_path, tmp_path) -> None:  #
     with duckdb.connect(str(db), read_only=True) as c:
         roles = c.execute("SELECT role, count(*) FROM evaluation_lads_test GROUP BY 1").df().set_index("role")
     assert roles.loc["treated"].iloc[0] == 8 and "comparator" in roles.index
+
+
+def test_read_treated_fills_a_common_start(tmp_path) -> None:  # noqa: ANN001
+    from neighbourhood_lens.evaluation import read_treated
+
+    path = tmp_path / "lb.csv"
+    pd.DataFrame({"code": ["E05000770", "E05000771"], "name": ["x", "y"]}).to_csv(path, index=False)
+    assert read_treated(path, start=2020)["start"].tolist() == [2020, 2020]
+    with pytest.raises(DataError, match="needs columns code, start"):
+        read_treated(path)

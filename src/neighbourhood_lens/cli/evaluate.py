@@ -34,6 +34,8 @@ def evaluate(
     panel: Annotated[Path | None, typer.Option(help="CSV with code, year, value at the treated areas' unit.")] = None,
     outcome: Annotated[str | None, typer.Option(
         help="IMD outcome instead of --panel: imd:DOMAIN[:score|percentile], e.g. imd:income.")] = None,
+    start: Annotated[int | None, typer.Option(
+        help="Start year for every treated area when --treated has no start column.")] = None,
     years: Annotated[str | None, typer.Option(help="IMD editions, e.g. 2010,2019,2025 or 2015-2025.")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit of the codes (default: detected, 2011-based first).")] = None,
     halo: Annotated[bool, typer.Option("--halo", help="Also estimate the effect on untreated neighbours.")] = False,
@@ -61,7 +63,7 @@ def evaluate(
     check_suffix(out, (".csv", ".parquet"))
     check_suffix(report, (".html",), option="--report")
     check_suffix(plot, (".png",), option="--plot")
-    t = read_treated(treated)
+    t = read_treated(treated, start=start)
     p = read_panel(panel) if panel is not None else None
     con = connect(db, read_only=store is None)
     with progress_bar("Evaluating") as update:

@@ -196,12 +196,19 @@ def validate_treated(frame: pd.DataFrame, *, what: str = "treated") -> pd.DataFr
     return f
 
 
-def read_treated(path: str | Path) -> pd.DataFrame:
-    """Read and :func:`validate_treated` a CSV file ``code, start``."""
+def read_treated(path: str | Path, *, start: int | None = None) -> pd.DataFrame:
+    """Read and :func:`validate_treated` a CSV file ``code, start``.
+
+    ``start`` gives every area the same start when the file has no ``start`` column (e.g. the
+    output of ``nlens left-behind``); a file with its own ``start`` column keeps it.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"treated file {path} does not exist")
-    return validate_treated(pd.read_csv(path, dtype={"code": str}), what=str(path))
+    frame = pd.read_csv(path, dtype={"code": str})
+    if "start" not in frame.columns and start is not None:
+        frame["start"] = start
+    return validate_treated(frame, what=str(path))
 
 
 def detect_unit(con: duckdb.DuckDBPyConnection, codes: pd.Series | list[str], *, what: str = "codes") -> str:
