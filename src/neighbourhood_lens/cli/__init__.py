@@ -14,6 +14,7 @@ from . import data, funding, geography_cmds, neighbourhoods, summaries, web
 from . import index as index_cmds
 from . import programme as programme_cmds
 from .doctor import doctor
+from .evaluate import evaluate
 from .funding_fetch import fetch as funding_fetch
 from .left_behind import left_behind
 from .search_cmd import search
@@ -41,6 +42,7 @@ for _name in ("trajectory", "movers", "entrenched"):
 funding.app.command("fetch")(funding_fetch)
 app.add_typer(funding.app, name="funding", rich_help_panel=_MONEY)
 app.add_typer(programme_cmds.app, name="programme", rich_help_panel=_MONEY)
+app.command("evaluate", rich_help_panel=_CHANGE)(evaluate)
 app.command("serve", rich_help_panel=_SHARE)(web.serve)
 app.command("report", rich_help_panel=_SHARE)(web.report)
 app.command("search", rich_help_panel=_PLACES)(search)
