@@ -73,7 +73,8 @@ def loopback_360giving(monkeypatch):
     """The README's ``funding fetch`` funder, served by a loopback 360Giving API (tests never go online)."""
     from _loopback import Loopback, demo_grants
 
-    funder = next(line for line in tour_lines() if line.startswith("nlens funding fetch")).split("--funder ")[1].split()[0]
+    fetch = next(line for line in tour_lines() if line.startswith("nlens funding fetch"))
+    funder = fetch.split("--funder ")[1].split()[0]
     with Loopback() as server:
         grants = demo_grants(["E01008427", "E01008304", "E05001645"], org_id=funder)
         for g in grants:  # inside the README's --from/--to window
