@@ -145,3 +145,18 @@ def test_data_sources_and_status_as_data(warehouse_path):
     datasets, joins = json_tables(result.stdout)
     assert all(len(r["sha256"]) == 64 for r in datasets if r["sha256"])  # full checksums as data
     assert {"step", "unmatched"} <= set(joins[0])
+
+
+def test_funding_fetch_out_dash_writes_the_grants_to_stdout(monkeypatch, tmp_path):
+    from _loopback import Loopback, demo_grants
+
+    funder = "GB-CHC-9999999"
+    with Loopback() as server:
+        grants = demo_grants(["E01008427", "E01008304", "E05001645"], org_id=funder)
+        monkeypatch.setenv("NLENS_360G_API", server.threesixty_api(funder, grants))
+        monkeypatch.chdir(tmp_path)
+        result = invoke(["funding", "fetch", "--funder", funder, "--out", "-"])
+    frame = pd.read_csv(io.StringIO(result.stdout), dtype=str)
+    assert sorted(frame["Identifier"]) == sorted(g["id"] for g in grants)
+    assert "wrote 3 to stdout" in " ".join(result.stderr.split())
+    assert list(tmp_path.iterdir()) == []  # no file and no sidecar for stdout

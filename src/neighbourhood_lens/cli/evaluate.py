@@ -44,7 +44,8 @@ def evaluate(
                                            "estimate, ci_low, ci_high, p_value, n_treated, n_comparators.")],
     panel: Annotated[Path | None, typer.Option(help="CSV with code, year, value at the treated areas' unit.")] = None,
     outcome: Annotated[str | None, typer.Option(
-        help="IMD outcome instead of --panel: imd:DOMAIN[:score|percentile], e.g. imd:income.")] = None,
+        help="IMD outcome instead of --panel: imd:DOMAIN (its score), imd:DOMAIN:percentile, e.g. "
+             "imd:income.")] = None,
     start: Annotated[int | None, typer.Option(
         help="Start year for every treated area when --treated has no start column.")] = None,
     years: Annotated[str | None, typer.Option(help="IMD editions, e.g. 2010,2019,2025 or 2015-2025.")] = None,

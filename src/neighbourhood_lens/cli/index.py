@@ -96,7 +96,7 @@ def sensitivity(
     transforms: Annotated[str | None, typer.Option(
         help="Also vary the transform: comma-separated, e.g. exponential,rank,zscore.")] = None,
     aggregations: Annotated[str | None, typer.Option(
-        help="Also vary the aggregation: e.g. weighted_sum,geometric_mean.")] = None,
+        help="Also vary the aggregation: comma-separated, e.g. weighted_sum, geometric_mean.")] = None,
     sobol: Annotated[int, typer.Option(
         help="Sobol indices with this Saltelli base sample (power of 2, e.g. 256; 0 = skip).")] = 0,
     sobol_out: Annotated[Path | None, typer.Option(help="Write the Sobol indices: .csv or .parquet.")] = None,
@@ -139,8 +139,8 @@ def sensitivity(
         f"[bold]{a['n_uncertain_top_decile']:,}[/] areas have an uncertain top-decile membership (0 < p < 1), "
         f"{int((frame['p_top_decile'] == 1).sum()):,} are in it in every draw."
     )
-    edge = frame[(frame["p_top_decile"] > 0) & (frame["p_top_decile"] < 1)].head(10)
-    emit(edge, title="Least certain at the top (by baseline rank)",
+    edge = frame[(frame["p_top_decile"] > 0) & (frame["p_top_decile"] < 1)]
+    emit(edge, title="Least certain at the top (by baseline rank)", limit=10, out=out,
          formats={"score": ".3f", "rank_median": ",.1f", "rank_p05": ",.1f", "rank_p95": ",.1f",
                   "p_top_decile": ".3f"})
     params = {"spec": str(spec) if spec else None, "preset": preset, "draws": draws, "weight_jitter": weight_jitter,
@@ -213,8 +213,8 @@ def left_behind_sensitivity(
         f"draws: [bold]{a['n_enter']}[/] ({a['n_ever']} wards in all)."
     )
     show = frame[(frame["p_left_behind"] > 0) & (frame["p_left_behind"] < 1)]
-    show = show.iloc[(show["p_left_behind"] - 0.5).abs().argsort(kind="stable")].head(15)
-    emit(show, title="Least stable wards (p nearest 0.5)",
+    show = show.iloc[(show["p_left_behind"] - 0.5).abs().argsort(kind="stable")]
+    emit(show, title="Least stable wards (p nearest 0.5)", limit=15, out=out,
          formats={"p_left_behind": ".3f", "p_imd_top": ".3f", "p_cni_top": ".3f"})
     if out is not None:
         prov = provenance_record(con, a["sources"], command="left-behind --sensitivity",
