@@ -121,7 +121,8 @@ def test_readme_tour_runs_in_80_columns(warehouse_path, mirror, con, tmp_path, m
     assert list(book) == ["table", "provenance"] and len(book["table"]) == 225
     assert book["table"]["population"].dtype.kind == "i"
     for name in ("lb2019.csv", "lb2023.geojson", "nbhd.gpkg", "theil.png", "barnet.png", "ordsall.png",
-                 "reach.html", "newcastle.html", "lb.xlsx", "unlocated.csv"):
+                 "reach.html", "newcastle.html", "lb.xlsx", "unlocated.csv",
+                 "selection.png", "selection.html", "compare.png", "unc.png", "event.png", "eval.html"):
         assert (tmp_path / name).exists(), name
         assert (tmp_path / f"{name}.provenance.json").exists(), name
     import geopandas as gpd

@@ -133,6 +133,16 @@ def check_suffix(path: Path | None, allowed: tuple[str, ...], *, option: str = "
         raise DataError(f"{option} {path}: unknown suffix {path.suffix!r}; use one of {', '.join(allowed + extra)}")
 
 
+def data_format() -> bool:
+    """True when ``--format`` is ``csv``, ``tsv`` or ``json`` (tables go to stdout as data, raw columns)."""
+    return _STATE["format"] in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json)
+
+
+def note(text: str, *, label: str = "note") -> None:
+    """A note in yellow through the console: wrapped to the terminal, on stderr when stdout carries data."""
+    console.print(Text.assemble((f"{label}:", "yellow"), " ", str(text)), highlight=False)
+
+
 def wrote(n: int, out: Path, what: str = "rows") -> None:
     """The one-line note after writing ``n`` rows to ``out``."""
     where = "stdout" if is_stdout(out) else str(out)

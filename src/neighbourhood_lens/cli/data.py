@@ -9,7 +9,20 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, console, err_console, handle_errors, render_table
+from ._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    check_suffix,
+    console,
+    data_format,
+    emit,
+    err_console,
+    handle_errors,
+    is_stdout,
+    note,
+    wrote,
+)
 
 app = typer.Typer(help="Fetch official data, build the warehouse, and inspect it.", no_args_is_help=True)
 
@@ -70,6 +83,7 @@ def fetch(
     url: Annotated[list[str] | None, typer.Option(help="Override one address: ID=URL (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Download again even if cached.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a server before giving up.")] = 60.0,
+    fmt: FormatOption = OutputFormat.auto,
 ) -> None:
     """Download the official files (gov.uk, ONS, Nomis, Defra) into the cache and verify them.
 
@@ -88,7 +102,7 @@ def fetch(
         results = do_fetch(datasets, cache_dir=cache_dir, sources=load_sources_file(sources), urls=urls,
                            force=force, progress=update, timeout=timeout, progressbar=True)
     frame = pd.DataFrame([{"dataset": r.dataset_id, "status": r.status, "detail": r.detail} for r in results])
-    console.print(render_table(frame, title=f"Download cache: {cache_dir}"))
+    emit(frame, title=f"Download cache: {cache_dir}")
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -138,30 +152,41 @@ def build(
     if report.user_tables:
         console.print(f"Kept your tables: {', '.join(report.user_tables)}", highlight=False)
     for line in report.info:
-        console.print(f"[dim]note:[/] {line}", highlight=False)
+        note(line)
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        note(w, label="warning")
 
 
 @app.command()
 @handle_errors
-def status(db: DbOption = None) -> None:
-    """Show what is loaded, from where, with checksums and row counts, and every join's result."""
+def status(db: DbOption = None, fmt: FormatOption = OutputFormat.auto) -> None:
+    """Show what is loaded, from where, with checksums and row counts, and every join's result.
+
+    On screen the SHA-256 shows its first 12 hex digits (enough to tell files apart); ``--format
+    csv|tsv|json`` gives every column in full.
+    """
     from ..warehouse import connect, join_report
     from ..warehouse import status as get_status
 
     con = connect(db)
     frame = get_status(con)
-    frame["sha256"] = frame["sha256"].str[:12]
-    frame["loaded_at"] = frame["loaded_at"].astype(str).str[:19]
-    console.print(render_table(frame[["dataset_id", "rows_loaded", "source", "sha256", "loaded_at"]],
-                               title="Datasets in the warehouse", formats={"rows_loaded": ",d"}))
+    if data_format():
+        emit(frame)
+    else:
+        shown = frame[["dataset_id", "rows_loaded", "source", "sha256", "loaded_at"]].copy()
+        shown["sha256"] = shown["sha256"].str[:12]
+        shown["loaded_at"] = shown["loaded_at"].astype(str).str[:19]
+        emit(shown.rename(columns={"sha256": "sha256_first_12"}), title="Datasets in the warehouse",
+             formats={"rows_loaded": ",d"})
     joins = join_report(con)
     bad = joins[joins["unmatched"] > 0]
-    console.print(f"{len(joins)} joins checked; {len(bad)} with unmatched codes:")
-    if len(bad):
-        console.print(render_table(bad[["step", "left_rows", "unmatched", "unmatched_examples"]],
-                                   formats={"left_rows": ",d", "unmatched": ",d"}))
+    console.print(f"{len(joins)} joins checked; {len(bad)} with unmatched codes" + (":" if len(bad) else "."),
+                  highlight=False)
+    if data_format():
+        emit(joins)
+    elif len(bad):
+        emit(bad[["step", "left_rows", "unmatched", "unmatched_examples"]],
+             formats={"left_rows": ",d", "unmatched": ",d"})
 
 
 @app.command()
@@ -186,31 +211,45 @@ def adjacency(
 @handle_errors
 def sources(
     out: Annotated[Path | None, typer.Option(help="Write the registry: .toml (a sources file you can edit and "
-                                                    "pass back with --sources) or .csv.")] = None,
+                                                    "pass back with --sources), .csv, or - (stdout).")] = None,
+    fmt: FormatOption = OutputFormat.auto,
 ) -> None:
-    """List the source registry: every dataset, its publisher, licence and direct address (or why none)."""
+    """List the source registry: every dataset, its publisher, licence and direct address (or why none).
+
+    The screen shows each dataset's host; ``--format csv|tsv|json`` and ``--out`` give the full
+    registry (title, publisher, licence, URL, fallbacks, landing page, ...).
+    """
+    from urllib.parse import urlparse
+
     from ..download import write_sources_file
     from ..sources import registry_frame
 
+    check_suffix(out, (".toml", ".csv"))
     full = registry_frame()
-    from urllib.parse import urlparse
-
-    frame = full[["id", "format"]].copy()
-    frame["host"] = [urlparse(u).netloc if d else "(none)" for u, d in zip(full["url"], full["direct_download"],
-                                                                           strict=True)]
-    frame["fallbacks"] = full["fallbacks"].str.split().str.len().fillna(0).astype(int)
-    frame["licence"] = full["licence"].str.slice(0, 40)
-    console.print(render_table(frame, title="Source registry"))
+    if data_format():
+        emit(full)
+    else:
+        frame = full[["id", "format"]].copy()
+        frame["host"] = [urlparse(u).netloc if d else "(none)"
+                         for u, d in zip(full["url"], full["direct_download"], strict=True)]
+        frame["fallbacks"] = full["fallbacks"].str.split().str.len().fillna(0).astype(int)
+        frame["licence"] = full["licence"]
+        emit(frame, title="Source registry")
     open_ = full[full["open_data"]]
     direct = int(open_["direct_download"].sum())
     console.print(f"Open datasets with a direct address: [bold]{direct}[/] of {len(open_)}; "
                   f"with a fallback address: {int((open_['fallbacks'] != '').sum())}.", highlight=False)
     for row in full[~full["direct_download"]].itertuples():
         console.print(f"No direct address: [bold]{row.id}[/]: {row.no_url_reason or row.url}", highlight=False)
-    if out is not None:
+    if out is not None and is_stdout(out):
+        from ..outputs import provenance_record, write_table
+
+        write_table(full, out, provenance=provenance_record(None, [], command="data sources"), key="id")
+        wrote(len(full), out)
+    elif out is not None:
         write_sources_file(out)
-        console.print(f"Wrote {out}")
+        console.print(f"Wrote {out}", highlight=False)
         if out.suffix.lower() == ".toml":
             csv = out.with_suffix(".csv")
             write_sources_file(csv)
-            console.print(f"Wrote {csv}")
+            console.print(f"Wrote {csv}", highlight=False)

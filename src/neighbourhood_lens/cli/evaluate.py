@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, check_suffix, console, err_console, handle_errors, progress_bar, render_table
+from ._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    check_suffix,
+    console,
+    emit,
+    handle_errors,
+    note,
+    progress_bar,
+    wrote,
+)
 
 
 def _years(text: str | None) -> list[int] | None:
@@ -29,11 +40,12 @@ def _years(text: str | None) -> list[int] | None:
 @handle_errors
 def evaluate(
     treated: Annotated[Path, typer.Option(help="CSV with code, start (first treated year), one row per area.")],
-    out: Annotated[Path, typer.Option(help="Effects table (.csv or .parquet): effect, estimate, ci_low, ci_high, "
-                                           "p_value, n_treated, n_comparators.")],
+    out: Annotated[Path, typer.Option(help="Effects table (.csv, .parquet, .xlsx, or - for stdout): effect, "
+                                           "estimate, ci_low, ci_high, p_value, n_treated, n_comparators.")],
     panel: Annotated[Path | None, typer.Option(help="CSV with code, year, value at the treated areas' unit.")] = None,
     outcome: Annotated[str | None, typer.Option(
-        help="IMD outcome instead of --panel: imd:DOMAIN[:score|percentile], e.g. imd:income.")] = None,
+        help="IMD outcome instead of --panel: imd:DOMAIN (its score), imd:DOMAIN:percentile, e.g. "
+             "imd:income.")] = None,
     start: Annotated[int | None, typer.Option(
         help="Start year for every treated area when --treated has no start column.")] = None,
     years: Annotated[str | None, typer.Option(help="IMD editions, e.g. 2010,2019,2025 or 2015-2025.")] = None,
@@ -50,6 +62,7 @@ def evaluate(
     plot: Annotated[Path | None, typer.Option(help="Event-study chart (.png).")] = None,
     store: Annotated[str | None, typer.Option(
         help="Save treated/halo/comparator roles in the warehouse as evaluation NAME (for the web map).")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Did the treated areas change more than matched comparators? Matched DiD with an event study."""
@@ -57,7 +70,7 @@ def evaluate(
     from ..evaluation.panel import IMD_EDITIONS
     from ..evaluation.report import interpret, plot_event_study, write_report
     from ..evaluation.run import evaluate_in_warehouse
-    from ..outputs import provenance_record, write_table
+    from ..outputs import provenance_record, write_sidecar, write_table
     from ..warehouse import connect
 
     check_suffix(out, (".csv", ".parquet"))
@@ -71,25 +84,27 @@ def evaluate(
             con, t, panel=p, outcome=outcome, years=_years(years), unit=unit,
             match_on=[s.strip() for s in match_on.split(",")] if match_on else (), halo=halo, k=k, caliper=caliper,
             min_pre=min_pre, n_placebo=placebo, seed=seed, strict=strict, progress=update)
-    for note in ev.notes:
-        err_console.print(f"[yellow]Note:[/] {note}", highlight=False, soft_wrap=True)
-    console.print(render_table(ev.effects, title=f"Effects on {label} ({unit_name})",
-                               formats={"estimate": ".4g", "ci_low": ".4g", "ci_high": ".4g", "p_value": ".3g"}))
-    console.print(render_table(ev.matching.balance, title="Balance (standardised mean differences)",
-                               formats={c: ".3g" for c in ev.matching.balance.columns if c != "feature"}))
+    for text in ev.notes:
+        note(text, label="Note")
+    emit(ev.effects, title=f"Effects on {label} ({unit_name})",
+         formats={"estimate": ".4g", "ci_low": ".4g", "ci_high": ".4g", "p_value": ".3g"})
+    emit(ev.matching.balance, title="Balance (standardised mean differences)",
+         formats={c: ".3g" for c in ev.matching.balance.columns if c != "feature"})
     higher_worse = True if outcome and ":percentile" not in outcome and outcome.startswith("imd:") else None
     console.print(interpret(ev.effects, outcome=label, higher_is_worse=higher_worse), highlight=False)
     ids = [] if outcome is None else [tbl for tbl, _ in IMD_EDITIONS.values()]
     prov = provenance_record(con, ids, command="evaluate", parameters=ev.parameters)
     write_table(ev.effects, out, provenance=prov)
-    console.print(f"Wrote {len(ev.effects)} effects to {out}")
+    wrote(len(ev.effects), out, "effects")
     if plot is not None:
         plot_event_study(ev.effects, plot, ylabel=label)
-        console.print(f"Wrote {plot}")
+        write_sidecar(plot, prov)
+        console.print(f"Wrote {plot}", highlight=False)
     if report is not None:
         write_report(ev, report, title=f"Evaluation: {treated.name} on {label}", outcome=label, unit=unit_name,
                      con=con, higher_is_worse=higher_worse)
-        console.print(f"Wrote {report}")
+        write_sidecar(report, prov)
+        console.print(f"Wrote {report}", highlight=False)
     if store is not None:
         from ..store import save_result
 
@@ -97,4 +112,4 @@ def evaluate(
                             description=f"roles of evaluation {treated.name} on {label} "
                                         "(1 treated, 2 halo, 3 comparator)",
                             parameters=ev.parameters, sources=ids)
-        console.print(f"Stored {len(ev.roles):,} areas as {table}")
+        console.print(f"Stored {len(ev.roles):,} areas as {table}", highlight=False)

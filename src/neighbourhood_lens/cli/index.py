@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, check_suffix, console, err_console, handle_errors, render_table
+from ._common import DbOption, FormatOption, OutputFormat, check_suffix, console, emit, handle_errors, note, wrote
 
 app = typer.Typer(help="Composite indices: rebuild the IMD/CNI, build your own, test rank stability.",
                   no_args_is_help=True)
@@ -27,8 +27,8 @@ def _spec(spec: Path | None, preset: str | None):  # noqa: ANN202
 
 
 def _notes(notes: list[str]) -> None:
-    for note in notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for text in notes:
+        note(text)
 
 
 @app.command()
@@ -36,13 +36,14 @@ def _notes(notes: list[str]) -> None:
 def build(
     spec: SpecArg = None,
     preset: PresetOpt = None,
-    out: Annotated[Path | None, typer.Option(help="Write the scores: .csv or .parquet.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the scores: .csv, .parquet, .xlsx, or - (stdout).")] = None,
     store: Annotated[str | None, typer.Option(
         help="Also keep the index in the warehouse as NAME (for programme 'index:NAME', summarise --index "
              "NAME and the web map).")] = None,
     compare: Annotated[str | None, typer.Option(
         help="Compare with a published composite (imd2019, imd2025, cni2019, cni2023): decile-1 overlap.")] = None,
-    top: Annotated[int, typer.Option(help="Rows to show on screen.")] = 10,
+    top: Annotated[int, typer.Option(help="Rows to show on screen (0 = all).")] = 10,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Build a composite index: code, score, rank, decile (1 = most need) and each component's value."""
@@ -71,13 +72,13 @@ def build(
         console.print(f"Decile 1 against the published {compare} decile 1: {ov['overlap']:,} of {ov['n_top']:,} "
                       f"areas in both ({ov['share']:.1%}); Spearman rank correlation {ov['spearman']:.4f} "
                       f"over {ov['n']:,} areas.")
-    console.print(render_table(frame.head(top), title="Most need (rank 1 = most need)",
-                               formats={c: ".3f" for c in frame.columns if c not in ("code", "rank", "decile")}))
+    emit(frame, title="Most need (rank 1 = most need)", limit=top, out=out, hint="--out FILE or --top 0",
+         formats={c: ".3f" for c in frame.columns if c not in ("code", "rank", "decile")})
     params = {"spec": str(spec) if spec else None, "preset": preset, "definition": frame.attrs["spec"]}
     if out is not None:
         prov = provenance_record(con, frame.attrs["sources"], command="index build", parameters=params)
         write_table(frame, out, provenance=prov)
-        console.print(f"Wrote {len(frame):,} rows to {out}")
+        wrote(len(frame), out)
     if store is not None:
         table = save_result(con, frame, kind="index", name=store, unit=s.unit, value_column="score",
                             description=s.name, parameters=params, sources=frame.attrs["sources"])
@@ -95,19 +96,21 @@ def sensitivity(
     transforms: Annotated[str | None, typer.Option(
         help="Also vary the transform: comma-separated, e.g. exponential,rank,zscore.")] = None,
     aggregations: Annotated[str | None, typer.Option(
-        help="Also vary the aggregation: e.g. weighted_sum,geometric_mean.")] = None,
+        help="Also vary the aggregation: comma-separated, e.g. weighted_sum, geometric_mean.")] = None,
     sobol: Annotated[int, typer.Option(
         help="Sobol indices with this Saltelli base sample (power of 2, e.g. 256; 0 = skip).")] = 0,
     sobol_out: Annotated[Path | None, typer.Option(help="Write the Sobol indices: .csv or .parquet.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write per-area uncertainty: .csv or .parquet.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write per-area uncertainty: .csv, .parquet, .xlsx, or - (stdout).")] = None,
     chart: Annotated[Path | None, typer.Option(help="Rank-uncertainty chart: .png or .svg.")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Rank uncertainty under weight jitter: rank median, 5-95% range, and P(top decile) per area."""
     from .. import indices as ix
     from ..indices.sensitivity import sensitivity as run
     from ..indices.sensitivity import sensitivity_chart, sobol_indices
-    from ..outputs import provenance_record, write_table
+    from ..outputs import provenance_record, write_sidecar, write_table
     from ..warehouse import connect
     from ._common import progress_bar
 
@@ -136,19 +139,20 @@ def sensitivity(
         f"[bold]{a['n_uncertain_top_decile']:,}[/] areas have an uncertain top-decile membership (0 < p < 1), "
         f"{int((frame['p_top_decile'] == 1).sum()):,} are in it in every draw."
     )
-    edge = frame[(frame["p_top_decile"] > 0) & (frame["p_top_decile"] < 1)].head(10)
-    console.print(render_table(edge, title="Least certain at the top (by baseline rank)",
-                               formats={"score": ".3f", "rank_median": ",.1f", "rank_p05": ",.1f",
-                                        "rank_p95": ",.1f", "p_top_decile": ".3f"}))
+    edge = frame[(frame["p_top_decile"] > 0) & (frame["p_top_decile"] < 1)]
+    emit(edge, title="Least certain at the top (by baseline rank)", limit=10, out=out,
+         formats={"score": ".3f", "rank_median": ",.1f", "rank_p05": ",.1f", "rank_p95": ",.1f",
+                  "p_top_decile": ".3f"})
     params = {"spec": str(spec) if spec else None, "preset": preset, "draws": draws, "weight_jitter": weight_jitter,
               "seed": seed, "transforms": tl, "aggregations": al}
+    prov = provenance_record(con, a["sources"], command="index sensitivity", parameters=params)
     if out is not None:
-        write_table(frame, out, provenance=provenance_record(con, a["sources"], command="index sensitivity",
-                                                             parameters=params))
-        console.print(f"Wrote {len(frame):,} rows to {out}")
+        write_table(frame, out, provenance=prov)
+        wrote(len(frame), out)
     if chart is not None:
         sensitivity_chart(frame, str(chart), title=f"{s.name}: ranks over {draws:,} draws (±{weight_jitter:.0%})")
-        console.print(f"Drew {chart}")
+        write_sidecar(chart, prov)
+        console.print(f"Drew {chart}", highlight=False)
     if sobol:
         with progress_bar("Sobol runs") as update:
             done = [0]
@@ -159,19 +163,20 @@ def sensitivity(
 
             si = sobol_indices(plan, base=sobol, weight_jitter=weight_jitter, seed=seed, transforms=tl,
                                aggregations=al, progress=sstep)
-        console.print(render_table(si, title=f"Sobol indices of the {si.attrs['output']} ({si.attrs['runs']:,} runs)",
-                                   formats={c: ".4f" for c in ("S1", "S1_conf", "ST", "ST_conf")}))
+        emit(si, title=f"Sobol indices of the {si.attrs['output']} ({si.attrs['runs']:,} runs)",
+             formats={c: ".4f" for c in ("S1", "S1_conf", "ST", "ST_conf")})
         if sobol_out is not None:
             write_table(si, sobol_out, key="input",
                         provenance=provenance_record(con, a["sources"], command="index sensitivity --sobol",
                                                      parameters={**params, "sobol_base": sobol}))
-            console.print(f"Wrote {sobol_out}")
+            wrote(len(si), sobol_out)
 
 
 @handle_errors
 def left_behind_sensitivity(
     *, draws: int, weight_jitter: float, seed: int, cni: str, imd_share: float, cni_share: float,
     out: Path | None, db: str | None, vintage: int = 2019, neighbourhoods: str | None = None,
+    fmt: OutputFormat = OutputFormat.auto,
 ) -> None:
     """``nlens left-behind --sensitivity``: how stable the 2019 list of left-behind wards is."""
     from ..errors import DataError
@@ -208,12 +213,12 @@ def left_behind_sensitivity(
         f"draws: [bold]{a['n_enter']}[/] ({a['n_ever']} wards in all)."
     )
     show = frame[(frame["p_left_behind"] > 0) & (frame["p_left_behind"] < 1)]
-    show = show.iloc[(show["p_left_behind"] - 0.5).abs().argsort(kind="stable")].head(15)
-    console.print(render_table(show, title="Least stable wards (p nearest 0.5)",
-                               formats={"p_left_behind": ".3f", "p_imd_top": ".3f", "p_cni_top": ".3f"}))
+    show = show.iloc[(show["p_left_behind"] - 0.5).abs().argsort(kind="stable")]
+    emit(show, title="Least stable wards (p nearest 0.5)", limit=15, out=out,
+         formats={"p_left_behind": ".3f", "p_imd_top": ".3f", "p_cni_top": ".3f"})
     if out is not None:
         prov = provenance_record(con, a["sources"], command="left-behind --sensitivity",
                                  parameters={"draws": draws, "weight_jitter": weight_jitter, "seed": seed,
                                              "cni": cni, "imd_share": imd_share, "cni_share": cni_share})
         write_table(frame, out, provenance=prov)
-        console.print(f"Wrote {len(frame):,} rows to {out}")
+        wrote(len(frame), out)

@@ -35,7 +35,8 @@ def left_behind(
         from .index import left_behind_sensitivity
 
         left_behind_sensitivity(draws=draws, weight_jitter=weight_jitter, seed=seed, cni=cni, imd_share=imd_share,
-                                cni_share=cni_share, out=out, db=db, vintage=vintage, neighbourhoods=neighbourhoods)
+                                cni_share=cni_share, out=out, db=db, vintage=vintage, neighbourhoods=neighbourhoods,
+                                fmt=fmt)
         return
     from .. import left_behind as lb
     from ..outputs import provenance_record, write_table

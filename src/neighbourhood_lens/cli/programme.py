@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, check_suffix, console, handle_errors, render_table
+from ._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    check_suffix,
+    console,
+    data_format,
+    emit,
+    handle_errors,
+    note,
+    wrote,
+)
 
 app = typer.Typer(help="Programme design: choose neighbourhoods and share a budget under explicit rules.",
                   no_args_is_help=True)
@@ -25,26 +36,26 @@ def _print_design(d) -> None:  # noqa: ANN001
     console.print(f"[bold]{d.spec.name}[/] ({s['unit']}, {s['method']}): [bold]{s['areas']:,}[/] areas of "
                   f"{s['eligible']:,} eligible, [bold]{s['people']:,.0f}[/] people, [bold]{money}[/]; "
                   f"people × need {s['people_x_need']:,.0f}.")
-    for note in d.notes:
-        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+    for text in d.notes:
+        note(text, label="Note")
     if s["method"] == "optimal":
         console.print(
             f"Optimal (HiGHS): objective [bold]{s['objective']:,.0f}[/], bound {s['bound']:,.0f}, gap "
             f"{s['mip_gap']:.4%}, {s['solve_seconds']:.2f} s, {s['n_binaries']:,} binaries. Greedy on the same rules: "
             f"{s['greedy_objective']:,.0f} ({s['greedy_areas']:,} areas) → optimal is "
             f"[bold]{s['improvement']:+,.0f}[/] people × need ({s['improvement_share']:+.2%}).")
-    console.print(render_table(d.eligibility, title="Eligibility (areas removed by each rule)",
-                               formats={"removes_alone": ",d", "first_reason": ",d"}))
+    emit(d.eligibility, title="Eligibility (areas removed by each rule)",
+         formats={"removes_alone": ",d", "first_reason": ",d"})
     if s["money"]:
-        console.print(render_table(d.deciles, title=f"Reach by {s['reach_index']} decile (1 = most deprived)",
-                                   formats={"population": ",.0f", "amount": ",.0f", "share_of_amount": ".1%"}))
+        emit(d.deciles, title=f"Reach by {s['reach_index']} decile (1 = most deprived)",
+             formats={"population": ",.0f", "amount": ",.0f", "share_of_amount": ".1%"})
         console.print(f"Money reaching decile-1 LSOAs: [bold]{s['money_share_decile1']:.1%}[/]; the "
                       f"{s['left_behind_label']}: [bold]{s['money_share_left_behind']:.1%}[/]; concentration index "
                       f"{s['concentration_index']:+.3f}.")
     from ..programmes import missed_areas
 
-    console.print(render_table(missed_areas(d, limit=10), title="Highest-need areas not chosen",
-                               formats={"population": ",.0f", "need_weight": ".4f"}))
+    emit(missed_areas(d, limit=10), title="Highest-need areas not chosen",
+         formats={"population": ",.0f", "need_weight": ".4f"})
     console.print(f"Covered: {s['left_behind_covered']:,} of the {s['left_behind_label']} "
                   f"([bold]{s['left_behind_covered_share']:.1%}[/]); decile-1 residents covered "
                   f"[bold]{s['decile1_residents_covered_share']:.1%}[/].")
@@ -54,15 +65,17 @@ def _print_design(d) -> None:  # noqa: ANN001
 @handle_errors
 def design(
     spec: Annotated[Path, typer.Argument(help="Programme spec (TOML); see docs/programmes.md.")],
-    out: Annotated[Path | None, typer.Option(help="Chosen areas: .csv, .parquet, .geojson or .gpkg.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Chosen areas: .csv, .parquet, .xlsx, .geojson, .gpkg, or - (stdout).")] = None,
     map: Annotated[Path | None, typer.Option("--map", help="Map of the chosen areas: .png or .svg.")] = None,
     report: Annotated[Path | None, typer.Option(help="Self-contained HTML report.")] = None,
     index: Annotated[str | None, typer.Option(help="Reach index: imd2019 or imd2025 (default: the unit's).")] = None,
     store: Annotated[str | None, typer.Option(help="Also keep the design in the warehouse under this name.")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Choose neighbourhoods and share a budget by the rules in SPEC; print who is chosen and where the money goes."""
-    from ..outputs import provenance_record, write_table
+    from ..outputs import provenance_record, write_sidecar, write_table
     from ..programmes import design as run
     from ..programmes import design_sources, load_spec, store_design
     from ..programmes.report import design_map, write_design_report
@@ -79,25 +92,27 @@ def design(
     with console.status("Designing the programme…"):
         d = run(con, parsed, index=index)
     _print_design(d)
+    prov = provenance_record(con, design_sources(parsed), command="programme design",
+                             parameters={"spec": str(spec), **parsed.model_dump(mode="json"),
+                                         "summary": {k: v for k, v in d.summary.items()
+                                                     if isinstance(v, int | float | str)}})
     if out is not None:
-        prov = provenance_record(con, design_sources(parsed), command="programme design",
-                                 parameters={"spec": str(spec), **parsed.model_dump(mode="json"),
-                                             "summary": {k: v for k, v in d.summary.items()
-                                                         if isinstance(v, int | float | str)}})
         geometry = None
         if out.suffix.lower() in (".geojson", ".gpkg"):
             from ..boundaries import area_boundaries
 
             geometry = area_boundaries(con, d.summary["unit"], codes=d.selection["code"])
         write_table(d.selection, out, provenance=prov, geometry=geometry)
-        console.print(f"Wrote {len(d.selection):,} rows to {out}")
+        wrote(len(d.selection), out)
     if map is not None:
         design_map(con, d, map)
-        console.print(f"Wrote map {map}")
+        write_sidecar(map, prov)
+        console.print(f"Wrote map {map}", highlight=False)
     if report is not None:
         png = map if map is not None and map.suffix.lower() == ".png" else None
         write_design_report(d, report, map_png=png)
-        console.print(f"Wrote report {report}")
+        write_sidecar(report, prov)
+        console.print(f"Wrote report {report}", highlight=False)
     if store is not None:
         table = store_design(con, d, name=store)
         console.print(f"Stored as {table}")
@@ -107,15 +122,16 @@ def design(
 @handle_errors
 def compare(
     specs: Annotated[list[Path], typer.Argument(help="Programme specs (TOML) to put side by side.")],
-    out: Annotated[Path | None, typer.Option(help="Comparison table: .csv or .parquet.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Comparison table: .csv, .parquet, .xlsx, or - (stdout).")] = None,
     chart: Annotated[Path | None, typer.Option(help="Bar chart of the shares of money: .png or .svg.")] = None,
     index: Annotated[str | None, typer.Option(help="Reach index: imd2019 or imd2025.")] = None,
     baseline_total: Annotated[float | None, typer.Option(
         help="Budget of the LA-level baseline (default: the largest budget among the specs).")] = None,
+    fmt: FormatOption = OutputFormat.auto,
     db: DbOption = None,
 ) -> None:
     """Compare designs on the funding-reach measures, with the built-in LA-level baseline."""
-    from ..outputs import provenance_record, write_table
+    from ..outputs import provenance_record, write_sidecar, write_table
     from ..programmes import compare_table, design, design_sources, load_spec
     from ..programmes.report import compare_chart
     from ..warehouse import connect
@@ -136,20 +152,23 @@ def compare(
             designs.append(design(con, p, index=index, context=ctx))
     table, _ = compare_table(con, designs, labels=[s.stem for s in specs], index=index, baseline_total=baseline_total,
                              context=ctx)
-    short = table[list(_SHORT)].rename(columns=_SHORT)
-    console.print(render_table(short, title=f"Designs compared ({table.attrs['index']}; LB = the "
-                               f"{table.attrs['left_behind_label']})", formats=_PCT))
+    title = f"Designs compared ({table.attrs['index']}; LB = the {table.attrs['left_behind_label']})"
+    if data_format():  # every measure, under its own name
+        emit(table, title=title)
+    else:
+        emit(table[list(_SHORT)].rename(columns=_SHORT), title=title, formats=_PCT)
     console.print("£→D1 / £→LB: share of the money reaching IMD decile-1 LSOAs / the left-behind areas; LB cov: "
                   "share of them covered; D1 cov: share of decile-1 residents covered; CI: concentration index. "
                   "Designs without a \\[budget] get the same total per head among their chosen areas.",
                   highlight=False)
+    ids = list(dict.fromkeys(i for p in parsed for i in design_sources(p)))
+    prov = provenance_record(con, ids, command="programme compare",
+                             parameters={"specs": [str(s) for s in specs], "index": table.attrs["index"],
+                                         "baseline_total": baseline_total})
     if out is not None:
-        ids = list(dict.fromkeys(i for p in parsed for i in design_sources(p)))
-        prov = provenance_record(con, ids, command="programme compare",
-                                 parameters={"specs": [str(s) for s in specs], "index": table.attrs["index"],
-                                             "baseline_total": baseline_total})
         write_table(table, out, provenance=prov, key="design")
-        console.print(f"Wrote {len(table):,} rows to {out}")
+        wrote(len(table), out)
     if chart is not None:
         compare_chart(table, chart)
-        console.print(f"Wrote chart {chart}")
+        write_sidecar(chart, prov)
+        console.print(f"Wrote chart {chart}", highlight=False)
