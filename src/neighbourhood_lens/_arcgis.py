@@ -39,7 +39,7 @@ def _get(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> d
     try:
         resp = session.get(url, params=params, timeout=timeout)
     except requests.RequestException as exc:
-        from .download import connection_reason
+        from ._http import connection_reason
 
         raise SourceUnavailableError(connection_reason(url, exc)) from None
     if resp.status_code != 200:

@@ -159,7 +159,7 @@ def homogeneity_report(
     variables, i.e. the objective relative to its total) and ``pocket_preservation``.
     Wards are restricted to the LSOAs in ``assignment`` (whole wards for a national run).
     """
-    from .neighbourhoods import DEFAULT_VARIABLES, lsoa_inputs
+    from ._neighbourhood_inputs import DEFAULT_VARIABLES, lsoa_inputs
 
     ward = "ward17_code" if vintage == 2011 else "ward24_code"
     key = f"lsoa{str(vintage)[2:]}_code"
@@ -191,8 +191,8 @@ def left_behind_for_neighbourhoods(
     neighbourhoods (IMD) and the number with a CNI value (CNI). Columns as
     :data:`neighbourhood_lens.left_behind.OUTPUT_COLUMNS`, all neighbourhoods, sorted by IMD rank.
     """
+    from ._neighbourhood_store import load_neighbourhoods
     from .left_behind import OUTPUT_COLUMNS, double_disadvantage
-    from .neighbourhoods import load_neighbourhoods
 
     assignment, vintage = load_neighbourhoods(con, name)
     s = neighbourhood_summary(con, assignment, vintage=vintage)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
 
 from .errors import DataError, examples
+from .normalise import normalise_headers
 from .sources import Dataset, Source
 
 __all__ = ["read_publisher_file", "parse_usecols", "zip_member"]
@@ -109,14 +111,45 @@ def _read_csv_bytes(data: bytes, where: str) -> pa.Table:
     return pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(encoding="cp1252"))
 
 
+def join_sheets(sheets: Mapping[str, object], dataset: Dataset, where: str) -> pa.Table:
+    """Join the sheets of an official workbook that carry the dataset's key.
+
+    Official workbooks start with a *Notes* sheet and may spread one table over several
+    sheets keyed by area code (IoD2019 File 8 has one sheet per domain). Every sheet whose
+    header has the dataset's key column(s) after normalisation is read; a single such sheet
+    is returned as it is, several are joined on the key (each key must be in every sheet,
+    and columns repeated across sheets, such as names, are taken from the first).
+    """
+    frames = []
+    for name, frame in sheets.items():
+        mapping = normalise_headers(dataset.id, [str(c) for c in frame.columns])  # type: ignore[attr-defined]
+        frame = frame.rename(columns=lambda c, m=mapping: m[str(c)])  # type: ignore[attr-defined]
+        if set(dataset.key) <= set(frame.columns):
+            frames.append((name, frame))
+    if not frames:
+        raise DataError(
+            f"{where}: no sheet has the key column(s) {', '.join(dataset.key)} of {dataset.id}"
+        )
+    name, out = frames[0]
+    for other_name, frame in frames[1:]:
+        keys = out[list(dataset.key)].drop_duplicates()
+        other = frame[list(dataset.key)].drop_duplicates()
+        if len(keys) != len(other) or len(keys.merge(other)) != len(keys):
+            raise DataError(
+                f"{where}: sheets {name!r} and {other_name!r} do not cover the same "
+                f"{'+'.join(dataset.key)} values, so they cannot be joined row for row"
+            )
+        new = [c for c in frame.columns if c not in out.columns]
+        out = out.merge(frame[list(dataset.key) + new], on=list(dataset.key), how="left", validate="one_to_one")
+    return pa.Table.from_pandas(out, preserve_index=False)
+
+
 def _read_sheet(handle: object, source: Source, dataset: Dataset, where: str, fmt: str) -> pa.Table:
     import pandas as pd
 
     engine = {"xlsx": "openpyxl", "xls": "xlrd", "ods": "odf"}[fmt]
     try:
         if source.sheet is None:
-            from .build import join_sheets
-
             sheets = pd.read_excel(handle, sheet_name=None, dtype=object, skiprows=source.skip, engine=engine)
             return join_sheets({k: _tidy(v) for k, v in sheets.items()}, dataset, where)
         book = pd.ExcelFile(handle, engine=engine)

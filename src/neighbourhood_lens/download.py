@@ -46,6 +46,7 @@ from urllib.parse import unquote, urlparse
 import pyarrow as pa
 
 from . import __version__
+from ._http import connection_reason
 from .errors import ChecksumError, DataError, SourceUnavailableError, examples
 from .sources import DATASETS, Dataset, Source, get_dataset
 
@@ -224,21 +225,6 @@ def cached_table(cache_dir: Path | None, dataset_id: str) -> tuple[Path, dict[st
 
 
 # ----------------------------------------------------------------------------- downloading
-def connection_reason(url: str, exc: BaseException) -> str:
-    """A short reason for a failed connection: ``cannot connect to HOST (why)``."""
-    text = str(exc)
-    host = urlparse(url).netloc
-    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
-        why = "host name not found: offline, or no DNS"
-    elif "timed out" in text.lower() or "Timeout" in type(exc).__name__:
-        why = "timed out"
-    elif "refused" in text.lower():
-        why = "connection refused"
-    else:
-        why = type(exc).__name__
-    return f"{url}: cannot connect to {host} ({why})"
-
-
 def _session() -> Any:
     import requests
 
@@ -301,7 +287,7 @@ def _read_arcgis(src: Source, ds: Dataset, *, timeout: float) -> pa.Table:
 
 
 def _sha256(path: Path) -> str:
-    from .build import sha256_file
+    from ._validate import sha256_file
 
     return sha256_file(path)
 
@@ -317,7 +303,7 @@ def fetch_one(
 ) -> FetchResult:
     """Fetch ``ds`` from one source, read it in the publisher's layout, check it, cache the table."""
     from ._publisher_files import read_publisher_file
-    from .build import normalise_table
+    from ._validate import normalise_table
 
     target_dir = cache_dir / ds.id
     target_dir.mkdir(parents=True, exist_ok=True)

@@ -134,7 +134,7 @@ def _session() -> Any:
 def _get(session: Any, url: str, *, timeout: float, params: dict[str, Any] | None = None) -> Any:
     import requests
 
-    from .download import connection_reason
+    from ._http import connection_reason
 
     try:
         resp = session.get(url, params=params, timeout=timeout)

@@ -52,14 +52,14 @@ people or fewer".
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from ._neighbourhood_inputs import DEFAULT_VARIABLES, _cols, lsoa_inputs, standardise
+from ._neighbourhood_inputs import DOMAINS as DOMAINS
+from ._neighbourhood_inputs import IMD_TABLE as IMD_TABLE
 from ._neighbourhood_measures import (
     homogeneity_report,
     left_behind_for_neighbourhoods,
@@ -67,7 +67,9 @@ from ._neighbourhood_measures import (
     pocket_preservation,
     within_variance_share,
 )
-from .errors import DataError, JoinError, WarehouseError, examples
+from ._neighbourhood_store import _table as _table  # used by the CLI
+from ._neighbourhood_store import load_neighbourhoods, neighbourhood_sets, store_neighbourhoods
+from .errors import DataError, JoinError, examples
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,104 +94,7 @@ __all__ = [
     "left_behind_for_neighbourhoods",
 ]
 
-DOMAINS = ("income", "employment", "education", "health", "crime", "housing", "environment")
-#: Default variables per LSOA vintage (see the module docstring).
-DEFAULT_VARIABLES: dict[int, tuple[str, ...]] = {
-    2011: tuple(f"{d}_rank" for d in DOMAINS),
-    2021: tuple(f"{d}_score" for d in DOMAINS),
-}
-IMD_TABLE = {2011: "imd2019_lsoa11", 2021: "imd2025_lsoa21"}
 SEVERITY_ERROR = "error"
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-
-
-def _cols(vintage: int) -> tuple[str, str, str, str]:
-    """(LSOA code, LAD code, ward code, ward name) columns of a vintage's hierarchy."""
-    if vintage == 2011:
-        return "lsoa11_code", "lad19_code", "ward17_code", "ward17_name"
-    if vintage == 2021:
-        return "lsoa21_code", "lad24_code", "ward24_code", "ward24_name"
-    raise DataError(f"unknown LSOA vintage {vintage!r}; valid vintages: 2011, 2021")
-
-
-def standardise(frame: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    """Standardise variables: ``*_rank`` to normal scores, anything else to z-scores.
-
-    Ranks (1 = most deprived) of :math:`N` areas become :math:`\\Phi^{-1}((N - r + 0.5)/N)`,
-    so higher = more deprived, as for scores. Missing values stay missing.
-
-    >>> standardise(pd.DataFrame({"s": [1.0, 2.0, 3.0], "x_rank": [1, 2, 3]}), ["s", "x_rank"]).round(3)
-           s  x_rank
-    0 -1.225   0.967
-    1  0.000   0.000
-    2  1.225  -0.967
-    """
-    from scipy.special import ndtri
-
-    out = pd.DataFrame(index=frame.index)
-    for col in columns:
-        v = frame[col].to_numpy(dtype=float)
-        if col.endswith("_rank"):
-            n = np.count_nonzero(~np.isnan(v))
-            out[col] = ndtri((n - v + 0.5) / n)
-        else:
-            sd = np.nanstd(v)
-            out[col] = (v - np.nanmean(v)) / (sd if sd > 0 else 1.0)
-    return out
-
-
-def lsoa_inputs(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    vintage: int,
-    variables: list[str] | tuple[str, ...] | None = None,
-    lads: list[str] | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """The LSOAs to regionalise with their LAD, ward, population and standardised variables.
-
-    Returns ``(frame, warnings)``. Standardisation is national (before any ``lads`` subset).
-    Missing variable values are set to the national mean (0) and counted in the warnings;
-    a missing population is an error.
-    """
-    from .geography import hierarchy
-    from .warehouse import require_tables
-
-    key, lad, ward, ward_name = _cols(vintage)
-    table = IMD_TABLE[vintage]
-    require_tables(con, [table])
-    variables = list(variables or DEFAULT_VARIABLES[vintage])
-    have = set(con.execute(f"SELECT * FROM {table} LIMIT 0").df().columns)
-    unknown = [v for v in variables if v not in have or v == key]
-    if unknown:
-        usable = sorted(c for c in have if c.endswith(("_score", "_rank")))
-        raise DataError(f"variables {examples(unknown)} are not columns of {table}; choose from {', '.join(usable)}")
-    h = hierarchy(con, vintage)
-    imd = con.execute(f"SELECT {key}, {', '.join(variables)} FROM {table}").df()
-    z = pd.concat([imd[[key]], standardise(imd, variables)], axis=1)
-    frame = h[[key, lad, ward, ward_name, "population"]].merge(z, on=key, how="left", validate="one_to_one")
-    warnings: list[str] = []
-    if lads is not None:
-        if not lads:
-            raise DataError(f"--lads: no local authority given; list {lad} codes (e.g. E08000021) "
-                            "or omit it for England")
-        unknown_lads = sorted(set(lads) - set(frame[lad]))
-        if unknown_lads:
-            raise JoinError(f"--lads: {len(unknown_lads)} code(s) are not {lad} codes: {examples(unknown_lads)}")
-        frame = frame[frame[lad].isin(lads)].reset_index(drop=True)
-    bad_pop = frame["population"].isna() | (frame["population"] < 0)
-    if bad_pop.any():
-        raise DataError(
-            f"{int(bad_pop.sum())} LSOA(s) have no (or a negative) population: "
-            f"{examples(frame.loc[bad_pop, key])}. Pass a complete population to rebuild the hierarchy."
-        )
-    missing = frame[variables].isna().any(axis=1)
-    if missing.any():
-        warnings.append(
-            f"{int(missing.sum())} LSOA(s) lack a value of {', '.join(variables)} in {table}; "
-            f"set to the national mean: {examples(frame.loc[missing, key])}"
-        )
-        frame[variables] = frame[variables].fillna(0.0)
-    return frame, warnings
 
 
 def assign_neighbourhoods(
@@ -397,72 +302,6 @@ def check_neighbourhoods(
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("check", "severity", "neighbourhood_code", "detail")})
     return pd.concat(rows, ignore_index=True)
-
-
-def _table(name: str) -> str:
-    if not _NAME.match(name):
-        raise DataError(
-            f"neighbourhood set name {name!r} is not allowed: use lower-case letters, digits and _ "
-            "(start with a letter, at most 48 characters), e.g. lsoa21_max10000"
-        )
-    return f"neighbourhoods_{name}"
-
-
-def store_neighbourhoods(
-    con: duckdb.DuckDBPyConnection, name: str, assignment: pd.DataFrame, *, vintage: int,
-    parameters: dict[str, object] | None = None,
-) -> str:
-    """Save an assignment as table ``neighbourhoods_<name>`` and register it.
-
-    The table has the LSOA code, ``neighbourhood_code``, ``neighbourhood_name`` and LAD code
-    columns; ``neighbourhood_sets(name, vintage, created_at, parameters_json, tool_version,
-    n_neighbourhoods)`` gets one row (replaced if the name exists). Needs a read-write
-    connection. Returns the table name.
-    """
-    from . import __version__
-
-    key, lad, _, _ = _cols(vintage)
-    table = _table(name)
-    cols = [key, "neighbourhood_code", "neighbourhood_name", lad]
-    con = con.cursor()  # a fresh cursor: earlier fetchone() calls may leave results pending (DuckDB 2)
-    con.register("_nb", assignment[cols])
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _nb ORDER BY {key}").fetchall()
-    con.unregister("_nb")
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS neighbourhood_sets (name VARCHAR PRIMARY KEY, vintage INTEGER, "
-        "created_at TIMESTAMP, parameters_json VARCHAR, tool_version VARCHAR, n_neighbourhoods INTEGER)"
-    ).fetchall()
-    con.execute("DELETE FROM neighbourhood_sets WHERE name = ?", [name]).fetchall()
-    con.execute(
-        "INSERT INTO neighbourhood_sets VALUES (?, ?, ?, ?, ?, ?)",
-        [name, vintage, datetime.now(UTC).replace(tzinfo=None), json.dumps(parameters or {}, default=str),
-         __version__, int(assignment["neighbourhood_code"].nunique())],
-    ).fetchall()
-    return table
-
-
-def neighbourhood_sets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The registry of stored neighbourhood sets (empty if none)."""
-    from .warehouse import has_table
-
-    if not has_table(con, "neighbourhood_sets"):
-        return pd.DataFrame(columns=["name", "vintage", "created_at", "parameters_json", "tool_version",
-                                     "n_neighbourhoods"])
-    return con.execute("SELECT * FROM neighbourhood_sets ORDER BY name").df()
-
-
-def load_neighbourhoods(con: duckdb.DuckDBPyConnection, name: str) -> tuple[pd.DataFrame, int]:
-    """A stored set: ``(assignment, vintage)``; the assignment as written by :func:`store_neighbourhoods`."""
-    table = _table(name)
-    sets = neighbourhood_sets(con)
-    row = sets[sets["name"] == name]
-    if row.empty:
-        known = ", ".join(sets["name"]) or "none yet"
-        raise WarehouseError(
-            f"no neighbourhood set {name!r} in the warehouse (stored: {known}). "
-            f"Build it: `nlens neighbourhoods build --name {name} ...`"
-        )
-    return con.execute(f"SELECT * FROM {table}").df(), int(row["vintage"].iloc[0])
 
 
 def neighbourhood_boundaries(
