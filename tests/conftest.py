@@ -40,3 +40,14 @@ def con(warehouse_path: Path):
     connection = connect(warehouse_path)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def terminal80(monkeypatch):
+    """The CLI's console as an 80-column terminal without colour (tables drawn, not piped)."""
+    from neighbourhood_lens.cli import _common
+
+    monkeypatch.setattr(_common.console, "_force_terminal", True)
+    monkeypatch.setattr(_common.console, "_color_system", None)
+    monkeypatch.setattr(_common.console, "_width", 80)
+    monkeypatch.setenv("COLUMNS", "80")

@@ -16,19 +16,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from neighbourhood_lens.cli import _common, app
+from neighbourhood_lens.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-
-
-@pytest.fixture
-def terminal80(monkeypatch):
-    """The CLI's console as an 80-column terminal without colour (as in test_cli_tour.py)."""
-    monkeypatch.setattr(_common.console, "_force_terminal", True)
-    monkeypatch.setattr(_common.console, "_color_system", None)
-    monkeypatch.setattr(_common.console, "_width", 80)
-    monkeypatch.setenv("COLUMNS", "80")
 
 
 def invoke(args: list[str], db: Path | None = None):

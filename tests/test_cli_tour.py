@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from neighbourhood_lens.cli import _common, app
+from neighbourhood_lens.cli import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -50,15 +50,6 @@ def test_tour_is_parsed():
     assert lines[0] == "nlens data sources"
     assert any(line.startswith("nlens search ") for line in lines)
     assert any("| head" in line for line in lines)
-
-
-@pytest.fixture
-def terminal80(monkeypatch):
-    """The CLI's console as an 80-column terminal without colour (tables drawn, not piped)."""
-    monkeypatch.setattr(_common.console, "_force_terminal", True)
-    monkeypatch.setattr(_common.console, "_color_system", None)
-    monkeypatch.setattr(_common.console, "_width", 80)
-    monkeypatch.setenv("COLUMNS", "80")
 
 
 def _write_grouping(path: Path, con) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -105,13 +104,10 @@ def load_sources_file(path: str | os.PathLike[str] | None = None) -> dict[str, t
     path = path or os.environ.get("NLENS_SOURCES")
     if not path:
         return {}
+    from ._toml import read_toml
+
     p = Path(path).expanduser()
-    if not p.exists():
-        raise DataError(f"sources file {p} does not exist (given with --sources or NLENS_SOURCES)")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"sources file {p}: not valid TOML ({exc})") from None
+    doc = read_toml(p, what="sources file", hint=" (given with --sources or NLENS_SOURCES)")
     out: dict[str, tuple[Source, ...]] = {}
     for ds_id, entry in doc.items():
         if ds_id not in DATASETS:

@@ -44,12 +44,12 @@ Open Source Software* 7(78), 4567.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._toml import read_toml
 from ..errors import DataError
 
 __all__ = [
@@ -236,10 +236,5 @@ def parse_spec(data: dict, *, source: str = "", base: Path | None = None) -> Ind
 def load_spec(path: str | Path) -> IndexSpec:
     """Read and validate a TOML spec file (relative ``file =`` paths are relative to the spec)."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"index spec {p} does not exist; pass a TOML file or --preset NAME")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise DataError(f"index spec {p} is not valid TOML: {e}") from None
+    data = read_toml(p, what="index spec", hint="; pass a TOML file or --preset NAME")
     return parse_spec(data, source=str(p), base=p.parent)

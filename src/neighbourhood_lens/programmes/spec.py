@@ -14,12 +14,12 @@ the key, the value received and the values allowed, before any data are read.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._toml import read_toml
 from ..errors import DataError
 from ..geography import LEVELS
 
@@ -265,12 +265,7 @@ def load_spec(path: str | Path) -> ProgrammeSpec:
     A relative ``eligibility.exclude`` path is resolved against the spec file's folder.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"programme spec {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, what="programme spec")
     spec = parse_spec(data, source=str(path))
     excl = spec.eligibility.exclude
     if excl is not None and not Path(excl).is_absolute():
