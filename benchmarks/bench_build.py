@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from neighbourhood_lens.build import build_warehouse
-from neighbourhood_lens.left_behind import left_behind
-from neighbourhood_lens.sources import DATASETS
+from neighbourhood_lens.data.build import build_warehouse
+from neighbourhood_lens.data.sources import DATASETS
+from neighbourhood_lens.deprivation.left_behind import left_behind
 from neighbourhood_lens.warehouse import connect
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from neighbourhood_lens.evaluation import evaluate, fit_did, match, stack_panel
 from neighbourhood_lens.evaluation.run import halo_ring
-from neighbourhood_lens.units import unit_adjacency
+from neighbourhood_lens.geo.units import unit_adjacency
 from neighbourhood_lens.warehouse import connect
 
 

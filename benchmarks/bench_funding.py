@@ -1,6 +1,6 @@
 """Benchmark: locate and summarise 1,000,000 grants (target: under 20 s on 2 cores).
 
-Generates a SYNTHETIC 360Giving CSV with :func:`neighbourhood_lens.funding.synthetic_grants`
+Generates a SYNTHETIC 360Giving CSV with :func:`neighbourhood_lens.funding.reach.synthetic_grants`
 (mixed LSOA/MSOA/ward/LAD/region codes of both vintages, ~1% bad rows), then times reading
 and validating, locating (with pro-rata splits) and the full :func:`reach` summary.
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from neighbourhood_lens import funding
+from neighbourhood_lens.funding import reach as funding
 from neighbourhood_lens.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db
         if db is None:
-            from neighbourhood_lens.build import build_warehouse
+            from neighbourhood_lens.data.build import build_warehouse
 
             db = Path(tmp) / "w.duckdb"
             t = time.perf_counter()

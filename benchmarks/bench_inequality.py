@@ -35,10 +35,10 @@ def main() -> None:
         cpus = sorted(os.sched_getaffinity(0))[:2]
         os.sched_setaffinity(0, cpus)
         print(f"pinned to CPUs {cpus}")
-    from neighbourhood_lens import inequality as iq
-    from neighbourhood_lens import pockets as pk
-    from neighbourhood_lens.adjacency import adjacency_for_vintage, ensure_adjacency
-    from neighbourhood_lens.build import build_warehouse
+    from neighbourhood_lens.data.build import build_warehouse
+    from neighbourhood_lens.deprivation import inequality as iq
+    from neighbourhood_lens.deprivation import pockets as pk
+    from neighbourhood_lens.geo.adjacency import adjacency_for_vintage, ensure_adjacency
     from neighbourhood_lens.warehouse import connect
 
     db = args.db

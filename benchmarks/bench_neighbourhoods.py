@@ -6,7 +6,7 @@ Run: ``.venv/bin/python benchmarks/bench_neighbourhoods.py [--db W.duckdb] [--re
 Both methods get the same LSOAs (LSOA 2011, one region), the same standardised variables
 (normal scores of the seven IoD2019 domain ranks), the same population (mid-2019) and the
 same graph: queen contiguity restricted to links inside a LAD, plus the island links of
-:mod:`neighbourhood_lens.adjacency`. spopt's max-p uses a population floor of 5,000 (the
+:mod:`neighbourhood_lens.geo.adjacency`. spopt's max-p uses a population floor of 5,000 (the
 reference configuration of the issue) and has no maximum; both are checked against the
 same constraints (max 10,000, min 3,000, contiguity, one LAD) by ``check_neighbourhoods``.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neighbourhood_lens import neighbourhoods as nb
-from neighbourhood_lens.adjacency import ensure_adjacency, load_adjacency
+from neighbourhood_lens.geo.adjacency import ensure_adjacency, load_adjacency
+from neighbourhood_lens.neighbourhoods import build as nb
 from neighbourhood_lens.warehouse import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ MAX, MIN, FLOOR = 10_000, 3_000, 5_000
 def _warehouse(db: str | None) -> Path:
     if db:
         return Path(db)
-    from neighbourhood_lens.build import build_warehouse
+    from neighbourhood_lens.data.build import build_warehouse
 
     path = Path(tempfile.mkdtemp()) / "bench.duckdb"
     build_warehouse(path, mirror=ROOT.parent / "shared" / "data")

@@ -46,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db
         if db is None:
-            from neighbourhood_lens.build import build_warehouse
+            from neighbourhood_lens.data.build import build_warehouse
 
             db = Path(tmp) / "w.duckdb"
             build_warehouse(db, mirror=ROOT.parent / "shared" / "data")

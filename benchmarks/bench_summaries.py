@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from neighbourhood_lens import summaries as sm
-from neighbourhood_lens import trajectories as tr
+from neighbourhood_lens.deprivation import summaries as sm
+from neighbourhood_lens.deprivation import trajectories as tr
 from neighbourhood_lens.warehouse import connect
 
 

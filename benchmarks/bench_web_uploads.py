@@ -90,7 +90,7 @@ def hostile_files() -> dict[str, tuple[str, bytes]]:
 
 def ordinary_file(db: Path, n: int = 2000, seed: int = 1) -> bytes:
     """A SYNTHETIC 360Giving CSV of ``n`` rows."""
-    from neighbourhood_lens.funding import synthetic_grants
+    from neighbourhood_lens.funding.reach import synthetic_grants
     from neighbourhood_lens.warehouse import connect
 
     con = connect(db)

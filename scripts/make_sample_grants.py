@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from neighbourhood_lens import funding
+from neighbourhood_lens.funding.reach import reach as funding
 from neighbourhood_lens.warehouse import connect
 
 

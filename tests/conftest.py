@@ -22,8 +22,8 @@ def mirror() -> Path:
 @pytest.fixture(scope="session")
 def warehouse_path(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse built from the full mirror, with LSOA adjacency cached, once per session."""
-    from neighbourhood_lens.adjacency import ensure_adjacency
-    from neighbourhood_lens.build import build_warehouse
+    from neighbourhood_lens.data.build import build_warehouse
+    from neighbourhood_lens.geo.adjacency import ensure_adjacency
 
     path = tmp_path_factory.mktemp("warehouse") / "nlens.duckdb"
     build_warehouse(path, mirror=mirror)

@@ -8,7 +8,7 @@ import sys
 
 def test_import_is_light():
     code = (
-        "import sys, neighbourhood_lens, neighbourhood_lens.geography, neighbourhood_lens.left_behind;"
+        "import sys, neighbourhood_lens, neighbourhood_lens.geo.geography, neighbourhood_lens.deprivation.left_behind;"
         "heavy = [m for m in ('geopandas', 'matplotlib', 'fastapi', 'libpysal', 'duckdb') if m in sys.modules];"
         "print(','.join(heavy))"
     )

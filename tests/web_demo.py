@@ -11,8 +11,8 @@ DEMO_LADS = ["E06000009", "E07000117", "E06000008", "E07000123", "E07000122"]
 
 def demo_warehouse(source: Path, target: Path) -> Path:
     """Copy ``source`` to ``target`` and store set ``lancs_demo`` (2021) and index ``ward_need_demo`` (ward17)."""
-    from neighbourhood_lens import neighbourhoods as nb
-    from neighbourhood_lens.left_behind import left_behind_scores
+    from neighbourhood_lens.deprivation.left_behind import left_behind_scores
+    from neighbourhood_lens.neighbourhoods import build as nb
     from neighbourhood_lens.store import save_result
     from neighbourhood_lens.warehouse import connect
 

@@ -104,7 +104,7 @@ def save_result(
     dup = frame["code"][frame["code"].duplicated()]
     if len(dup):
         raise DataError(f"a stored {kind} has one row per area; {len(dup)} code(s) repeat: {examples(dup)}")
-    from . import __version__
+    from neighbourhood_lens import __version__
 
     cur = con.cursor()
     cur.register("_result", frame)

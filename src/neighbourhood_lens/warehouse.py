@@ -46,6 +46,39 @@ APP_NAME = "neighbourhood-lens"
 LOCAL_NAME = "nlens.duckdb"
 
 
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts like a DuckDB database file (magic bytes ``DUCK`` at offset 8)."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    return len(head) >= 12 and head[8:12] == _DUCKDB_MAGIC
+
+
+def lock_message(path: Path, exc: BaseException) -> str:
+    """One line naming the process that holds ``path`` (DuckDB's lock error gives its PID)."""
+    import re
+
+    text = str(exc)
+    m = re.search(r"PID (\d+)", text)
+    holder = ""
+    if m:
+        pid = m.group(1)
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            cmd = ""
+        holder = f"process {pid}" + (f" ({cmd[:80]})" if cmd else "")
+    else:
+        holder = "another process"
+    return (
+        f"the warehouse {path} is in use by {holder}, so it cannot be written. Stop that process (e.g. the "
+        "`nlens serve` web app) or wait for it to finish, then run the command again; or write elsewhere with "
+        "--db OTHER.duckdb"
+    )
+
+
 def default_db_path() -> Path:
     """``$NLENS_DB`` if set, else ``./nlens.duckdb`` if it exists, else
     ``<user data dir>/neighbourhood-lens/warehouse.duckdb``."""
@@ -84,7 +117,6 @@ def connect(
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    from ._keep import is_duckdb_file, lock_message
 
     if path.is_file() and not is_duckdb_file(path):
         raise WarehouseError(

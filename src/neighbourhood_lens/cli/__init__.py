@@ -50,7 +50,7 @@ app.command("search", rich_help_panel=_PLACES)(search)
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from neighbourhood_lens import __version__
 
         typer.echo(f"neighbourhood-lens {__version__}")
         raise typer.Exit()

@@ -84,7 +84,7 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         fmt = kwargs.get("fmt")
         fmt = OutputFormat(fmt) if fmt is not None else OutputFormat.auto
-        from ..outputs import STDOUT_FORMAT
+        from neighbourhood_lens.outputs.tables import STDOUT_FORMAT
 
         out_stdout = any(is_stdout(v) for v in kwargs.values() if isinstance(v, Path))
         taken = out_stdout or fmt in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json)
@@ -367,7 +367,7 @@ def emit(frame: Any, *, title: str | None = None, formats: dict[str, str] | None
     if _STATE["out_stdout"]:
         return
     if fmt in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json):
-        from ..outputs import integer_counts
+        from neighbourhood_lens.outputs.tables import integer_counts
 
         frame = integer_counts(frame)
         if _STATE["emitted"]:

@@ -93,8 +93,8 @@ def fetch(
     """
     import pandas as pd
 
-    from ..download import default_cache_dir, load_sources_file
-    from ..download import fetch as do_fetch
+    from neighbourhood_lens.data.download import default_cache_dir, load_sources_file
+    from neighbourhood_lens.data.download import fetch as do_fetch
 
     cache_dir = cache or default_cache_dir()
     urls = {k: str(v) for k, v in _parse_files(url).items()}
@@ -130,8 +130,9 @@ def build(
     A rebuild keeps your neighbourhood sets, stored results and caches, and says when the new
     data invalidates them.
     """
-    from ..build import build_warehouse
-    from ..download import default_cache_dir, load_sources_file
+    from neighbourhood_lens.data.build import build_warehouse
+    from neighbourhood_lens.data.download import default_cache_dir, load_sources_file
+
     from ..warehouse import resolve_db_path
 
     path = resolve_db_path(db)
@@ -197,7 +198,8 @@ def adjacency(
     rebuild: Annotated[bool, typer.Option(help="Recompute even if cached.")] = False,
 ) -> None:
     """Compute LSOA queen adjacency (with island links) once and cache it in the warehouse."""
-    from ..adjacency import ensure_adjacency
+    from neighbourhood_lens.geo.adjacency import ensure_adjacency
+
     from ..warehouse import resolve_db_path
 
     for v in vintage or [2011, 2021]:
@@ -221,8 +223,8 @@ def sources(
     """
     from urllib.parse import urlparse
 
-    from ..download import write_sources_file
-    from ..sources import registry_frame
+    from neighbourhood_lens.data.download import write_sources_file
+    from neighbourhood_lens.data.sources import registry_frame
 
     check_suffix(out, (".toml", ".csv"))
     full = registry_frame()
@@ -242,7 +244,7 @@ def sources(
     for row in full[~full["direct_download"]].itertuples():
         console.print(f"No direct address: [bold]{row.id}[/]: {row.no_url_reason or row.url}", highlight=False)
     if out is not None and is_stdout(out):
-        from ..outputs import provenance_record, write_table
+        from neighbourhood_lens.outputs.tables import provenance_record, write_table
 
         write_table(full, out, provenance=provenance_record(None, [], command="data sources"), key="id")
         wrote(len(full), out)

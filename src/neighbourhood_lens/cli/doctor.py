@@ -24,8 +24,9 @@ def doctor(db: DbOption = None) -> None:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    from .. import __version__
-    from ..download import default_cache_dir, read_manifest
+    from neighbourhood_lens import __version__
+    from neighbourhood_lens.data.download import default_cache_dir, read_manifest
+
     from ..errors import NeighbourhoodLensError
     from ..warehouse import connect, has_table, resolve_db_path
 

@@ -66,11 +66,12 @@ def evaluate(
     db: DbOption = None,
 ) -> None:
     """Did the treated areas change more than matched comparators? Matched DiD with an event study."""
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar, write_table
+
     from ..evaluation import read_panel, read_treated
     from ..evaluation.panel import IMD_EDITIONS
     from ..evaluation.report import interpret, plot_event_study, write_report
     from ..evaluation.run import evaluate_in_warehouse
-    from ..outputs import provenance_record, write_sidecar, write_table
     from ..warehouse import connect
 
     check_suffix(out, (".csv", ".parquet"))

@@ -37,8 +37,9 @@ def reach(
     """Locate grants on neighbourhoods and measure how much reached the most deprived ones."""
     import pandas as pd
 
-    from .. import funding
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.funding import reach as funding
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     for path, option in ((out, "--out"), (unlocated, "--unlocated"), (rejected, "--rejected")):
@@ -81,8 +82,8 @@ def reach(
             write_table(frame, path, provenance=prov)
             wrote(len(frame), path)
     if report is not None:
-        from ..funding_report import render_reach_html
-        from ..outputs import write_sidecar
+        from neighbourhood_lens.funding.report import render_reach_html
+        from neighbourhood_lens.outputs.tables import write_sidecar
 
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(render_reach_html(result), encoding="utf-8")
@@ -115,8 +116,9 @@ def sample(
     db: DbOption = None,
 ) -> None:
     """Write a clearly labelled SYNTHETIC 360Giving grants file (real area codes, some bad rows)."""
-    from .. import funding
-    from ..outputs import provenance_record, write_sidecar
+    from neighbourhood_lens.funding import reach as funding
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar
+
     from ..warehouse import connect
 
     con = connect(db)

@@ -29,7 +29,7 @@ def fetch(
     """Pull a funder's grants from 360Giving (public, no key) flattened to the 360Giving standard."""
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from ..grants_fetch import fetch_grants, write_fetch
+    from neighbourhood_lens.funding.fetch import fetch_grants, write_fetch
 
     check_suffix(out, (".csv", ".xlsx", ".json"))
     with Progress(TextColumn("[bold]Fetching grants"), BarColumn(), TextColumn("{task.completed} grants"),
@@ -38,7 +38,7 @@ def fetch(
         result = fetch_grants(funder, route=route, date_from=date_from, date_to=date_to, api=api, registry=registry,
                               timeout=timeout, progress=lambda n, total: bar.update(task, completed=n, total=total))
     if is_stdout(out):
-        from ..outputs import write_table
+        from neighbourhood_lens.outputs.tables import write_table
 
         write_table(result.grants, out, provenance={}, key="Identifier")
     else:

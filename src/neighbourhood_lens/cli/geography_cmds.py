@@ -38,7 +38,7 @@ def _reported_warnings() -> Iterator[None]:
 
 
 def _index_ids(index: str, *, boundaries: bool = False) -> list[str]:
-    from ..inequality import INDICES
+    from neighbourhood_lens.deprivation.inequality import INDICES
 
     table, vintage = INDICES[index]
     extra = [f"boundaries_lsoa{str(vintage)[2:]}"] if boundaries else []
@@ -50,7 +50,7 @@ _EDITION = {"imd2019": "IoD2019", "imd2025": "IoD2025", "imd2015": "IoD2015", "i
 
 def _unit(index: str, level: str) -> str:
     """The mapped unit with its boundary vintage, e.g. ``LSOAs (2011 boundaries)``."""
-    from ..inequality import INDICES
+    from neighbourhood_lens.deprivation.inequality import INDICES
 
     vintage = INDICES[index][1]
     names = {"lsoa": ("LSOAs", vintage), "ward": ("wards", 2017 if vintage == 2011 else 2024),
@@ -65,7 +65,7 @@ def _source_note(index: str) -> str:
 
 
 def _write(con: Any, frame: Any, out: Path | None, *, ids: list[str], command: str, params: dict[str, Any]) -> None:
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
 
     if out is None:
         return
@@ -77,7 +77,7 @@ def _write(con: Any, frame: Any, out: Path | None, *, ids: list[str], command: s
 
 def _map_done(con: Any, path: Path, *, ids: list[str], command: str, params: dict[str, Any]) -> None:
     """The provenance sidecar of a map, and the note that it was written."""
-    from ..outputs import provenance_record, write_sidecar
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar
 
     write_sidecar(path, provenance_record(con, ids, command=command, parameters=params))
     console.print(f"Map written to {path}")
@@ -87,22 +87,22 @@ def _resolve_lad(con: Any, lad: str | None, index: str) -> str | None:
     """``--lad`` as the LAD name of the index's vintage (2019 for IMD 2019/2015, 2024 for IMD 2025)."""
     if lad is None:
         return None
-    from ..inequality import INDICES
-    from ..places import resolve_lad
+    from neighbourhood_lens.deprivation.inequality import INDICES
+    from neighbourhood_lens.geo.places import resolve_lad
 
     return resolve_lad(con, lad, vintage=2019 if INDICES[index][1] == 2011 else 2024).code
 
 
 def _check_map(path: Path | None) -> None:
-    from ..maps import MAP_SUFFIXES
+    from neighbourhood_lens.geo.maps import MAP_SUFFIXES
 
     if path is not None and path.suffix.lower() not in MAP_SUFFIXES:
         raise DataError(f"--map {path}: unknown suffix {path.suffix!r}; use .png or .svg")
 
 
 def _area_geometry(con: Any, index: str, level: str, codes: Any) -> Any:
-    from ..boundaries import area_boundaries
-    from ..inequality import INDICES
+    from neighbourhood_lens.deprivation.inequality import INDICES
+    from neighbourhood_lens.geo.boundaries import area_boundaries
 
     vintage = INDICES[index][1]
     if level == "lsoa":
@@ -112,7 +112,8 @@ def _area_geometry(con: Any, index: str, level: str, codes: Any) -> Any:
 
 def _lsoa_polygons(con: Any, vintage: int, codes: Any) -> Any:
     """LSOA polygons of ``codes`` as ``code, geometry``; codes without a boundary are an error."""
-    from ..boundaries import lsoa_boundaries
+    from neighbourhood_lens.geo.boundaries import lsoa_boundaries
+
     from ..errors import JoinError, examples
 
     g = lsoa_boundaries(con, vintage)
@@ -130,7 +131,7 @@ def _plural(level: str) -> str:
 
 
 def _lad_level(index: str) -> str:
-    from ..inequality import INDICES
+    from neighbourhood_lens.deprivation.inequality import INDICES
 
     return "lad19" if INDICES[index][1] == 2011 else "lad24"
 
@@ -148,7 +149,8 @@ def inequality(
     db: DbOption = None,
 ) -> None:
     """Theil T and L of LSOA scores decomposed between and within wards, LADs and regions."""
-    from .. import inequality as iq
+    from neighbourhood_lens.deprivation import inequality as iq
+
     from ..warehouse import connect
 
     _check_map(map_path)
@@ -169,9 +171,9 @@ def inequality(
     params = {"index": index, "domain": domain, "levels": names, "on_split": on_split}
     _write(con, table, out, ids=_index_ids(index), command="inequality", params=params)
     if map_path is not None:
-        from ..boundaries import area_boundaries
-        from ..geography import level as get_level
-        from ..maps import choropleth
+        from neighbourhood_lens.geo.boundaries import area_boundaries
+        from neighbourhood_lens.geo.geography import level as get_level
+        from neighbourhood_lens.geo.maps import choropleth
 
         lv = get_level(map_level or (names[-2] if len(names) > 1 else names[0]))
         iq.check_levels(index, [lv.name])
@@ -202,7 +204,8 @@ def pockets(
     db: DbOption = None,
 ) -> None:
     """Hidden pockets: deprived neighbourhoods inside affluent LADs or beside affluent neighbours."""
-    from .. import pockets as pk
+    from neighbourhood_lens.deprivation import pockets as pk
+
     from ..warehouse import connect
 
     _check_map(map_path)
@@ -226,7 +229,7 @@ def pockets(
     if map_path is not None:
         import numpy as np
 
-        from ..maps import choropleth
+        from neighbourhood_lens.geo.maps import choropleth
 
         shown = pk.filter_lad(areas, lad)
         cat = np.where(shown["code"].isin(found["code"]), "hidden pocket",
@@ -265,7 +268,8 @@ def next_door(
     db: DbOption = None,
 ) -> None:
     """Next-door gaps: adjacent neighbourhoods far apart in deprivation; per-LAD share of people affected."""
-    from .. import pockets as pk
+    from neighbourhood_lens.deprivation import pockets as pk
+
     from ..warehouse import connect
 
     _check_map(map_path)
@@ -293,8 +297,8 @@ def next_door(
     _write(con, by_lad, out, ids=ids, command="next-door", params=params)
     _write(con, pairs, pairs_out, ids=ids, command="next-door", params=params)
     if map_path is not None:
-        from ..boundaries import area_boundaries
-        from ..maps import choropleth
+        from neighbourhood_lens.geo.boundaries import area_boundaries
+        from neighbourhood_lens.geo.maps import choropleth
 
         if lad is None:
             gdf = area_boundaries(con, _lad_level(index)).merge(by_lad.rename(columns={"lad_code": "code"}), on="code")
@@ -333,7 +337,8 @@ def periphery(
     db: DbOption = None,
 ) -> None:
     """Centre vs periphery: where the most deprived decile lives, and how that moved since 2004."""
-    from .. import periphery as pp
+    from neighbourhood_lens.deprivation import periphery as pp
+
     from ..warehouse import connect
 
     _check_map(map_path)
@@ -344,7 +349,7 @@ def periphery(
         raise DataError(f"--bands must be comma-separated numbers of km, e.g. 2,5; got {bands!r}") from None
     con = connect(db)
     if lad is not None:
-        from ..places import resolve_lad
+        from neighbourhood_lens.geo.places import resolve_lad
 
         lad = resolve_lad(con, lad, vintage=2019).code
     with _reported_warnings():
@@ -364,7 +369,7 @@ def periphery(
     if map_path is not None:
         import pandas as pd
 
-        from ..maps import choropleth
+        from neighbourhood_lens.geo.maps import choropleth
 
         ed = map_edition or eds[-1]
         if ed not in frames:
@@ -387,7 +392,7 @@ def periphery(
 
 def _place_labels(con: Any, level: str, shown: Any) -> Any:
     """Names and polygons of the ``level`` areas (wards, LADs) under the mapped areas, for map labels."""
-    from ..maps import place_labels
+    from neighbourhood_lens.geo.maps import place_labels
 
     return place_labels(con, level, shown)
 

@@ -47,8 +47,9 @@ def build(
     db: DbOption = None,
 ) -> None:
     """Build a composite index: code, score, rank, decile (1 = most need) and each component's value."""
-    from .. import indices as ix
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens import indices as ix
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..store import result_table, save_result
     from ..warehouse import connect
 
@@ -107,10 +108,11 @@ def sensitivity(
     db: DbOption = None,
 ) -> None:
     """Rank uncertainty under weight jitter: rank median, 5-95% range, and P(top decile) per area."""
-    from .. import indices as ix
+    from neighbourhood_lens import indices as ix
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar, write_table
+
     from ..indices.sensitivity import sensitivity as run
     from ..indices.sensitivity import sensitivity_chart, sobol_indices
-    from ..outputs import provenance_record, write_sidecar, write_table
     from ..warehouse import connect
     from ._common import progress_bar
 
@@ -185,7 +187,8 @@ def left_behind_sensitivity(
     if vintage != 2019 or neighbourhoods is not None:
         raise DataError("--sensitivity is implemented for the 2019 ward list only (--vintage 2019, no "
                         "--neighbourhoods); for other indices use `nlens index sensitivity`")
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
     from ._common import progress_bar
 

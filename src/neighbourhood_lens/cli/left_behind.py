@@ -38,8 +38,9 @@ def left_behind(
                                 cni_share=cni_share, out=out, db=db, vintage=vintage, neighbourhoods=neighbourhoods,
                                 fmt=fmt)
         return
-    from .. import left_behind as lb
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.deprivation import left_behind as lb
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     check_suffix(out, (".csv", ".parquet", ".xlsx", ".geojson", ".gpkg"))
@@ -64,7 +65,7 @@ def left_behind(
                                  parameters={"vintage": vintage, "imd_share": imd_share, "cni_share": cni_share})
         geometry = None
         if out.suffix.lower() in (".geojson", ".gpkg"):
-            from ..boundaries import area_boundaries
+            from neighbourhood_lens.geo.boundaries import area_boundaries
 
             geometry = area_boundaries(con, "ward17" if vintage == 2019 else "lsoa21", codes=frame["code"])
         write_table(frame, out, provenance=prov, geometry=geometry)
@@ -80,9 +81,13 @@ def _show_list(frame, *, top: int, out: Path | None) -> None:  # noqa: ANN001
 
 def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, out: Path | None,  # noqa: ANN001
                         top: int) -> None:  # noqa: ANN001
-    from .. import left_behind as lb
-    from ..neighbourhoods import left_behind_for_neighbourhoods, load_neighbourhoods, neighbourhood_boundaries
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.deprivation import left_behind as lb
+    from neighbourhood_lens.neighbourhoods.build import (
+        left_behind_for_neighbourhoods,
+        load_neighbourhoods,
+        neighbourhood_boundaries,
+    )
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
 
     scores = left_behind_for_neighbourhoods(con, name, imd_share=imd_share, cni_share=cni_share)
     frame = scores[scores["left_behind"]].reset_index(drop=True)

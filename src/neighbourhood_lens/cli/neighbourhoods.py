@@ -22,7 +22,7 @@ def _lad_codes(con, text: str | None, vintage: int, *, option: str) -> list[str]
     """Comma-separated LAD codes or names as LAD codes of the vintage's LADs (2019 or 2024)."""
     if not text:
         return None
-    from ..places import resolve_lad
+    from neighbourhood_lens.geo.places import resolve_lad
 
     year = 2019 if vintage == 2011 else 2024
     return [resolve_lad(con, t.strip(), vintage=year, option=option).code for t in text.split(",") if t.strip()]
@@ -61,10 +61,11 @@ def build(
     db: DbOption = None,
 ) -> None:
     """Build contiguous neighbourhoods inside each LAD, store them in the warehouse, report quality."""
-    from .. import neighbourhoods as nb
-    from ..adjacency import ensure_adjacency, load_adjacency
+    from neighbourhood_lens.geo.adjacency import ensure_adjacency, load_adjacency
+    from neighbourhood_lens.neighbourhoods import build as nb
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..errors import DataError
-    from ..outputs import provenance_record, write_table
     from ..warehouse import connect
 
     name = name or f"lsoa{str(vintage)[2:]}_max{int(max_population)}"
@@ -108,7 +109,7 @@ def build(
     for path in assignments:
         geometry = None
         if path.suffix.lower() in geo:
-            from ..boundaries import lsoa_boundaries
+            from neighbourhood_lens.geo.boundaries import lsoa_boundaries
 
             geometry = lsoa_boundaries(con, vintage)
         write_table(frame, path, provenance=prov, geometry=geometry, key=key)
@@ -135,7 +136,8 @@ def build(
 @handle_errors
 def list_sets(fmt: FormatOption = OutputFormat.auto, db: DbOption = None) -> None:
     """List the neighbourhood sets stored in the warehouse."""
-    from ..neighbourhoods import neighbourhood_sets
+    from neighbourhood_lens.neighbourhoods.build import neighbourhood_sets
+
     from ..warehouse import connect
 
     sets = neighbourhood_sets(connect(db))
@@ -156,8 +158,9 @@ def show(
     db: DbOption = None,
 ) -> None:
     """One row per neighbourhood of a stored set: population, IMD and CNI among neighbourhoods."""
-    from .. import neighbourhoods as nb
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.neighbourhoods import build as nb
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     con = connect(db)
@@ -189,8 +192,9 @@ def map_set(
     db: DbOption = None,
 ) -> None:
     """Map one LAD's neighbourhoods coloured by IMD decile among neighbourhoods."""
-    from .. import neighbourhoods as nb
-    from ..outputs import provenance_record
+    from neighbourhood_lens.neighbourhoods import build as nb
+    from neighbourhood_lens.outputs.tables import provenance_record
+
     from ..warehouse import connect
 
     con = connect(db)
@@ -207,7 +211,8 @@ def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str, pro
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .. import neighbourhoods as nb
+    from neighbourhood_lens.neighbourhoods import build as nb
+
     from ..errors import DataError
 
     summary = nb.neighbourhood_summary(con, assignment, vintage=vintage)
@@ -228,7 +233,7 @@ def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str, pro
     bar = fig.colorbar(sm, ax=ax, ticks=range(1, 11), shrink=0.6)
     bar.set_label("IMD decile among England's neighbourhoods (1 = most deprived)")
     idx = "IMD 2019" if vintage == 2011 else "IMD 2025"
-    from ..maps import scale_bar_km
+    from neighbourhood_lens.geo.maps import scale_bar_km
 
     xmin, ymin, xmax, _ = shapes.total_bounds
     km = scale_bar_km(xmax - xmin)
@@ -242,7 +247,7 @@ def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str, pro
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
-    from ..outputs import write_sidecar
+    from neighbourhood_lens.outputs.tables import write_sidecar
 
     write_sidecar(path, prov)
     console.print(f"Wrote map of {len(summary)} neighbourhoods to {path}")

@@ -75,7 +75,8 @@ def design(
     db: DbOption = None,
 ) -> None:
     """Choose neighbourhoods and share a budget by the rules in SPEC; print who is chosen and where the money goes."""
-    from ..outputs import provenance_record, write_sidecar, write_table
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar, write_table
+
     from ..programmes import design as run
     from ..programmes import design_sources, load_spec, store_design
     from ..programmes.report import design_map, write_design_report
@@ -99,7 +100,7 @@ def design(
     if out is not None:
         geometry = None
         if out.suffix.lower() in (".geojson", ".gpkg"):
-            from ..boundaries import area_boundaries
+            from neighbourhood_lens.geo.boundaries import area_boundaries
 
             geometry = area_boundaries(con, d.summary["unit"], codes=d.selection["code"])
         write_table(d.selection, out, provenance=prov, geometry=geometry)
@@ -131,7 +132,8 @@ def compare(
     db: DbOption = None,
 ) -> None:
     """Compare designs on the funding-reach measures, with the built-in LA-level baseline."""
-    from ..outputs import provenance_record, write_sidecar, write_table
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar, write_table
+
     from ..programmes import compare_table, design, design_sources, load_spec
     from ..programmes.report import compare_chart
     from ..warehouse import connect
@@ -140,8 +142,9 @@ def compare(
     check_suffix(chart, (".png", ".svg"), option="--chart")
     parsed = [load_spec(s) for s in specs]
     con = connect(db)
+    from neighbourhood_lens.geo.units import resolve_unit
+
     from ..programmes.compare import reach_context
-    from ..units import resolve_unit
 
     vintages = {resolve_unit(con, p.unit).lsoa_vintage for p in parsed}
     index = index or ("imd2025" if vintages == {2021} else "imd2019")

@@ -20,8 +20,9 @@ def search(
     db: DbOption = None,
 ) -> None:
     """Find areas by code or name in every vintage the warehouse holds; close spellings when nothing matches."""
-    from ..places import lsoas_within
-    from ..places import search as find
+    from neighbourhood_lens.geo.places import lsoas_within
+    from neighbourhood_lens.geo.places import search as find
+
     from ..warehouse import connect
 
     con = connect(db)

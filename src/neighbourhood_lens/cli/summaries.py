@@ -57,8 +57,9 @@ def summarise(
     db: DbOption = None,
 ) -> None:
     """MHCLG's summary measures (average score/rank, % in most deprived 10%, extent, local concentration, scale)."""
-    from .. import summaries as sm
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.deprivation import summaries as sm
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     check_suffix(out, _TABLE_SUFFIXES)
@@ -101,14 +102,15 @@ def trajectory(
     db: DbOption = None,
 ) -> None:
     """Relative deprivation of one area across IoD2004, 2007, 2010, 2015, 2019 and 2025 (ranks, not scores)."""
-    from .. import trajectories as tr
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.deprivation import trajectories as tr
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     check_suffix(out, _TABLE_SUFFIXES)
     con = connect(db)
     if by is None:
-        from ..places import resolve_place
+        from neighbourhood_lens.geo.places import resolve_place
 
         code = resolve_place(con, code, prefer="oldest", option="CODE").code
     frame = tr.trajectory(con, code, by=by)
@@ -120,7 +122,7 @@ def trajectory(
         write_table(frame, out, provenance=prov)
         wrote(len(frame), out)
     if chart is not None:
-        from ..outputs import write_sidecar
+        from neighbourhood_lens.outputs.tables import write_sidecar
 
         tr.plot_trajectory(frame, chart)
         write_sidecar(chart, prov)
@@ -138,8 +140,9 @@ def movers(
     db: DbOption = None,
 ) -> None:
     """Largest relative improvements and declines in national IMD percentile between two editions."""
-    from .. import trajectories as tr
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.deprivation import trajectories as tr
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     check_suffix(out, _TABLE_SUFFIXES)
@@ -170,8 +173,9 @@ def entrenched(
     db: DbOption = None,
 ) -> None:
     """Areas in the most deprived decile in all six editions, IoD2004 to IoD2025."""
-    from .. import trajectories as tr
-    from ..outputs import provenance_record, write_table
+    from neighbourhood_lens.deprivation import trajectories as tr
+    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+
     from ..warehouse import connect
 
     check_suffix(out, _TABLE_SUFFIXES)

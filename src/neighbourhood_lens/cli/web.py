@@ -39,9 +39,10 @@ def report(
     db: DbOption = None,
 ) -> None:
     """Write a single self-contained HTML report on one local authority."""
-    from ..outputs import provenance_record, write_sidecar
-    from ..places import resolve_lad
-    from ..report import write_lad_report
+    from neighbourhood_lens.geo.places import resolve_lad
+    from neighbourhood_lens.outputs.report import write_lad_report
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar
+
     from ..warehouse import connect
 
     con = connect(db)

@@ -217,8 +217,8 @@ def detect_unit(con: duckdb.DuckDBPyConnection, codes: pd.Series | list[str], *,
     LSOA and ward codes that did not change keep their code across vintages; when the codes
     fit several units the 2011-based one is chosen (pass ``unit=`` to choose another).
     """
-    from ..geography import LEVELS
-    from ..neighbourhoods import neighbourhood_sets
+    from neighbourhood_lens.geo.geography import LEVELS
+    from neighbourhood_lens.geo.neighbourhood_sets import neighbourhood_sets
 
     wanted = pd.DataFrame({"code": pd.Index(codes).unique()})
     con.register("_eval_codes", wanted)
@@ -246,7 +246,7 @@ def detect_unit(con: duckdb.DuckDBPyConnection, codes: pd.Series | list[str], *,
 
 
 def _known(con: duckdb.DuckDBPyConnection, level: str) -> set[str]:
-    from ..geography import LEVELS
+    from neighbourhood_lens.geo.geography import LEVELS
 
     lv = LEVELS[level]
     return set(con.execute("SELECT code FROM areas WHERE type = ? AND vintage = ?",
@@ -260,7 +260,7 @@ def _vintage_year(level: str) -> int:
 
 def _edition_values(con: duckdb.DuckDBPyConnection, year: int, outcome: Outcome) -> pd.DataFrame | None:
     """LSOA values of one edition in its own vintage (``code, value``), or ``None`` if not published."""
-    from ..summaries import _as_rate
+    from neighbourhood_lens.deprivation.summaries import _as_rate
 
     table, vintage = IMD_EDITIONS[year]
     cols = set(con.execute(f"DESCRIBE {table}").df()["column_name"])
@@ -290,8 +290,8 @@ def imd_panel(
     ``result.attrs["notes"]``, together with :data:`IMD_CAVEAT`. Areas without complete
     LSOA coverage in an edition get no row for it (counted in the notes).
     """
-    from ..units import aggregate_to_unit, resolve_unit
-    from ..vintages import convert, lookup
+    from neighbourhood_lens.geo.units import aggregate_to_unit, resolve_unit
+    from neighbourhood_lens.geo.vintages import convert, lookup
 
     out_spec = parse_outcome(outcome) if isinstance(outcome, str) else outcome
     u = resolve_unit(con, unit)

@@ -141,9 +141,9 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _map(con: duckdb.DuckDBPyConnection, unit: str, roles: pd.DataFrame) -> bytes | None:
-    from ..boundaries import area_boundaries
-    from ..geography import LEVELS
-    from ..maps import choropleth
+    from neighbourhood_lens.geo.boundaries import area_boundaries
+    from neighbourhood_lens.geo.geography import LEVELS
+    from neighbourhood_lens.geo.maps import choropleth
 
     if unit not in LEVELS:
         return None

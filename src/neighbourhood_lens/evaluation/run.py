@@ -235,7 +235,7 @@ def evaluate(
 
 def check_treated_unit(con: duckdb.DuckDBPyConnection, treated: pd.DataFrame, unit: str) -> None:
     """Treated codes must be areas of ``unit``; otherwise say which rows and which unit they are of."""
-    from ..units import unit_areas
+    from neighbourhood_lens.geo.units import unit_areas
 
     known = set(unit_areas(con, unit)["code"].tolist())
     bad = treated.loc[[c not in known for c in treated["code"]], "code"]
@@ -256,7 +256,7 @@ def check_treated_unit(con: duckdb.DuckDBPyConnection, treated: pd.DataFrame, un
 def area_covariates(con: duckdb.DuckDBPyConnection, unit: str, names: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
     """Covariates for matching from the warehouse: ``population`` (log, numeric) and ``region``
     (exact). Returns the frame (``code`` + columns) and the names to match exactly."""
-    from ..units import unit_areas
+    from neighbourhood_lens.geo.units import unit_areas
 
     allowed = ("population", "region")
     bad = [n for n in names if n not in allowed]
@@ -286,7 +286,8 @@ def evaluate_in_warehouse(
     panel taken from the warehouse. Give exactly one of ``panel`` (validated ``code, year,
     value``) and ``outcome``. Returns the evaluation, the unit name and the outcome label.
     """
-    from ..units import unit_adjacency
+    from neighbourhood_lens.geo.units import unit_adjacency
+
     from .panel import detect_unit, imd_panel
 
     if (panel is None) == (outcome is None):

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens.data.normalise import NORMALISERS, normalise_headers, snake
+from neighbourhood_lens.geo.geography import LEVELS
+from neighbourhood_lens.geo.units import Unit, resolve_unit, unit_areas
+
 from ..errors import DataError, JoinError, SchemaError, examples
-from ..geography import LEVELS
-from ..normalise import NORMALISERS, normalise_headers, snake
-from ..units import Unit, resolve_unit, unit_areas
 from ..warehouse import has_table
 from .spec import Component, IndexSpec
 

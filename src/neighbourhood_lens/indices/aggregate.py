@@ -44,8 +44,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens.geo.geography import equal_count_decile
+
 from ..errors import DataError, examples
-from ..geography import equal_count_decile
 from ._data import load_raw
 from .spec import Component, Domain, IndexSpec
 from .transforms import transform, winsorise

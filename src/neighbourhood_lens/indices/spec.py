@@ -7,7 +7,7 @@ are refused with the key, the value and what is allowed.
 .. code-block:: toml
 
     name = "IMD 2019 domains, equal weights"
-    unit = "lsoa11"              # any unit of neighbourhood_lens.units
+    unit = "lsoa11"              # any unit of neighbourhood_lens.geo.units
     areas = "unit"               # "unit": every area of the unit; "data": the codes in the tables
     missing = "error"            # default rule for missing values: error | mean | drop_component | drop_area
 

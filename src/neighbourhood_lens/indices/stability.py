@@ -11,7 +11,7 @@ factor :math:`U(1 - J, 1 + J)` per domain weight, rescaled to the original total
    jittered weights over the 7,433 wards OCSI ranked (``cni="jitter"``, the default) or kept
    at its published rank (``cni="published"``);
 4. a ward is left behind when its IMD rank :math:`\\le 0.1 \\times 7{,}427` **and** its CNI
-   rank :math:`\\le 0.1 \\times 7{,}433`, exactly as :func:`neighbourhood_lens.left_behind.
+   rank :math:`\\le 0.1 \\times 7{,}433`, exactly as :func:`neighbourhood_lens.deprivation.left_behind.
    double_disadvantage`.
 
 The result has one row per ward that is left behind at baseline or in any draw, with
@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from neighbourhood_lens.geo.geography import hierarchy
+
 from ..errors import DataError
-from ..geography import hierarchy
 from .aggregate import evaluate, prepare
 from .presets import preset
 from .sensitivity import _ordinal_ranks_t, weight_draws
@@ -129,7 +130,7 @@ def left_behind_stability(
         "p_cni_top": in_cni[1:, keep].mean(axis=0),
         "cni_rank_published": pd.array(pub_rank[keep], dtype="Int64"),
     }).sort_values(["p_left_behind", "code"], ascending=[False, True]).reset_index(drop=True)
-    from ..left_behind import left_behind
+    from neighbourhood_lens.deprivation.left_behind import left_behind
 
     official = set(left_behind(con, vintage=2019, imd_share=imd_share, cni_share=cni_share)["code"])
     rebuilt = set(wards[base])

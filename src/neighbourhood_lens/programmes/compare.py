@@ -34,9 +34,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens.funding.reach import (
+    INDEXES,
+    concentration_index,
+    group_table,
+    index_areas,
+    reach_table,
+    split_pence,
+)
+from neighbourhood_lens.geo.units import Unit, resolve_unit, unit_lsoas
+
 from ..errors import DataError
-from ..funding import INDEXES, concentration_index, group_table, index_areas, reach_table, split_pence
-from ..units import Unit, resolve_unit, unit_lsoas
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,7 +61,7 @@ class ReachContext:
     """The LSOAs of a reach index with decile, group and ward, computed once and reused."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, index: str) -> None:
-        from ..left_behind import left_behind
+        from neighbourhood_lens.deprivation.left_behind import left_behind
 
         if index not in INDEXES:
             raise DataError(f"unknown reach index {index!r}; allowed: {', '.join(INDEXES)}")

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens.geo.units import resolve_unit, unit_areas
+
 from ..errors import DataError, examples
-from ..units import resolve_unit, unit_areas
 from .eligibility import apply_eligibility, eligibility_report
 from .need import INDICATOR_SOURCES, need_table
 from .optimise import objective, solve_optimal

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens.geo.units import Unit, unit_lsoas
+
 from ..errors import DataError, examples
-from ..units import Unit, unit_lsoas
 from ..warehouse import require_tables
 from .spec import Eligibility
 

@@ -45,9 +45,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens.geo.geography import share_rank
+from neighbourhood_lens.geo.units import Unit, aggregate_to_unit, resolve_unit, unit_lsoas
+
 from ..errors import DataError, examples
-from ..geography import share_rank
-from ..units import Unit, aggregate_to_unit, resolve_unit, unit_lsoas
 from ..warehouse import require_tables, scalar
 from .spec import Need
 
@@ -96,8 +97,8 @@ def _to_vintage(con: duckdb.DuckDBPyConnection, lsoa: pd.DataFrame, source: int,
     """Carry LSOA ``score`` from one vintage to another with :func:`.vintages.convert`."""
     if source == target:
         return lsoa
-    from ..geography import hierarchy
-    from ..vintages import convert, lookup
+    from neighbourhood_lens.geo.geography import hierarchy
+    from neighbourhood_lens.geo.vintages import convert, lookup
 
     lk = lookup(con, source=source, target=target)
     pop = hierarchy(con, source).set_index(f"lsoa{str(source)[2:]}_code")["population"]
@@ -137,7 +138,7 @@ def indicator_scores(
 ) -> pd.DataFrame:
     """One indicator on ``unit``: ``code, score, rank`` (rank 1 = most need) with ``attrs['n']``
     the number of areas ranked. See the module docstring for the sources of each indicator."""
-    from ..left_behind import left_behind_scores
+    from neighbourhood_lens.deprivation.left_behind import left_behind_scores
 
     u = resolve_unit(con, unit) if isinstance(unit, str) else unit
     cache = {} if cache is None else cache
@@ -214,7 +215,7 @@ def need_table(
     """:func:`combine_need` over every area of ``unit``, with ``attrs['missing']`` the count and
     examples of areas lacking an indicator (they are not eligible) and ``attrs['n']`` the
     number ranked per indicator."""
-    from ..units import unit_areas
+    from neighbourhood_lens.geo.units import unit_areas
 
     u = resolve_unit(con, unit) if isinstance(unit, str) else unit
     cache: dict[str, pd.DataFrame] = {}

@@ -150,13 +150,14 @@ def write_design_report(d: Design, path: str | Path, *, map_png: Path | None = N
 def design_map(con: duckdb.DuckDBPyConnection, d: Design, path: str | Path) -> Path:
     """A choropleth of the chosen areas coloured by amount (or need weight without a budget),
     over LAD outlines, via :func:`.maps.choropleth`."""
-    from ..boundaries import area_boundaries
-    from ..maps import choropleth
+    from neighbourhood_lens.geo.boundaries import area_boundaries
+    from neighbourhood_lens.geo.maps import choropleth
+
     from ..warehouse import has_table
 
     unit = d.summary["unit"]
     if unit.startswith("neighbourhoods:"):
-        from ..neighbourhoods import load_neighbourhoods, neighbourhood_boundaries
+        from neighbourhood_lens.neighbourhoods.build import load_neighbourhoods, neighbourhood_boundaries
 
         assignment, vintage = load_neighbourhoods(con, unit.removeprefix("neighbourhoods:"))
         sub = assignment[assignment["neighbourhood_code"].isin(d.selection["code"])]

@@ -43,7 +43,7 @@ from .spec import Budget
 if TYPE_CHECKING:
     import duckdb
 
-    from ..units import Unit
+    from neighbourhood_lens.geo.units import Unit
 
 __all__ = ["need_order", "cap_groups", "walk", "parents_for_units", "top_parents", "allocate"]
 
@@ -112,8 +112,8 @@ def walk(
 def parents_for_units(con: duckdb.DuckDBPyConnection, unit: Unit, parent: str) -> pd.DataFrame:
     """``code, parent_code``: the parent (a level of the unit's LSOA vintage) of each area's most
     populous LSOA."""
-    from ..geography import LEVELS, hierarchy
-    from ..units import unit_lsoas
+    from neighbourhood_lens.geo.geography import LEVELS, hierarchy
+    from neighbourhood_lens.geo.units import unit_lsoas
 
     lv = LEVELS[parent]
     if lv.lsoa_vintage != unit.lsoa_vintage:
@@ -131,8 +131,8 @@ def top_parents(
 ) -> pd.DataFrame:
     """The ``top`` parents most deprived on ``measure`` (rank 1 = most deprived): ``parent_code,
     parent_name, <measure>, parent_rank``, by rank then code."""
-    from ..geography import LEVELS
-    from ..summaries import summarise
+    from neighbourhood_lens.deprivation.summaries import summarise
+    from neighbourhood_lens.geo.geography import LEVELS
 
     index = index or ("imd2019" if LEVELS[parent].lsoa_vintage == 2011 else "imd2025")
     s = summarise(con, index=index, by=parent)

@@ -19,9 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from neighbourhood_lens.geo.geography import LEVELS
+
 from .._toml import read_toml
 from ..errors import DataError
-from ..geography import LEVELS
 
 __all__ = [
     "INDICATORS",

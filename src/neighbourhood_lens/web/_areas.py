@@ -21,8 +21,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from neighbourhood_lens.outputs.profiles import custom_area_profile
+
 from ..errors import DataError
-from ..profiles import custom_area_profile
 from ._geo import BBOX_ONLY, MAX_LSOA_BBOX
 
 __all__ = ["add_routes", "parse_codes", "CustomArea", "MAX_CUSTOM_LSOAS"]

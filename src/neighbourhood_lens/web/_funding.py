@@ -78,7 +78,7 @@ def check_360giving_header(columns: list[str], *, name: str) -> list[str]:
 
 def _check(upload: FundingUpload) -> list[str]:
     """Quick checks before the full read: a CSV's header (linear time, width-capped)."""
-    from .._grants_io import csv_header
+    from neighbourhood_lens.funding.grants import csv_header
 
     if Path(upload.name).suffix.lower() != ".csv":
         return []  # .xlsx and .json are checked while they are read (streamed, size- and depth-capped)
@@ -114,14 +114,14 @@ def handle_upload(con: Any, upload: FundingUpload, *, index: str = "imd2025") ->
     problems = _check(upload)
     if problems:
         return FundingResult(ok=False, errors=problems)
-    from .. import funding
+    from neighbourhood_lens.funding import reach as funding
 
     try:
         with _LOCK:
             result = funding.reach(con.cursor(), upload.data, filename=upload.name, index=index)
     except NeighbourhoodLensError as exc:
         return FundingResult(ok=False, errors=[str(exc)])
-    from ..funding_report import render_reach_html
+    from neighbourhood_lens.funding.report import render_reach_html
 
     html = friendly_headers(render_reach_html(result, title=f"Funding reach audit: {Path(upload.name).name}"))
     summary = json.loads(json.dumps(result.summary, default=str))

@@ -40,7 +40,7 @@ from ..errors import DataError
 if TYPE_CHECKING:
     import duckdb
 
-    from ..profiles import ProfileStore
+    from neighbourhood_lens.outputs.profiles import ProfileStore
 
 __all__ = ["LAYERS", "GeoLayer", "GeoCache"]
 

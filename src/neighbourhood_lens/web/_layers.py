@@ -33,13 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from neighbourhood_lens.outputs.profiles import DOMAINS, summarise_areas
+
 from ..errors import DataError
-from ..profiles import DOMAINS, summarise_areas
 
 if TYPE_CHECKING:
     import duckdb
 
-    from ..profiles import ProfileStore
+    from neighbourhood_lens.outputs.profiles import ProfileStore
+
     from ._geo import GeoCache
 
 __all__ = ["EDITIONS", "MapValues"]
@@ -83,7 +85,7 @@ class MapValues:
 
     # ---- what there is ---------------------------------------------------------------------------
     def sets(self) -> pd.DataFrame:
-        from ..neighbourhoods import neighbourhood_sets
+        from neighbourhood_lens.geo.neighbourhood_sets import neighbourhood_sets
 
         return neighbourhood_sets(self.con.cursor())
 
@@ -126,7 +128,7 @@ class MapValues:
         return self.geo.layer(layer)
 
     def _assignment(self, name: str) -> tuple[pd.DataFrame, int]:
-        from ..neighbourhoods import load_neighbourhoods
+        from neighbourhood_lens.geo.neighbourhood_sets import load_neighbourhoods
 
         sets = self.sets()
         if name not in set(sets["name"]):
@@ -193,7 +195,7 @@ class MapValues:
                         f"{' or ' + ', '.join(family) if domain == 'imd' or year in (2019, 2025) else ''}")
 
     def _trajectory(self, level: str, year: int) -> pd.Series:
-        from ..trajectories import trajectories
+        from neighbourhood_lens.deprivation.trajectories import trajectories
 
         if level not in self._trajectories:
             self._trajectories[level] = trajectories(self.con.cursor(), by=level)

@@ -30,9 +30,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+from neighbourhood_lens import __version__
+from neighbourhood_lens.outputs.profiles import CODE_PATTERN, UnknownAreaError, area_profile, load_store
+
 from ..errors import DataError, NeighbourhoodLensError
-from ..profiles import CODE_PATTERN, UnknownAreaError, area_profile, load_store
 from ._funding import FundingUpload, UploadTooLargeError
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
@@ -60,7 +61,7 @@ _CACHE = {"/funding": "no-store", "/api/funding/": "no-store",
 
 
 def _left_behind_tables(con: Any) -> dict[int, pd.DataFrame]:
-    from ..left_behind import left_behind_scores
+    from neighbourhood_lens.deprivation.left_behind import left_behind_scores
 
     out = {}
     for vintage in (2019, 2023):
@@ -219,7 +220,7 @@ def create_app(
     @app.get("/api/areas/{code}", tags=["api"], response_class=JSONResponse)
     async def area(code: Annotated[str, PathParam(pattern=_CODE, description="GSS code, e.g. E08000021")]
                    ) -> Response:
-        """Profile of an LSOA, MSOA, ward, local authority or region (see ``neighbourhood_lens.profiles``)."""
+        """Profile of an LSOA, MSOA, ward, local authority or region (see ``neighbourhood_lens.outputs.profiles``)."""
         return Response(profile_json(code), media_type="application/json")
 
     @app.get("/api/search", tags=["api"])
@@ -276,8 +277,8 @@ def create_app(
     def trajectory_svg_for(level: str, code: str) -> str:
         """The 2004-2025 trajectory chart, computed per level on first use (about 1.5 s) and cached."""
         try:
-            from ..report import trajectory_svg
-            from ..trajectories import trajectories as all_trajectories
+            from neighbourhood_lens.deprivation.trajectories import trajectories as all_trajectories
+            from neighbourhood_lens.outputs.report import trajectory_svg
         except ImportError:
             return ""
         with lock:
