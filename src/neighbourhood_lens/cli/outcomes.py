@@ -64,7 +64,7 @@ def compare(
     from neighbourhood_lens.errors import DataError
     from neighbourhood_lens.outcomes.chart import dot_plot
     from neighbourhood_lens.outcomes.compare import compare_outcomes, count_verdicts, verdict_lines
-    from neighbourhood_lens.outputs.tables import provenance_record, write_table
+    from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar, write_table
 
     from ..warehouse import connect
 
@@ -104,6 +104,7 @@ def compare(
         wrote(len(table), out)
     if chart is not None:
         dot_plot(table, chart, title=f"Outcomes of left-behind areas, {vintage} vintage: gap from England")
+        write_sidecar(chart, prov)
         console.print(f"Wrote chart to {chart}", highlight=False)
 
 

@@ -36,6 +36,7 @@ comparison with "other equally deprived neighbourhoods".
 
 from __future__ import annotations
 
+import warnings as warnings_module
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -212,6 +213,12 @@ def compare_groups(
         else:
             parts.append((name, None, rows, clusters))
     stats = {(g, r): _group_draws(m, rows, cl, draws=draws, rng=rng) for g, r, rows, cl in parts}
+    with warnings_module.catch_warnings():
+        warnings_module.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: outcomes a group lacks
+        return _table(m, stats, by_region=by_region)
+
+
+def _table(m: OutcomeMatrix, stats: dict, *, by_region: bool) -> pd.DataFrame:
     warnings: list[str] = []
     frames = []
     for (g, r), s in stats.items():

@@ -20,6 +20,7 @@ confidence intervals resample whole areas.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,7 +124,7 @@ def read_code_list(path: str | Path) -> pd.Series:
         if looks[col] == 0:
             raise DataError(f"group file {p}: no column holds area codes (like E05001234); name the column 'code'")
         codes = frame.iloc[:, col]
-        if not codes.iloc[0].strip().upper()[:1] in "EWSNK" or len(codes.iloc[0].strip()) != 9:
+        if not re.fullmatch(r"[EWSNK]\d{8}", str(codes.iloc[0]).strip()):
             codes = codes.iloc[1:]  # a header row
     codes = codes.astype(str).str.strip()
     return codes[codes != ""].reset_index(drop=True)
