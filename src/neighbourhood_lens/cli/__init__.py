@@ -11,8 +11,8 @@ from __future__ import annotations
 import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
-from . import outcomes as outcomes_cmds
 from . import index as index_cmds
+from . import outcomes as outcomes_cmds
 from . import programme as programme_cmds
 from .doctor import doctor
 from .evaluate import evaluate
