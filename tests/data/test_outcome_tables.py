@@ -119,3 +119,25 @@ def test_a_good_small_fuel_file_loads_and_its_joins_are_reported(tmp_path, mirro
                           "ORDER BY step").fetchall()
     assert steps == [("vintage check fuel_poverty_lsoa (lsoa11 years)", 2, 0),
                      ("vintage check fuel_poverty_lsoa (lsoa21 years)", 1, 0)]
+
+
+def test_publisher_headers_map_to_the_same_columns_as_the_mirror():
+    from neighbourhood_lens.data.normalise import normalise_headers
+
+    nomis = normalise_headers("census2021_tenure_lsoa21", [
+        "date", "geography", "geography code", "Tenure of household: Total: All households",
+        "Tenure of household: Owned", "Tenure of household: Owned: Owns outright",
+        "Tenure of household: Social rented: Rents from council or Local Authority",
+        "Tenure of household: Social rented: Other social rented"])
+    assert nomis["geography code"] == "lsoa21_code"
+    assert nomis["Tenure of household: Total: All households"] == "households_total"
+    assert nomis["Tenure of household: Social rented: Other social rented"] == "households_social_rented_other"
+    assert nomis["Tenure of household: Owned"] == "tenure_of_household_owned"  # a subtotal, kept by name
+    dis = normalise_headers("census2021_disability_lsoa21", [
+        "geography code", "Disability: Total: All usual residents",
+        "Disability: Disabled under the Equality Act", "Disability: Not disabled under the Equality Act"])
+    assert list(dis.values()) == ["lsoa21_code", "residents_total", "residents_disabled", "residents_not_disabled"]
+    dep11 = normalise_headers("census2011_household_deprivation_lsoa11", ["geography code", "total_households"])
+    assert dep11 == {"geography code": "lsoa11_code", "total_households": "households_total"}
+    ins = normalise_headers("insolvencies_ward", ["ward_code", "ward_name", "insolvency_type", "year", "count"])
+    assert list(ins.values()) == ["ward21_code", "ward21_name", "type", "year", "insolvencies"]

@@ -290,7 +290,7 @@ def build_warehouse(
         report.warnings.extend(m for m in checks if m.split(":", 1)[0] not in report.kept)
         report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
         report.warnings.extend(_derive.derive_tables(con))
-        report.warnings.extend(_outcome_tables.derive_ward21_bestfit(con))
+        report.info.extend(_outcome_tables.derive_ward21_bestfit(con))  # expected: generalised coastlines
         if existing:
             report.user_tables, messages = _keep.carry_user_tables(con)
             report.warnings.extend(messages)
