@@ -46,7 +46,7 @@ def standardised_gaps(table: pd.DataFrame) -> pd.DataFrame:
         lo = sign * (table["ci_low"].to_numpy(dtype=float) - ref) / sd
         hi = sign * (table["ci_high"].to_numpy(dtype=float) - ref) / sd
     return pd.DataFrame({"outcome": table["outcome"].to_numpy(), "group": table["group"].to_numpy(),
-                         "x": x, "x_low": np.minimum(lo, hi), "x_high": np.maximum(lo, hi)})
+                         "x": x + 0.0, "x_low": np.minimum(lo, hi) + 0.0, "x_high": np.maximum(lo, hi) + 0.0})
 
 
 def dot_plot(table: pd.DataFrame, path: str | Path, *, title: str = "") -> Path:
