@@ -141,3 +141,11 @@ def test_publisher_headers_map_to_the_same_columns_as_the_mirror():
     assert dep11 == {"geography code": "lsoa11_code", "total_households": "households_total"}
     ins = normalise_headers("insolvencies_ward", ["ward_code", "ward_name", "insolvency_type", "year", "count"])
     assert list(ins.values()) == ["ward21_code", "ward21_name", "type", "year", "insolvencies"]
+
+
+def test_a_dataset_without_a_direct_download_is_skipped_with_where_to_get_it(tmp_path, mirror):
+    d = _mirror(tmp_path, mirror, {})
+    report = build_warehouse(tmp_path / "w.duckdb", mirror=d, only=[*REFS, "children_low_income_msoa11"])
+    assert "children_low_income_msoa11" in report.skipped
+    assert any("children_low_income_msoa11 skipped: no direct download (no file URL: a Stat-Xplore export" in w
+               and "--file children_low_income_msoa11=PATH" in w for w in report.warnings)

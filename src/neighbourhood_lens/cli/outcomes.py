@@ -29,8 +29,12 @@ def list_outcomes(
 
     check_suffix(out, (".csv", ".parquet"))
     cat = catalogue()
-    cols = list(cat.columns) if full else ["id", "label", "unit", "higher_is_worse", "years", "geography", "kind"]
-    emit(cat[cols], title=f"{len(cat)} outcomes (nlens outcomes list --full for caveats and sources)")
+    if full:
+        shown = cat
+    else:
+        shown = cat[["id", "unit", "years", "geography"]].assign(
+            higher=cat["higher_is_worse"].map({True: "worse", False: "better"}), label=cat["label"])
+    emit(shown, title=f"{len(cat)} outcomes (nlens outcomes list --full for caveats and sources)")
     if not full:
         note("not in the data: " + "; ".join(KNOWN_GAPS), label="known gaps")
     if out is not None:
