@@ -225,7 +225,8 @@ def build_warehouse(
     (not open data) and open datasets the publisher gives no direct download for (the DWP
     Stat-Xplore series, tables behind a landing page) are skipped with a warning saying where to
     get them when absent (and kept from the existing warehouse when they are there). Derived
-    tables (hierarchies, ``areas``, ``iod_lsoa``, the WD21 best fit) are recomputed; the user's tables are carried across and checked (see :mod:`._keep`).
+    tables (hierarchies, ``areas``, ``iod_lsoa``, the WD21 best fit) are recomputed; the user's
+    tables are carried across and checked (see :mod:`._keep`).
     """
     import time
 
