@@ -63,3 +63,26 @@ def test_list_files_csv_with_code_column_or_plain_lines(tmp_path, con):
         resolve_groups(con, ["nonsense"], vintage=2019)
     with pytest.raises(DataError, match="does not exist"):
         resolve_groups(con, [str(tmp_path / "missing.csv")], vintage=2019)
+
+
+def test_a_stored_programme_is_a_group_and_one_of_the_other_vintage_is_refused(warehouse_path, tmp_path):
+    import shutil
+
+    from neighbourhood_lens.store import save_result
+    from neighbourhood_lens.warehouse import connect
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(warehouse_path, db)
+    rw = connect(db, read_only=False)
+    try:
+        wards = rw.execute("SELECT DISTINCT ward17_code AS code FROM hierarchy_lsoa11 ORDER BY 1 LIMIT 3").df()
+        save_result(rw, wards.assign(amount=1.0), kind="programme", name="pilot", unit="ward17",
+                    value_column="amount")
+        lsoas = rw.execute("SELECT lsoa21_code AS code FROM hierarchy_lsoa21 ORDER BY 1 LIMIT 2").df()
+        save_result(rw, lsoas.assign(amount=1.0), kind="programme", name="p21", unit="lsoa21", value_column="amount")
+        got = resolve_groups(rw, ["programme:pilot"], vintage=2019)["programme:pilot"]
+        assert got.n_areas == 3 and set(got.members["cluster"]) == set(wards["code"])
+        with pytest.raises(VintageError, match="is on LSOA 2021 \\(lsoa21\\); the 2019 comparison is on LSOA 2011"):
+            resolve_groups(rw, ["programme:p21"], vintage=2019)
+    finally:
+        rw.close()
