@@ -7,7 +7,13 @@ import pytest
 
 from neighbourhood_lens.deprivation.left_behind import left_behind, left_behind_scores
 from neighbourhood_lens.errors import DataError, VintageError
-from neighbourhood_lens.outcomes.groups import default_groups, group_from_codes, read_code_list, resolve_groups
+from neighbourhood_lens.outcomes.groups import (
+    Group,
+    default_groups,
+    group_from_codes,
+    read_code_list,
+    resolve_groups,
+)
 
 
 @pytest.mark.parametrize("vintage", [2019, 2023])
@@ -86,3 +92,9 @@ def test_a_stored_programme_is_a_group_and_one_of_the_other_vintage_is_refused(w
             resolve_groups(rw, ["programme:p21"], vintage=2019)
     finally:
         rw.close()
+
+
+def test_a_group_built_by_the_caller_is_taken_as_it_is(con):
+    one = Group("my_area", pd.DataFrame({"lsoa21_code": ["E01000001", "E01000002"], "cluster": ["A", "A"]}))
+    got = resolve_groups(con, [one], vintage=2023)
+    assert got["my_area"] is one and list(got) == ["my_area", "other_deprived", "england"]

@@ -273,7 +273,7 @@ def compare_outcomes(
     vintage: int,
     outcomes: str | list[str] | None = None,
     year: int | None = None,
-    groups: list[str] | None = None,
+    groups: list[str | Group] | None = None,
     by_region: bool = False,
     draws: int = 1000,
     seed: int = 1,

@@ -208,8 +208,10 @@ def _stored(con: duckdb.DuckDBPyConnection, spec: str, *, vintage: int) -> Group
     return Group(spec, members.reset_index(drop=True), desc)
 
 
-def resolve_groups(con: duckdb.DuckDBPyConnection, specs: list[str] | None, *, vintage: int) -> dict[str, Group]:
-    """Groups by name: the defaults, a list file's path, ``programme:NAME`` or ``neighbourhoods:NAME``.
+def resolve_groups(con: duckdb.DuckDBPyConnection, specs: list[str | Group] | None, *,
+                   vintage: int) -> dict[str, Group]:
+    """Groups by name: the defaults, a list file's path, ``programme:NAME`` or ``neighbourhoods:NAME``,
+    or a :class:`Group` built by the caller (e.g. one area's LSOAs for a profile).
 
     The comparators ``other_deprived`` and ``england`` are always included (the gaps are measured
     against them); ``specs=None`` gives the three default groups.
@@ -219,7 +221,9 @@ def resolve_groups(con: duckdb.DuckDBPyConnection, specs: list[str] | None, *, v
         return defaults
     out: dict[str, Group] = {}
     for spec in specs:
-        if spec in defaults:
+        if isinstance(spec, Group):
+            out[spec.name] = spec
+        elif spec in defaults:
             out[spec] = defaults[spec]
         elif spec.startswith(("programme:", "neighbourhoods:")):
             g = _stored(con, spec, vintage=vintage)
