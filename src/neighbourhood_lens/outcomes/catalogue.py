@@ -157,7 +157,7 @@ _ALL: list[Outcome] = [
             ("insolvencies_ward", "boundaries_ward21"), "counted",
             "counts by December 2021 ward, apportioned to LSOAs by population within the ward (LSOAs placed in "
             "wards by interior point); the Insolvency Service publishes rates per 10,000 adults, but adults by "
-            "LSOA are not held for 2021, so all residents are the denominator (rates are about 25% lower than per "
+            "LSOA are not held for 2021, so all residents are the denominator (rates are about a fifth lower than per "
             "adult); Welsh ward figures fall short of the Wales totals", per=10_000, group="poverty and debt"),
     Outcome("child_low_income", "Children in relative low income families",
             "children aged 0-15 in relative low income families (before housing costs)",
