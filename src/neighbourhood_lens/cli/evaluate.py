@@ -106,7 +106,8 @@ def evaluate(
     higher_worse = True if outcome and ":percentile" not in outcome and outcome.startswith("imd:") else None
     if series is not None:
         higher_worse = series.higher_is_worse
-    console.print(interpret(ev.effects, outcome=label, higher_is_worse=higher_worse), highlight=False)
+    console.print(interpret(ev.effects, outcome=label, higher_is_worse=higher_worse, relative=series is None),
+                  highlight=False)
     ids = ([] if outcome is None else list(series.sources) if series is not None
            else [tbl for tbl, _ in IMD_EDITIONS.values()])
     prov = provenance_record(con, ids, command="evaluate", parameters=ev.parameters)
