@@ -52,7 +52,7 @@ from ..errors import DataError, JoinError, examples
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["carry_counts", "lsoa_population", "place_lsoas_in_wards", "apportion_to_lsoas", "vintage_of"]
+__all__ = ["carry_counts", "lsoa_population", "to_vintage", "place_lsoas_in_wards", "apportion_to_lsoas", "vintage_of"]
 
 _CODE = {2001: "lsoa01_code", 2011: "lsoa11_code", 2021: "lsoa21_code"}
 
@@ -93,38 +93,74 @@ def carry_counts(frame: pd.DataFrame, *, lookup: pd.DataFrame, columns: list[str
     """
     if missing := {code, *columns} - set(frame.columns):
         raise DataError(f"carry_counts: frame lacks column(s) {sorted(missing)}")
+    # object strings: pandas' Arrow-string isin/merge is slow on national code lists
     src = frame[[code, *columns]].rename(columns={code: "source_code"})
+    src["source_code"] = src["source_code"].to_numpy(dtype=object)
+    lookup = pd.DataFrame({"source_code": lookup["source_code"].to_numpy(dtype=object),
+                           "target_code": lookup["target_code"].to_numpy(dtype=object)})
     if src["source_code"].duplicated().any():
         raise DataError(f"carry_counts: duplicate source code(s): "
                         f"{examples(src.loc[src['source_code'].duplicated(), 'source_code'])}")
-    unmatched = ~src["source_code"].isin(lookup["source_code"])
+    known = set(lookup["source_code"].tolist())
+    unmatched = pd.Series([c not in known for c in src["source_code"].tolist()], index=src.index, dtype=bool)
     if unmatched.any():
         raise JoinError(f"{int(unmatched.sum())} source area(s) are not in the lookup: "
                         f"{examples(src.loc[unmatched, 'source_code'])}")
-    if lookup["target_code"].isna().any():
+    if pd.isna(lookup["target_code"]).any():
         raise JoinError(f"{int(lookup['target_code'].isna().sum())} lookup row(s) have no target code "
                         f"(sources {examples(lookup.loc[lookup['target_code'].isna(), 'source_code'])})")
-    pairs = lookup[["source_code", "target_code"]].drop_duplicates().merge(src, on="source_code", how="inner")
-    w = (pairs["target_code"].map(weight).to_numpy(dtype=float) if weight is not None
-         else np.ones(len(pairs)))
+    lookup = lookup.drop_duplicates()
+    pos = pd.Index(src["source_code"]).get_indexer(lookup["source_code"])
+    keep = pos >= 0
+    pos, s_code, t_code = pos[keep], lookup["source_code"].to_numpy()[keep], lookup["target_code"].to_numpy()[keep]
+    if weight is not None:
+        weight = pd.Series(weight.to_numpy(dtype=float), index=weight.index.to_numpy(dtype=object))
+        w = weight[~weight.index.duplicated()].reindex(t_code).to_numpy(dtype=float)
+    else:
+        w = np.ones(len(t_code))
     w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
-    total = pd.Series(w).groupby(pairs["source_code"].to_numpy()).transform("sum").to_numpy()
-    k = pairs.groupby("source_code")["target_code"].transform("size").to_numpy(dtype=float)
+    sid = pd.factorize(s_code)[0]
+    total, k = np.bincount(sid, weights=w)[sid], np.bincount(sid)[sid].astype(float)
     share = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / k)
-    out = pd.DataFrame({"code": pairs["target_code"].to_numpy()})
+    order = np.argsort(t_code, kind="stable")
+    tid, targets = pd.factorize(t_code[order])
+    out = pd.DataFrame({"code": np.asarray(targets, dtype=object)})
     for c in columns:
-        out[c] = pairs[c].to_numpy(dtype=float) * share
-    return out.groupby("code", sort=True, as_index=False).sum(min_count=1)
+        v = src[c].to_numpy(dtype=float)[pos] * share
+        out[c] = np.bincount(tid, weights=v[order], minlength=len(targets))
+    return out
 
 
-def lsoa_population(con: duckdb.DuckDBPyConnection, vintage: int, *, ages: range | None = None) -> pd.Series:
+def _lookup(con: duckdb.DuckDBPyConnection, source: int, target: int, memo: dict | None) -> pd.DataFrame:
+    from neighbourhood_lens.geo.vintages import lookup
+
+    key = ("lookup", source, target)
+    if memo is None or key not in memo:
+        found = lookup(con, source=source, target=target)
+        if memo is None:
+            return found
+        memo[key] = found
+    return memo[key]
+
+
+def lsoa_population(con: duckdb.DuckDBPyConnection, vintage: int, *, ages: range | None = None,
+                    memo: dict | None = None) -> pd.Series:
     """Residents of each English LSOA: mid-2019 (LSOA 2011) or Census 2021 (LSOA 2021).
 
     ``ages`` (e.g. ``range(0, 16)``) sums single years of age from the mid-2019 estimates;
-    for LSOA 2021 (no ages in Census 2021 TS021) they are carried from LSOA 2011.
+    for LSOA 2021 (no ages in Census 2021 TS021) they are carried from LSOA 2011. ``memo``
+    (a dict shared by the calls of one build) keeps what was read for the next call.
     """
-    from neighbourhood_lens.geo.vintages import lookup
+    key = ("population", vintage, None if ages is None else (ages.start, ages.stop))
+    if memo is not None and key in memo:
+        return memo[key]
+    out = _population(con, vintage, ages, memo)
+    if memo is not None:
+        memo[key] = out
+    return out
 
+
+def _population(con: duckdb.DuckDBPyConnection, vintage: int, ages: range | None, memo: dict | None) -> pd.Series:
     if ages is None:
         if vintage == 2011:
             q = "SELECT lsoa11_code AS code, population FROM population2019_lsoa11 WHERE lsoa11_code LIKE 'E%'"
@@ -136,22 +172,20 @@ def lsoa_population(con: duckdb.DuckDBPyConnection, vintage: int, *, ages: range
                       "WHERE lsoa11_code LIKE 'E%'").df()
     if vintage == 2011:
         return p11.set_index("code")["n"].astype(float)
-    moved = carry_counts(p11, lookup=lookup(con, source=2011, target=2021), columns=["n"],
-                         weight=lsoa_population(con, 2021))
+    moved = carry_counts(p11, lookup=_lookup(con, 2011, 2021, memo), columns=["n"],
+                         weight=lsoa_population(con, 2021, memo=memo))
     return moved.set_index("code")["n"]
 
 
 def to_vintage(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, *, source: int, target: int,
-               columns: list[str]) -> pd.DataFrame:
+               columns: list[str], memo: dict | None = None) -> pd.DataFrame:
     """Carry LSOA counts (``code`` + ``columns``) from vintage ``source`` to ``target``, through
     2011 when going from 2001 to 2021 (see the module docstring for the weights)."""
-    from neighbourhood_lens.geo.vintages import lookup
-
     at = source
     while at != target:
         nxt = 2011 if at in (2001, 2021) else 2021
-        frame = carry_counts(frame, lookup=lookup(con, source=at, target=nxt), columns=columns,
-                             weight=lsoa_population(con, nxt))
+        frame = carry_counts(frame, lookup=_lookup(con, at, nxt, memo), columns=columns,
+                             weight=lsoa_population(con, nxt, memo=memo))
         at = nxt
     return frame
 
@@ -166,12 +200,13 @@ def apportion_to_lsoas(counts: pd.DataFrame, membership: pd.DataFrame, *, column
     >>> m = pd.DataFrame({"lsoa_code": ["x", "y", "z"], "code": ["M", "M", "N"]})
     >>> apportion_to_lsoas(pd.DataFrame({"code": ["M", "N"], "n": [10, 4]}), m, columns=["n"],
     ...                    weight=pd.Series({"x": 1.0, "y": 4.0, "z": 2.0}), what="demo")
-      lsoa_code     n
-    0         x   2.0
-    1         y   8.0
-    2         z   4.0
+      lsoa_code    n
+    0         x  2.0
+    1         y  8.0
+    2         z  4.0
     """
-    lost = ~counts["code"].isin(membership["code"])
+    members = set(membership["code"].tolist())
+    lost = pd.Series([c not in members for c in counts["code"].tolist()], index=counts.index, dtype=bool)
     if lost.any():
         raise JoinError(f"{what}: {int(lost.sum())} area(s) have no LSOA to share their counts among: "
                         f"{examples(counts.loc[lost, 'code'])}")
@@ -183,14 +218,26 @@ def apportion_to_lsoas(counts: pd.DataFrame, membership: pd.DataFrame, *, column
 def place_lsoas_in_wards(con: duckdb.DuckDBPyConnection, vintage: int) -> tuple[pd.DataFrame, list[str]]:
     """Best-fit placement of English LSOAs in December 2021 wards (see module docstring).
 
+    Reads the warehouse's ``bestfit_lsoa11_ward21`` / ``bestfit_lsoa21_ward21`` when the build
+    made them (the same rule), else places the LSOAs from ``boundaries_ward21`` now.
+
     Returns ``lsoa_code, ward21_code`` (one row per LSOA; plus one row for each ward in which
     no LSOA was placed, pointing at the LSOA holding the ward's interior point, flagged
     ``extra``) and the notes saying how many were placed by nearest ward or by reverse point.
     """
+    from neighbourhood_lens.warehouse import has_table, require_tables
+
+    table = f"bestfit_lsoa{str(vintage)[2:]}_ward21"
+    if has_table(con, table):  # built with the warehouse (data.outcome_tables.derive_ward21_bestfit)
+        got = con.execute(f"SELECT {_CODE[vintage]} AS lsoa_code, ward21_code, method FROM {table}").df()
+        counts = got["method"].value_counts()
+        notes = [f"{table}: {int(counts.get('nearest', 0))} LSOA(s) placed in the nearest ward and "
+                 f"{int(counts.get('ward_interior_point', 0))} ward(s) holding no LSOA point passed to the LSOA "
+                 "holding the ward's interior point"]
+        return got.assign(extra=got["method"] == "ward_interior_point")[["lsoa_code", "ward21_code", "extra"]], notes
     import geopandas as gpd
 
     from neighbourhood_lens.geo.boundaries import BRITISH_NATIONAL_GRID, lsoa_boundaries
-    from neighbourhood_lens.warehouse import require_tables
 
     require_tables(con, ["boundaries_ward21"])
     lsoas = lsoa_boundaries(con, vintage).rename(columns={_CODE[vintage]: "lsoa_code"})

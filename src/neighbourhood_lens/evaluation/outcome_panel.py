@@ -166,14 +166,14 @@ def _measure_years(series: OutcomeSeries, years: Sequence[int] | None, measure: 
     return wanted, measure or ""
 
 
-def _fuel_poverty(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int]) -> pd.DataFrame:
+def _fuel_poverty(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], memo: dict) -> pd.DataFrame:
     raw = con.execute("SELECT year, lsoa_vintage, lsoa_code AS code, households AS denominator, "
                       "fuel_poor_households AS numerator FROM fuel_poverty_lsoa WHERE lsoa_code LIKE 'E%' "
                       f"AND year IN ({', '.join(map(str, years))})").df()
     out = []
     for (year, label), f in raw.groupby(["year", "lsoa_vintage"], sort=True):
         moved = to_vintage(con, f[["code", "numerator", "denominator"]], source=vintage_of(label), target=vintage,
-                           columns=["numerator", "denominator"])
+                           columns=["numerator", "denominator"], memo=memo)
         out.append(moved.assign(year=int(year)))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["code", "numerator", "denominator",
                                                                                "year"])
@@ -192,8 +192,8 @@ def _dims(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return found  # type: ignore[return-value]
 
 
-def _household_deprivation(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], measure: str
-                           ) -> pd.DataFrame:
+def _household_deprivation(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], measure: str,
+                           memo: dict) -> pd.DataFrame:
     out = []
     for year in years:
         table = ("census2011_household_deprivation_lsoa11" if year == 2011 else
@@ -204,43 +204,50 @@ def _household_deprivation(con: duckdb.DuckDBPyConnection, vintage: int, years: 
         summed = " + ".join(f'"{d}"' for d in deprived)
         f = con.execute(f"SELECT {key} AS code, {summed} AS numerator, \"{c['total']}\" AS denominator "
                         f"FROM {table} WHERE {key} LIKE 'E%'").df()
-        out.append(to_vintage(con, f, source=year, target=vintage, columns=["numerator", "denominator"])
+        out.append(to_vintage(con, f, source=year, target=vintage, columns=["numerator", "denominator"], memo=memo)
                    .assign(year=year))
     return pd.concat(out, ignore_index=True)
 
 
-def _msoa(con: duckdb.DuckDBPyConnection, vintage: int, counts: pd.DataFrame, weight: pd.Series, what: str
-          ) -> pd.DataFrame:
+def _msoa(con: duckdb.DuckDBPyConnection, vintage: int, counts: pd.DataFrame, weight: pd.Series, what: str,
+          memo: dict) -> pd.DataFrame:
     """MSOA counts ``code, year, numerator`` -> LSOA 2011 by ``weight`` -> ``vintage`` (numerator only)."""
-    member = con.execute("SELECT DISTINCT lsoa11_code AS lsoa_code, msoa11_code AS code FROM lookup_lsoa11_msoa11 "
-                         "WHERE lsoa11_code LIKE 'E%'").df()
+    if "msoa_members" not in memo:
+        memo["msoa_members"] = con.execute("SELECT DISTINCT lsoa11_code AS lsoa_code, msoa11_code AS code "
+                                           "FROM lookup_lsoa11_msoa11 WHERE lsoa11_code LIKE 'E%'").df()
+    member = memo["msoa_members"]
     wide = counts.pivot(index="code", columns="year", values="numerator")
     cols = [f"y{y}" for y in wide.columns]
     wide.columns = cols
     lsoa = apportion_to_lsoas(wide.reset_index(), member, columns=cols, weight=weight, what=what)
-    lsoa = to_vintage(con, lsoa.rename(columns={"lsoa_code": "code"}), source=2011, target=vintage, columns=cols)
+    lsoa = to_vintage(con, lsoa.rename(columns={"lsoa_code": "code"}), source=2011, target=vintage, columns=cols,
+                      memo=memo)
     long = lsoa.melt(id_vars="code", var_name="year", value_name="numerator")
     long["year"] = long["year"].str[1:].astype(int)
     return long
 
 
-def _child_low_income(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int]) -> pd.DataFrame:
+def _child_low_income(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], memo: dict) -> pd.DataFrame:
     counts = con.execute("SELECT msoa11_code AS code, year, children_relative_low_income AS numerator "
                          f"FROM children_low_income_msoa11 WHERE year IN ({', '.join(map(str, years))})").df()
-    kids11 = lsoa_population(con, 2011, ages=range(0, 16))
-    out = _msoa(con, vintage, counts, kids11, "children_low_income_msoa11")
-    den = kids11 if vintage == 2011 else lsoa_population(con, 2021, ages=range(0, 16))
+    kids11 = lsoa_population(con, 2011, ages=range(0, 16), memo=memo)
+    out = _msoa(con, vintage, counts, kids11, "children_low_income_msoa11", memo)
+    den = kids11 if vintage == 2011 else lsoa_population(con, 2021, ages=range(0, 16), memo=memo)
     return out.assign(denominator=out["code"].map(den))
 
 
-def _households(con: duckdb.DuckDBPyConnection, vintage: int) -> pd.Series:
+def _households(con: duckdb.DuckDBPyConnection, vintage: int, memo: dict) -> pd.Series:
+    if ("households", vintage) in memo:
+        return memo[("households", vintage)]
     c = _dims(con, "census2021_household_deprivation_lsoa21")
     h = con.execute(f'SELECT lsoa21_code AS code, "{c["total"]}" AS n FROM census2021_household_deprivation_lsoa21 '
                     "WHERE lsoa21_code LIKE 'E%'").df()
-    return to_vintage(con, h, source=2021, target=vintage, columns=["n"]).set_index("code")["n"]
+    memo[("households", vintage)] = to_vintage(con, h, source=2021, target=vintage, columns=["n"], memo=memo
+                                               ).set_index("code")["n"]
+    return memo[("households", vintage)]
 
 
-def _uc_households(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], notes: list[str]
+def _uc_households(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], notes: list[str], memo: dict
                    ) -> tuple[pd.DataFrame, dict[int, str]]:
     months = con.execute("SELECT substr(month, 1, 4)::INT AS year, count(DISTINCT month) AS n, min(month) AS first, "
                          "max(month) AS last, count(*) FILTER (WHERE households_on_uc IS NULL) AS nil "
@@ -261,12 +268,15 @@ def _uc_households(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int
     counts = con.execute("SELECT msoa11_code AS code, substr(month, 1, 4)::INT AS year, "
                          "avg(coalesce(households_on_uc, 0)) AS numerator FROM uc_households_msoa11 "
                          f"WHERE substr(month, 1, 4)::INT IN ({', '.join(map(str, full))}) GROUP BY ALL").df()
-    out = _msoa(con, vintage, counts, _households(con, 2011), "uc_households_msoa11")
-    return out.assign(denominator=out["code"].map(_households(con, vintage))), gaps
+    out = _msoa(con, vintage, counts, _households(con, 2011, memo), "uc_households_msoa11", memo)
+    return out.assign(denominator=out["code"].map(_households(con, vintage, memo))), gaps
 
 
-def _insolvency(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], notes: list[str]) -> pd.DataFrame:
-    counts = con.execute("SELECT ward21_code AS code, year, count AS numerator FROM insolvencies_ward "
+def _insolvency(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], notes: list[str], memo: dict
+                ) -> pd.DataFrame:
+    cols = con.execute("DESCRIBE insolvencies_ward").df()["column_name"].tolist()
+    col = "insolvencies" if "insolvencies" in cols else '"count"'  # the warehouse name, or the mirror's
+    counts = con.execute(f"SELECT ward21_code AS code, year, {col} AS numerator FROM insolvencies_ward "
                          f"WHERE type = 'total' AND ward21_code LIKE 'E%' AND year IN ({', '.join(map(str, years))})"
                          ).df()
     placed, placing = place_lsoas_in_wards(con, vintage)
@@ -274,7 +284,7 @@ def _insolvency(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], 
     wide = counts.pivot(index="code", columns="year", values="numerator").fillna(0.0)
     cols = [f"y{y}" for y in wide.columns]
     wide.columns = cols
-    pop = lsoa_population(con, vintage)
+    pop = lsoa_population(con, vintage, memo=memo)
     lsoa = apportion_to_lsoas(wide.reset_index(), placed.rename(columns={"ward21_code": "code"}), columns=cols,
                               weight=pop, what="insolvencies_ward")
     long = lsoa.melt(id_vars="lsoa_code", var_name="year", value_name="numerator").rename(columns={"lsoa_code": "code"})
@@ -289,8 +299,12 @@ def outcome_lsoa_counts(
     vintage: int,
     years: Sequence[int] | None = None,
     measure: str | None = None,
+    memo: dict | None = None,
 ) -> pd.DataFrame:
     """Numerators and denominators of one series on the English LSOAs of ``vintage`` (2011 or 2021).
+
+    ``memo`` (a dict shared by several calls on one warehouse) keeps the lookups and
+    populations read for the next call.
 
     Returns ``code, year, numerator, denominator``. ``attrs["notes"]`` says how the counts
     were carried; ``attrs["years"]`` lists every year asked for with ``status`` (``built`` or
@@ -304,24 +318,25 @@ def outcome_lsoa_counts(
     require_tables(con, [t for t in series.sources if not t.startswith("boundaries_lsoa")])
     notes: list[str] = []
     gaps: dict[int, str] = {}
+    memo = {} if memo is None else memo
     if series.id == "fuel_poverty":
-        frame = _fuel_poverty(con, vintage, wanted)
+        frame = _fuel_poverty(con, vintage, wanted, memo)
         notes.append(f"fuel poverty measure {measure.upper()}" + (f" -- {FUEL_BREAK}" if measure == "mixed" else ""))
         notes.append("fuel poverty figures are modelled (DESNZ advises against reading trends within one LSOA)")
     elif series.id == "household_deprivation":
-        frame = _household_deprivation(con, vintage, wanted, measure)
+        frame = _household_deprivation(con, vintage, wanted, measure, memo)
         notes.append(f"household deprivation: households deprived in {measure.replace('_', ' ')} of the four "
                      "Census dimensions; Census 2011 and Census 2021 only")
     elif series.id == "child_low_income":
-        frame = _child_low_income(con, vintage, wanted)
+        frame = _child_low_income(con, vintage, wanted, memo)
         notes.append("child_low_income: financial years named by their end (2015 = 2014/15); 2022 is provisional; "
                      "MSOA counts shared among LSOAs by children aged 0-15 (mid-2019)")
     elif series.id == "uc_households":
-        frame, gaps = _uc_households(con, vintage, wanted, notes)
+        frame, gaps = _uc_households(con, vintage, wanted, notes, memo)
         notes.append("uc_households: annual value = mean of the 12 monthly counts of the calendar year; "
                      "MSOA counts shared among LSOAs by Census 2021 households")
     else:
-        frame = _insolvency(con, vintage, wanted, notes)
+        frame = _insolvency(con, vintage, wanted, notes, memo)
         notes.append("insolvency: calendar years; fixed denominator (residents, mid-2019 or Census 2021)")
     got = set(frame["year"].unique().tolist())
     for y in wanted:
