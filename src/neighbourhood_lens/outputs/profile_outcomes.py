@@ -34,7 +34,7 @@ from neighbourhood_lens.errors import NeighbourhoodLensError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["PROFILE_YEARS", "outcome_tables", "outcomes_section", "custom_outcomes_section", "outcomes_html"]
+__all__ = ["PROFILE_YEARS", "profile_sources", "outcome_tables", "outcomes_section", "custom_outcomes_section", "outcomes_html"]
 
 #: The series, year and measure each profile shows (the latest of each series).
 PROFILE_YEARS: dict[str, tuple[int, str | None]] = {
@@ -53,6 +53,13 @@ _PLURAL = {"lsoa21": "LSOAs (2021 boundaries)", "ward24": "wards (2024 boundarie
            "lad19": "local authorities (2019)"}
 _LEVELS = {2021: ("lsoa21", "ward24", "lad24", "region24"),
            2011: ("lsoa11", "msoa11", "ward17", "lad19", "region19")}
+
+
+def profile_sources() -> list[str]:
+    """The warehouse datasets the Outcomes section reads (for provenance records)."""
+    from neighbourhood_lens.evaluation.outcome_panel import SERIES
+
+    return list(dict.fromkeys(t for o in PROFILE_YEARS for t in SERIES[o].sources))
 
 
 def _lsoa_counts(con: duckdb.DuckDBPyConnection, vintage: int, memo: dict) -> tuple[pd.DataFrame, list[str]]:
