@@ -184,7 +184,10 @@ def write_report(
     st = ev.matching.status
     counts = (st.assign(reason=st["reason"].replace("", "-")).groupby(["status", "reason"], as_index=False)
               .size().rename(columns={"size": "treated areas"}))
-    lead = html.escape(interpret(ev.effects, outcome=outcome, higher_is_worse=higher_is_worse))
+    from .outcome_panel import is_series
+
+    relative = not is_series(str(ev.parameters.get("outcome", "")))
+    lead = html.escape(interpret(ev.effects, outcome=outcome, higher_is_worse=higher_is_worse, relative=relative))
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p><b>Outcome:</b> {html.escape(outcome)}. <b>Unit:</b> {html.escape(unit)}.</p>",
                 f"<p class='lead'>{lead}</p>",
