@@ -1,12 +1,11 @@
-"""Annual outcome series for evaluation: count apportionment, measure breaks, UC years, panels."""
+"""Annual outcome series for evaluation: measure breaks, UC years, fixed denominators, ratio-of-sums panels."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from neighbourhood_lens.errors import DataError, JoinError
-from neighbourhood_lens.evaluation.outcome_counts import apportion_to_lsoas, carry_counts, vintage_of
+from neighbourhood_lens.errors import DataError
 from neighbourhood_lens.evaluation.outcome_panel import (
     SERIES,
     _measure_years,
@@ -16,38 +15,6 @@ from neighbourhood_lens.evaluation.outcome_panel import (
 )
 
 # -- tiny frames ---------------------------------------------------------------------------
-
-
-def test_carry_counts_keeps_totals_on_splits_and_merges():
-    # a -> A unchanged; b split into B1 (pop 1) and B2 (pop 3); d and e merged into C
-    lk = pd.DataFrame({"source_code": ["a", "b", "b", "d", "e"], "target_code": ["A", "B1", "B2", "C", "C"]})
-    f = pd.DataFrame({"code": ["a", "b", "d", "e"], "num": [1.0, 8.0, 10.0, 20.0], "den": [10, 40, 50, 50]})
-    out = carry_counts(f, lookup=lk, columns=["num", "den"],
-                       weight=pd.Series({"A": 5, "B1": 1, "B2": 3, "C": 2})).set_index("code")
-    assert out["num"].to_dict() == {"A": 1.0, "B1": 2.0, "B2": 6.0, "C": 30.0}
-    assert out["den"].sum() == f["den"].sum()
-    assert out.loc["C", "num"] / out.loc["C", "den"] == pytest.approx(30 / 100)  # ratio of sums, not (0.2 + 0.4) / 2
-
-
-def test_carry_counts_splits_equally_without_weights_and_names_unknown_sources():
-    lk = pd.DataFrame({"source_code": ["b", "b"], "target_code": ["B1", "B2"]})
-    out = carry_counts(pd.DataFrame({"code": ["b"], "n": [5.0]}), lookup=lk, columns=["n"])
-    assert out["n"].tolist() == [2.5, 2.5]
-    with pytest.raises(JoinError, match=r"1 source area\(s\) are not in the lookup: zz"):
-        carry_counts(pd.DataFrame({"code": ["b", "zz"], "n": [1.0, 2.0]}), lookup=lk, columns=["n"])
-
-
-def test_apportion_to_lsoas_refuses_to_lose_an_area():
-    m = pd.DataFrame({"lsoa_code": ["x"], "code": ["M"]})
-    with pytest.raises(JoinError, match=r"1 area\(s\) have no LSOA.*N"):
-        apportion_to_lsoas(pd.DataFrame({"code": ["M", "N"], "n": [1.0, 2.0]}), m, columns=["n"],
-                           weight=pd.Series({"x": 1.0}), what="demo")
-
-
-def test_vintage_labels():
-    assert [vintage_of(x) for x in ("lsoa01", "lsoa11", 2021, "21")] == [2001, 2011, 2021, 2021]
-    with pytest.raises(DataError, match="unknown LSOA vintage"):
-        vintage_of("lsoa15")
 
 
 def test_fuel_poverty_measure_break_is_refused_unless_asked():
@@ -110,6 +77,12 @@ def test_uc_partial_years_are_reported_not_dropped(con):
     raw = con.execute("SELECT avg(coalesce(households_on_uc, 0)) * count(DISTINCT msoa11_code) FROM "
                       "uc_households_msoa11 WHERE month LIKE '2016-%'").fetchone()[0]
     assert c["numerator"].sum() == pytest.approx(raw, rel=1e-9)
+
+
+def test_child_low_income_keeps_one_denominator_for_every_year(con):
+    c = outcome_lsoa_counts(con, "child_low_income", vintage=2011, years=[2019, 2020, 2021])
+    den = c.pivot(index="code", columns="year", values="denominator")
+    assert (den[2020] == den[2019]).all() and (den[2021] == den[2019]).all()
 
 
 def test_panel_is_a_ratio_of_sums_over_the_units_lsoas(con):

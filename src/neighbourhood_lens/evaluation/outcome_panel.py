@@ -2,7 +2,8 @@
 Credit and household deprivation, as panels ``code, year, value`` at any unit.
 
 :func:`outcome_lsoa_counts` puts one series' numerators and denominators on the LSOAs of one
-vintage for every year asked (:mod:`.outcome_counts` says how counts cross geographies);
+vintage for every year asked, one :func:`neighbourhood_lens.outcomes.outcome_values` call per
+year (which says how counts cross LSOA vintages, MSOAs and wards, keeping totals);
 :func:`outcome_panel` sums both over the areas of the unit and divides, a ratio of sums:
 
 .. math:: y_{gt} = s \\cdot \\frac{\\sum_{i \\in g} n_{it}}{\\sum_{i \\in g} d_{it}}
@@ -29,7 +30,9 @@ households on UC in a calendar year, built only when all 12 months are published
 Months where Stat-Xplore shows ``..`` (nil or negligible) count as 0; the notes count them.
 
 **Child poverty years** are financial years named by their end: 2015 = 2014/15; 2022
-(2021/22) is provisional.
+(2021/22) is provisional. The outcomes wing divides by children aged 0-15 of mid-2019 up to
+2019 and of mid-2020 from 2020; a panel holds **one denominator for every year** (mid-2019),
+so that the series moves with its numerator only and no step appears in 2020.
 
 **Household deprivation** is a two-point series (Census 2011, Census 2021): the share of
 households deprived in at least one (``measure="one_or_more"``, the default) or at least two
@@ -54,13 +57,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, examples
-from .outcome_counts import (
-    apportion_to_lsoas,
-    lsoa_population,
-    place_lsoas_in_wards,
-    to_vintage,
-    vintage_of,
-)
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,7 +85,7 @@ class OutcomeSeries:
 
 
 _VINTAGE_TABLES = ("lookup_lsoa01_lsoa11", "lookup_lsoa11_lsoa21_lad22", "population2019_lsoa11",
-                   "census2021_population_lsoa21")
+                   "census2021_population_lsoa21", "hierarchy_lsoa11", "hierarchy_lsoa21")
 #: The annual series ``nlens evaluate --outcome`` and the profiles know.
 SERIES: dict[str, OutcomeSeries] = {s.id: s for s in (
     OutcomeSeries("fuel_poverty", "fuel-poor households, share of households (0-1)", "fuel-poor households",
@@ -99,11 +95,12 @@ SERIES: dict[str, OutcomeSeries] = {s.id: s for s in (
     OutcomeSeries("insolvency", "individual insolvencies per 10,000 residents", "individual insolvencies "
                   "(bankruptcies, DROs, IVAs)", "residents (mid-2019; Census 2021 for 2021-based units)", 1e4,
                   tuple(range(2012, 2023)),
-                  ("insolvencies_ward", "boundaries_ward21", "boundaries_lsoa11", "boundaries_lsoa21",
+                  ("insolvencies_ward", "boundaries_ward21", "bestfit_lsoa11_ward21", "bestfit_lsoa21_ward21",
                    *_VINTAGE_TABLES), "Insolvency Service, individual insolvencies by ward"),
     OutcomeSeries("child_low_income", "children in relative low-income families, share of children aged 0-15 "
                   "(0-1)", "children in relative low-income families", "children aged 0-15 (mid-2019)", 1.0,
-                  tuple(range(2015, 2023)), ("children_low_income_msoa11", "lookup_lsoa11_msoa11", *_VINTAGE_TABLES),
+                  tuple(range(2015, 2023)), ("children_low_income_msoa11", "lookup_lsoa11_msoa11", "population2020_lsoa11",
+                                           *_VINTAGE_TABLES),
                   "DWP children in low income families, local area statistics"),
     OutcomeSeries("uc_households", "households on Universal Credit (annual mean of months), share of households "
                   "(0-1)", "households on Universal Credit, mean of the 12 months", "households (Census 2021)", 1.0,
@@ -116,6 +113,15 @@ SERIES: dict[str, OutcomeSeries] = {s.id: s for s in (
                    *_VINTAGE_TABLES), "ONS Census 2011 QS119EW and Census 2021 TS011",
                   measures=("one_or_more", "two_or_more")),
 )}
+NOTES = {
+    "fuel_poverty": "fuel poverty figures are modelled (DESNZ advises against reading trends within one LSOA)",
+    "insolvency": "insolvency: calendar years; fixed denominator (residents, mid-2019 or Census 2021)",
+    "child_low_income": "child_low_income: financial years named by their end (2015 = 2014/15); 2022 is provisional; "
+                        "one denominator for every year (children aged 0-15, mid-2019)",
+    "uc_households": "uc_households: annual value = mean of the 12 monthly counts of the calendar year; households "
+                     "from Census 2021",
+    "household_deprivation": "household deprivation: Census 2011 and Census 2021 only (a two-point series)",
+}
 _FUEL_MEASURE = {"lihc": range(2011, 2019), "lilee": range(2019, 2023)}
 FUEL_BREAK = ("fuel poverty: LIHC (Low Income High Costs) in 2011-2018, LILEE (Low Income Low Energy Efficiency) from "
               "2019; the two are not comparable (England 10.3% in 2018, 13.4% in 2019)")
@@ -166,92 +172,15 @@ def _measure_years(series: OutcomeSeries, years: Sequence[int] | None, measure: 
     return wanted, measure or ""
 
 
-def _fuel_poverty(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], memo: dict) -> pd.DataFrame:
-    raw = con.execute("SELECT year, lsoa_vintage, lsoa_code AS code, households AS denominator, "
-                      "fuel_poor_households AS numerator FROM fuel_poverty_lsoa WHERE lsoa_code LIKE 'E%' "
-                      f"AND year IN ({', '.join(map(str, years))})").df()
-    out = []
-    for (year, label), f in raw.groupby(["year", "lsoa_vintage"], sort=True):
-        moved = to_vintage(con, f[["code", "numerator", "denominator"]], source=vintage_of(label), target=vintage,
-                           columns=["numerator", "denominator"], memo=memo)
-        out.append(moved.assign(year=int(year)))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["code", "numerator", "denominator",
-                                                                               "year"])
+def _catalogue_id(series: OutcomeSeries, measure: str) -> str:
+    """The outcomes-wing id of a series and measure."""
+    return "household_deprivation_2plus" if measure == "two_or_more" else series.id
 
 
-def _dims(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    """Column names of a Census household deprivation table: total and 0-4 dimensions."""
-    cols = con.execute(f"DESCRIBE {table}").df()["column_name"].tolist()
-    words = {0: ("not deprived", "_0_"), 1: ("one dimension", "_1_"), 2: ("two dimensions", "_2_"),
-             3: ("three dimensions", "_3_"), 4: ("four dimensions", "_4_")}
-    found = {"total": next((c for c in cols if "total" in c.lower()), None)}
-    for k, keys in words.items():
-        found[str(k)] = next((c for c in cols if any(w in c.lower() for w in keys)), None)
-    if None in found.values():
-        raise DataError(f"{table}: cannot find the total and 0-4 dimension columns among {examples(cols, limit=10)}")
-    return found  # type: ignore[return-value]
-
-
-def _household_deprivation(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], measure: str,
-                           memo: dict) -> pd.DataFrame:
-    out = []
-    for year in years:
-        table = ("census2011_household_deprivation_lsoa11" if year == 2011 else
-                 "census2021_household_deprivation_lsoa21")
-        c = _dims(con, table)
-        deprived = [c[k] for k in (("1", "2", "3", "4") if measure == "one_or_more" else ("2", "3", "4"))]
-        key = "lsoa11_code" if year == 2011 else "lsoa21_code"
-        summed = " + ".join(f'"{d}"' for d in deprived)
-        f = con.execute(f"SELECT {key} AS code, {summed} AS numerator, \"{c['total']}\" AS denominator "
-                        f"FROM {table} WHERE {key} LIKE 'E%'").df()
-        out.append(to_vintage(con, f, source=year, target=vintage, columns=["numerator", "denominator"], memo=memo)
-                   .assign(year=year))
-    return pd.concat(out, ignore_index=True)
-
-
-def _msoa(con: duckdb.DuckDBPyConnection, vintage: int, counts: pd.DataFrame, weight: pd.Series, what: str,
-          memo: dict) -> pd.DataFrame:
-    """MSOA counts ``code, year, numerator`` -> LSOA 2011 by ``weight`` -> ``vintage`` (numerator only)."""
-    if "msoa_members" not in memo:
-        memo["msoa_members"] = con.execute("SELECT DISTINCT lsoa11_code AS lsoa_code, msoa11_code AS code "
-                                           "FROM lookup_lsoa11_msoa11 WHERE lsoa11_code LIKE 'E%'").df()
-    member = memo["msoa_members"]
-    wide = counts.pivot(index="code", columns="year", values="numerator")
-    cols = [f"y{y}" for y in wide.columns]
-    wide.columns = cols
-    lsoa = apportion_to_lsoas(wide.reset_index(), member, columns=cols, weight=weight, what=what)
-    lsoa = to_vintage(con, lsoa.rename(columns={"lsoa_code": "code"}), source=2011, target=vintage, columns=cols,
-                      memo=memo)
-    long = lsoa.melt(id_vars="code", var_name="year", value_name="numerator")
-    long["year"] = long["year"].str[1:].astype(int)
-    return long
-
-
-def _child_low_income(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], memo: dict) -> pd.DataFrame:
-    counts = con.execute("SELECT msoa11_code AS code, year, children_relative_low_income AS numerator "
-                         f"FROM children_low_income_msoa11 WHERE year IN ({', '.join(map(str, years))})").df()
-    kids11 = lsoa_population(con, 2011, ages=range(0, 16), memo=memo)
-    out = _msoa(con, vintage, counts, kids11, "children_low_income_msoa11", memo)
-    den = kids11 if vintage == 2011 else lsoa_population(con, 2021, ages=range(0, 16), memo=memo)
-    return out.assign(denominator=out["code"].map(den))
-
-
-def _households(con: duckdb.DuckDBPyConnection, vintage: int, memo: dict) -> pd.Series:
-    if ("households", vintage) in memo:
-        return memo[("households", vintage)]
-    c = _dims(con, "census2021_household_deprivation_lsoa21")
-    h = con.execute(f'SELECT lsoa21_code AS code, "{c["total"]}" AS n FROM census2021_household_deprivation_lsoa21 '
-                    "WHERE lsoa21_code LIKE 'E%'").df()
-    memo[("households", vintage)] = to_vintage(con, h, source=2021, target=vintage, columns=["n"], memo=memo
-                                               ).set_index("code")["n"]
-    return memo[("households", vintage)]
-
-
-def _uc_households(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], notes: list[str], memo: dict
-                   ) -> tuple[pd.DataFrame, dict[int, str]]:
+def _uc_gaps(con: duckdb.DuckDBPyConnection, years: list[int]) -> dict[int, str]:
+    """Years of the UC series without all 12 months published, with the reason."""
     months = con.execute("SELECT substr(month, 1, 4)::INT AS year, count(DISTINCT month) AS n, min(month) AS first, "
-                         "max(month) AS last, count(*) FILTER (WHERE households_on_uc IS NULL) AS nil "
-                         "FROM uc_households_msoa11 GROUP BY ALL").df().set_index("year")
+                         "max(month) AS last FROM uc_households_msoa11 GROUP BY ALL").df().set_index("year")
     gaps = {}
     for y in years:
         if y not in months.index:
@@ -259,37 +188,7 @@ def _uc_households(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int
         elif months.loc[y, "n"] < 12:
             gaps[y] = (f"partial year: {months.loc[y, 'n']} month(s) published ({months.loc[y, 'first']} to "
                        f"{months.loc[y, 'last']}); an annual mean needs all 12")
-    full = [y for y in years if y not in gaps]
-    nil = int(months.loc[months.index.isin(full), "nil"].sum()) if full else 0
-    if nil:
-        notes.append(f"uc_households: {nil:,} MSOA-month(s) shown as '..' (nil or negligible) count as 0")
-    if not full:
-        return pd.DataFrame(columns=["code", "year", "numerator", "denominator"]), gaps
-    counts = con.execute("SELECT msoa11_code AS code, substr(month, 1, 4)::INT AS year, "
-                         "avg(coalesce(households_on_uc, 0)) AS numerator FROM uc_households_msoa11 "
-                         f"WHERE substr(month, 1, 4)::INT IN ({', '.join(map(str, full))}) GROUP BY ALL").df()
-    out = _msoa(con, vintage, counts, _households(con, 2011, memo), "uc_households_msoa11", memo)
-    return out.assign(denominator=out["code"].map(_households(con, vintage, memo))), gaps
-
-
-def _insolvency(con: duckdb.DuckDBPyConnection, vintage: int, years: list[int], notes: list[str], memo: dict
-                ) -> pd.DataFrame:
-    cols = con.execute("DESCRIBE insolvencies_ward").df()["column_name"].tolist()
-    col = "insolvencies" if "insolvencies" in cols else '"count"'  # the warehouse name, or the mirror's
-    counts = con.execute(f"SELECT ward21_code AS code, year, {col} AS numerator FROM insolvencies_ward "
-                         f"WHERE type = 'total' AND ward21_code LIKE 'E%' AND year IN ({', '.join(map(str, years))})"
-                         ).df()
-    placed, placing = place_lsoas_in_wards(con, vintage)
-    notes += [f"insolvency: {n}" for n in placing]
-    wide = counts.pivot(index="code", columns="year", values="numerator").fillna(0.0)
-    cols = [f"y{y}" for y in wide.columns]
-    wide.columns = cols
-    pop = lsoa_population(con, vintage, memo=memo)
-    lsoa = apportion_to_lsoas(wide.reset_index(), placed.rename(columns={"ward21_code": "code"}), columns=cols,
-                              weight=pop, what="insolvencies_ward")
-    long = lsoa.melt(id_vars="lsoa_code", var_name="year", value_name="numerator").rename(columns={"lsoa_code": "code"})
-    long["year"] = long["year"].str[1:].astype(int)
-    return long.assign(denominator=long["code"].map(pop))
+    return gaps
 
 
 def outcome_lsoa_counts(
@@ -311,33 +210,34 @@ def outcome_lsoa_counts(
     ``not built``) and ``reason``. Years outside the series or a measure the series does not
     have are a :class:`DataError`; see the module Notes for the fuel poverty measure break.
     """
-    from neighbourhood_lens.warehouse import require_tables
+    from neighbourhood_lens.outcomes import outcome_values
 
     series = outcome_series(outcome)
     wanted, measure = _measure_years(series, years, measure)
-    require_tables(con, [t for t in series.sources if not t.startswith("boundaries_lsoa")])
-    notes: list[str] = []
-    gaps: dict[int, str] = {}
+    cid = _catalogue_id(series, measure)
     memo = {} if memo is None else memo
+    gaps = _uc_gaps(con, wanted) if series.id == "uc_households" else {}
+    notes: list[str] = [NOTES[series.id]]
     if series.id == "fuel_poverty":
-        frame = _fuel_poverty(con, vintage, wanted, memo)
         notes.append(f"fuel poverty measure {measure.upper()}" + (f" -- {FUEL_BREAK}" if measure == "mixed" else ""))
-        notes.append("fuel poverty figures are modelled (DESNZ advises against reading trends within one LSOA)")
-    elif series.id == "household_deprivation":
-        frame = _household_deprivation(con, vintage, wanted, measure, memo)
-        notes.append(f"household deprivation: households deprived in {measure.replace('_', ' ')} of the four "
-                     "Census dimensions; Census 2011 and Census 2021 only")
-    elif series.id == "child_low_income":
-        frame = _child_low_income(con, vintage, wanted, memo)
-        notes.append("child_low_income: financial years named by their end (2015 = 2014/15); 2022 is provisional; "
-                     "MSOA counts shared among LSOAs by children aged 0-15 (mid-2019)")
-    elif series.id == "uc_households":
-        frame, gaps = _uc_households(con, vintage, wanted, notes, memo)
-        notes.append("uc_households: annual value = mean of the 12 monthly counts of the calendar year; "
-                     "MSOA counts shared among LSOAs by Census 2021 households")
-    else:
-        frame = _insolvency(con, vintage, wanted, notes, memo)
-        notes.append("insolvency: calendar years; fixed denominator (residents, mid-2019 or Census 2021)")
+    frames, seen = [], set()
+    for y in wanted:
+        if y in gaps:
+            continue
+        v = outcome_values(con, cid, year=y, lsoa_vintage=vintage, cache=memo)
+        for n in v.attrs.get("notes", []):
+            key = n.replace(str(y), "YEAR")
+            if n and key not in seen:
+                seen.add(key)
+                notes.append(f"{series.id}: {n}")
+        frames.append(pd.DataFrame({"code": v.iloc[:, 0].to_numpy(), "year": y, "numerator": v["numerator"].to_numpy(),
+                                    "denominator": v["denominator"].to_numpy()}))
+    frame = (pd.concat(frames, ignore_index=True) if frames else
+             pd.DataFrame(columns=["code", "year", "numerator", "denominator"]))
+    if series.id == "child_low_income" and len(frame):
+        fixed = outcome_values(con, cid, year=2019, lsoa_vintage=vintage, cache=memo)
+        frame["denominator"] = frame["code"].map(pd.Series(fixed["denominator"].to_numpy(),
+                                                           index=fixed.iloc[:, 0].to_numpy())).to_numpy()
     got = set(frame["year"].unique().tolist())
     for y in wanted:
         if y not in got and y not in gaps:

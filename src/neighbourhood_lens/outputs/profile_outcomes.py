@@ -19,7 +19,7 @@ Notes
 The years are the latest of each series: fuel poverty 2022 (LILEE measure; modelled),
 insolvencies 2022, children in low-income families 2021/22 (provisional), households on
 Universal Credit 2022 (mean of the 12 months) and Census 2021 household deprivation. Figures on
-LSOA 2011 come from 2021-based data carried back with :mod:`..evaluation.outcome_counts`.
+LSOA 2011 come from 2021-based data carried back by :func:`neighbourhood_lens.outcomes.outcome_values`.
 """
 
 from __future__ import annotations
