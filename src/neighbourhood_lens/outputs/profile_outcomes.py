@@ -97,6 +97,10 @@ def outcome_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
         lsoas = frames[lsoa_level]
         known = set(lsoas.index.tolist())
         counts = counts[[c in known for c in counts["code"].tolist()]]
+        gap = counts[["numerator", "denominator"]].isna().any(axis=1)
+        for outcome, n in counts.loc[gap, "outcome"].value_counts().items():
+            out["notes"].append(f"{outcome}: {n} LSOA {vintage} without a value are left out of the sums")
+        counts = counts[~gap]
         out["lsoas"][vintage] = counts.set_index(["code", "outcome"])[["numerator", "denominator"]]
         out["england"][vintage] = counts.groupby("outcome")[["numerator", "denominator"]].sum()
         for lv in levels:
@@ -120,7 +124,13 @@ def outcome_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
 
 
 def _ratio(num: float, den: float, scale: float) -> float | None:
-    return float(scale * num / den) if den and den > 0 and not math.isnan(num) else None
+    return float(scale * num / den) if den and den > 0 and not math.isnan(num) and not math.isnan(den) else None
+
+
+def _num(x: float) -> float | None:
+    """A JSON-safe float (NaN becomes None: Starlette's JSON refuses NaN)."""
+    x = float(x)
+    return None if math.isnan(x) else x
 
 
 def _text(value: float | None, scale: float) -> str:
@@ -148,8 +158,8 @@ def _items(tables: dict[str, Any], sums: pd.DataFrame | None, *, vintage: int, c
                        "value": _ratio(float(row["numerator"]), float(row["denominator"]), s.scale)}
         items.append({
             "id": outcome, "label": s.label, "year": year, "measure": measure, "unit": s.unit_label,
-            "higher_is_worse": s.higher_is_worse, "value": value, "numerator": float(sums.loc[outcome, "numerator"]),
-            "denominator": float(sums.loc[outcome, "denominator"]), "similar": similar, "england": eng,
+            "higher_is_worse": s.higher_is_worse, "value": value, "numerator": _num(sums.loc[outcome, "numerator"]),
+            "denominator": _num(sums.loc[outcome, "denominator"]), "similar": similar, "england": eng,
             "gap_vs_similar": (value - similar["value"]) if value is not None and similar and
             similar["value"] is not None else None,
             "gap_vs_england": (value - eng) if value is not None and eng is not None else None,
