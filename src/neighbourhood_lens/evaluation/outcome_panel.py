@@ -99,8 +99,8 @@ SERIES: dict[str, OutcomeSeries] = {s.id: s for s in (
                    *_VINTAGE_TABLES), "Insolvency Service, individual insolvencies by ward"),
     OutcomeSeries("child_low_income", "children in relative low-income families, share of children aged 0-15 "
                   "(0-1)", "children in relative low-income families", "children aged 0-15 (mid-2019)", 1.0,
-                  tuple(range(2015, 2023)), ("children_low_income_msoa11", "lookup_lsoa11_msoa11", "population2020_lsoa11",
-                                           *_VINTAGE_TABLES),
+                  tuple(range(2015, 2023)),
+                  ("children_low_income_msoa11", "lookup_lsoa11_msoa11", "population2020_lsoa11", *_VINTAGE_TABLES),
                   "DWP children in low income families, local area statistics"),
     OutcomeSeries("uc_households", "households on Universal Credit (annual mean of months), share of households "
                   "(0-1)", "households on Universal Credit, mean of the 12 months", "households (Census 2021)", 1.0,

@@ -34,7 +34,8 @@ from neighbourhood_lens.errors import NeighbourhoodLensError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["PROFILE_YEARS", "profile_sources", "outcome_tables", "outcomes_section", "custom_outcomes_section", "outcomes_html"]
+__all__ = ["PROFILE_YEARS", "profile_sources", "outcome_tables", "outcomes_section", "custom_outcomes_section",
+           "outcomes_html"]
 
 #: The series, year and measure each profile shows (the latest of each series).
 PROFILE_YEARS: dict[str, tuple[int, str | None]] = {
@@ -48,8 +49,9 @@ _NOTES = {
     "household_deprivation": "Census 2021; deprived in at least one of four dimensions",
     "insolvency": "calendar year; per 10,000 residents (Census 2021 or mid-2019)",
 }
-_PLURAL = {"lsoa21": "LSOAs (2021 boundaries)", "ward24": "wards (2024 boundaries)", "lad24": "local authorities (2024)",
-           "lsoa11": "LSOAs (2011 boundaries)", "msoa11": "MSOAs (2011 boundaries)", "ward17": "wards (2017 boundaries)",
+_PLURAL = {"lsoa21": "LSOAs (2021 boundaries)", "ward24": "wards (2024 boundaries)",
+           "lad24": "local authorities (2024)", "lsoa11": "LSOAs (2011 boundaries)",
+           "msoa11": "MSOAs (2011 boundaries)", "ward17": "wards (2017 boundaries)",
            "lad19": "local authorities (2019)"}
 _LEVELS = {2021: ("lsoa21", "ward24", "lad24", "region24"),
            2011: ("lsoa11", "msoa11", "ward17", "lad19", "region19")}
@@ -191,8 +193,8 @@ def outcomes_section(tables: dict[str, Any] | None, level: str, code: str, *, de
     if comp is None or decile is None:
         comparison = "England (regions and areas without a decile are compared with England only)"
     else:
-        comparison = (f"equally deprived places: the {_PLURAL.get(level, kind_label)} in the same national {edition} IMD decile "
-                      f"(decile {decile}), and England")
+        comparison = (f"equally deprived places: the {_PLURAL.get(level, kind_label)} in the same national "
+                      f"{edition} IMD decile (decile {decile}), and England")
     notes = list(tables["notes"])
     if sums is None:
         notes.append("no outcome figures for this area")
