@@ -49,6 +49,7 @@ DESNZ (2024), *Sub-regional fuel poverty statistics: methodology*; Insolvency Se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -226,7 +227,7 @@ def outcome_lsoa_counts(
             continue
         v = outcome_values(con, cid, year=y, lsoa_vintage=vintage, cache=memo)
         for n in v.attrs.get("notes", []):
-            key = n.replace(str(y), "YEAR")
+            key = re.sub(r"\b20\d\d\b", "YEAR", n)  # one note per kind, not per year
             if n and key not in seen:
                 seen.add(key)
                 notes.append(f"{series.id}: {n}")
