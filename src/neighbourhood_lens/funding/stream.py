@@ -1,0 +1,240 @@
+"""Funding reach of a large 360Giving CSV, read, checked and located in DuckDB.
+
+:func:`locate_csv` gives :func:`.reach.reach` what :func:`.grants.read_grants` followed by
+:func:`.reach.locate_grants` give, for a 360Giving CSV file on disk, without building a
+pandas frame of every grant: DuckDB reads the file (``read_csv``, in parallel, streaming),
+keeps the columns used, and the checks, the location and the sums per code are SQL; pandas
+only sees the small results (one row per code, and the rows that are rejected or unlocated).
+
+Same rows, same outputs, same messages
+    Every row of the file is counted and ends located, unlocated or rejected, as before. The
+    SQL only *clears* rows that are certainly good: an amount of plain digits (``1250``,
+    ``99.5``) up to :data:`.grants.MAX_AMOUNT_GBP`, currency empty or ``GBP``, an identifier
+    that is not empty and not repeated, an award date empty or a valid ``YYYY-MM-DD``, and,
+    for the location, a code whose area is in the warehouse. Every other row (a suspect) goes
+    through the very functions of the pandas path, :func:`.grants.validate_grants` and
+    :func:`.reach.locate_grants`, which decide and word its fate; a suspect that passes joins
+    the cleared rows. Text is stripped of the characters Python's ``str.strip`` removes.
+When it applies
+    A ``.csv`` path in the 360Giving form, in UTF-8, without a postcode lookup. Anything else,
+    and any file DuckDB cannot read as a strict CSV (ragged rows, bad bytes, a bad header),
+    returns ``None`` and the caller takes the pandas path, whose messages say what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from neighbourhood_lens.errors import DataError
+from neighbourhood_lens.warehouse import require_tables
+
+from .grants import _360G_COLUMNS, GRANT_COLUMNS, MAX_AMOUNT_GBP, _key, _standardise, csv_header, validate_grants
+from .locate import (
+    _DECLARED,
+    _GLA,
+    _LONDON,
+    _PREFIX_KIND,
+    INDEXES,
+    Located,
+    _area_names,
+    _resolver,
+    locate_grants,
+    split_pence,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["Streamed", "locate_csv"]
+
+#: Every character ``str.strip()`` removes (``str.isspace``), for DuckDB's ``trim``.
+_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+#: The longest header line read (a header of 1,000 long titles is far shorter).
+_MAX_HEADER_BYTES = 4_000_000
+
+
+@dataclass
+class Streamed:
+    """What :func:`locate_csv` found: the counts and frames :func:`.reach.reach` reports."""
+
+    rows_in: int
+    rejected: pd.DataFrame
+    notes: list[str]
+    source: str
+    located: Any  # a :class:`.reach.Located` whose ``grants`` frame is empty (the facts below count them)
+    facts: dict[str, Any]
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _header(path: Path) -> list[str] | None:
+    """The header's titles, padded with ``""`` to the first line's width; ``None`` if it is not usable."""
+    with path.open("rb") as fh:
+        first = fh.readline(_MAX_HEADER_BYTES)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    if not first.strip():
+        return None
+    try:
+        header = csv_header(first, path.name)
+    except DataError:
+        return None
+    return header + [""] * (first.count(b",") + 1 - len(header))
+
+
+def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) -> Streamed | None:
+    """Read, check and locate the 360Giving CSV at ``path`` on the LSOAs of ``index`` (see the module
+    docstring); ``None`` when the file is not one this path reads (the caller then reads it with pandas)."""
+    import duckdb
+
+    require_tables(con, ["hierarchy_lsoa11", "hierarchy_lsoa21", "lookup_lsoa11_lsoa21_lad22"])
+    vintage = INDEXES[index][1]
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".txt", "") or not path.is_file():
+        return None
+    names = _header(path)
+    if names is None:
+        return None
+    titles = [n for n in names if n]
+    try:
+        _, form = _standardise(pd.DataFrame(columns=titles), path.name)
+    except DataError:
+        return None
+    if form != "360giving":
+        return None
+    columns = [n or f"__blank_{i}" for i, n in enumerate(names)]
+    keys = {_key(c): c for c in titles}
+    source = {new: keys[k] for k, new in _360G_COLUMNS.items() if k in keys}
+    ws = _q(_WHITESPACE)
+    select = ", ".join(
+        f"coalesce(trim(\"{source[c]}\", {ws}), '') AS {c}" if c in source else f"'' AS {c}"
+        for c in ("identifier", "amount", "currency", "award_date", "postcode", "geo_code", "geo_code_type",
+                  "programme", "title", "recipient_org_id")
+    )
+    cols = "{" + ", ".join(f"{_q(c)}: 'VARCHAR'" for c in columns) + "}"
+    cur = con.cursor()
+    try:
+        try:
+            # Insertion order is the file's, so a row's rowid + 2 is its spreadsheet row (header = row 1).
+            cur.execute(
+                f"CREATE TEMP TABLE _raw AS SELECT {select} FROM read_csv({_q(path.as_posix())}, "
+                f"header = true, columns = {cols}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+                "strict_mode = true, null_padding = false)")
+            cur.execute("CREATE TEMP TABLE _grants AS SELECT rowid + 2 AS row, * FROM _raw")
+            cur.execute("DROP TABLE _raw")
+        except duckdb.Error:
+            return None
+        return _locate(cur, path, form=form, titles=titles, index=index, vintage=vintage)
+    finally:
+        cur.execute("DROP TABLE IF EXISTS _raw; DROP TABLE IF EXISTS _grants; DROP TABLE IF EXISTS _valid")
+        cur.close()
+
+
+def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: list[str], index: str,
+            vintage: int) -> Streamed | None:
+    rows_in = int(cur.execute("SELECT count(*) FROM _grants").fetchall()[0][0])
+    if rows_in == 0:
+        return None
+    # Rows the SQL clears; every other row is decided by validate_grants, as on the pandas path.
+    clean = (
+        "regexp_full_match(amount, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(amount AS DOUBLE) <= "
+        f"{MAX_AMOUNT_GBP!r} AND upper(currency) IN ('', 'GBP') AND identifier <> '' AND n_id = 1 AND "
+        "(award_date = '' OR (regexp_full_match(award_date, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND "
+        "award_date BETWEEN '1678-01-01' AND '2262-04-10' AND TRY_CAST(award_date AS DATE) IS NOT NULL))"
+    )
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW _checked AS SELECT *, {clean} AS clean FROM "
+                "(SELECT *, count(*) OVER (PARTITION BY identifier) AS n_id FROM _grants)")
+    suspect = cur.execute("SELECT * EXCLUDE (clean, n_id) FROM _checked WHERE NOT clean ORDER BY row").df()
+    suspect["period"] = ""
+    ok, rejected = validate_grants(suspect[["row", *[c for c in GRANT_COLUMNS[1:] if c != "amount_gbp"], "amount"]],
+                                   form=form)
+    cur.register("_ok", ok[["row", "identifier", "amount_gbp", "programme", "geo_code", "geo_code_type",
+                            "postcode"]])
+    cur.execute("CREATE TEMP TABLE _valid AS SELECT row, identifier, CAST(amount AS DOUBLE) AS amount_gbp, programme, "
+                "geo_code, geo_code_type, postcode FROM _checked WHERE clean UNION ALL "
+                "SELECT row, identifier, amount_gbp, programme, geo_code, geo_code_type, postcode FROM _ok")
+    cur.unregister("_ok")
+    # Location: the code's kind from its prefix, GLA as London, then the areas the warehouse knows.
+    prefix = "CASE " + " ".join(f"WHEN starts_with(g, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END"
+    cur.execute(
+        "CREATE OR REPLACE TEMP VIEW _kinds AS SELECT *, "
+        f"CASE WHEN regexp_full_match(g, 'E[0-9]{{8}}') THEN {prefix} END AS kind, "
+        f"CASE WHEN g = '{_GLA}' THEN '{_LONDON}' ELSE g END AS code FROM "
+        "(SELECT *, upper(geo_code) AS g FROM _valid WHERE regexp_full_match(geo_code, '[A-Za-z][0-9]{8}'))")
+    codes = cur.execute("SELECT DISTINCT code FROM _kinds WHERE kind IS NOT NULL").df()["code"]
+    resolver = _resolver(cur, codes, vintage)
+    route = resolver.drop_duplicates("code")[["code", "route"]]
+    cur.register("_routes", route)
+    cur.execute("CREATE OR REPLACE TEMP VIEW _located AS SELECT k.row, k.code, k.kind, k.amount_gbp, k.identifier, "
+                "r.route FROM _kinds k JOIN _routes r USING (code) WHERE k.kind IS NOT NULL")
+    rest = cur.execute("SELECT * FROM _valid WHERE row NOT IN (SELECT row FROM _located) ORDER BY row").df()
+    # The rows not located are located, or not, by the pandas path, which gives the reasons.
+    frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
+    un_loc = locate_grants(cur, frame, index=index) if len(frame) else None
+    if un_loc is not None and len(un_loc.grants):
+        raise DataError("internal error: the DuckDB and pandas locations disagree on "
+                        f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
+    unlocated = un_loc.unlocated if un_loc is not None else pd.DataFrame(
+        columns=["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode", "reason"])
+    totals = cur.execute(
+        "SELECT code, sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) AS pence, count(*) AS n_grants, "
+        "arg_min(kind, row) AS kind FROM _located GROUP BY code ORDER BY code").df()
+    totals["pence"] = totals["pence"].astype(np.int64)
+    facts_row = cur.execute(
+        "SELECT count(*), fsum(amount_gbp), count(*) FILTER (WHERE contains(route, 'converted')), "
+        "sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) FROM _located").fetchall()[0]
+    synthetic = bool(cur.execute("SELECT count(*) FROM _valid WHERE starts_with(identifier, '360G-SYNTHETIC-')")
+                     .fetchall()[0][0])
+    overrides = _overrides(cur)
+    cur.unregister("_routes")
+    used = resolver[resolver["code"].isin(set(totals["code"]))]
+    split = split_pence(totals[["code", "pence"]], used)
+    alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
+    alloc["amount_gbp"] = alloc.pop("pence") / 100
+    pops = used.drop_duplicates("code").set_index("code")
+    names = _area_names(cur, totals["code"])
+    by_code = pd.DataFrame({"code": totals["code"], "n_grants": totals["n_grants"],
+                            "amount_gbp": totals["pence"] / 100, "kind": totals["kind"],
+                            "route": totals["code"].map(pops["route"]),
+                            "population": totals["code"].map(pops["code_population"]),
+                            "name": totals["code"].map(names)})
+    located = Located(grants=pd.DataFrame(columns=["row", "identifier", "amount_gbp", "programme", "code", "kind",
+                                                   "via", "route"]),
+                      unlocated=unlocated.reset_index(drop=True), allocations=alloc, by_code=by_code,
+                      resolver=used.reset_index(drop=True), type_overrides=overrides[0],
+                      override_examples=overrides[1])
+    n_located, amount, converted, pence_in = facts_row
+    notes = []
+    extra = [c for c in titles if re.match(r"(beneficiary location|recipient org):[1-9]", _key(c))]
+    if extra:
+        from neighbourhood_lens.errors import examples
+
+        notes.append(f"only the first (:0:) beneficiary location and recipient are used; ignored columns: "
+                     f"{examples(extra)}")
+    facts = {"located": int(n_located), "located_amount_gbp": round(float(amount or 0.0), 2),
+             "converted": int(converted), "by_postcode": 0, "synthetic": synthetic,
+             "pence_in": int(pence_in or 0)}
+    return Streamed(rows_in=rows_in, rejected=rejected, notes=notes, source=path.name, located=located, facts=facts)
+
+
+def _overrides(cur: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
+    """Rows whose ``Geographic Code Type`` disagrees with the code's prefix: count and first five."""
+    values = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in _DECLARED.items())
+    prefix = "CASE " + " ".join(f"WHEN starts_with(g, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END"
+    sql = (f"WITH d(declared, dkind) AS (VALUES {values}), t AS (SELECT row, g, upper(geo_code_type) AS declared, "
+           f"CASE WHEN regexp_full_match(g, '[EWSNK][0-9]{{8}}') AND starts_with(g, 'E') THEN {prefix} END AS kind "
+           "FROM (SELECT *, upper(geo_code) AS g FROM _valid)) "
+           "SELECT row, g || ' declared ' || t.declared AS example FROM t LEFT JOIN d USING (declared) "
+           "WHERE t.declared <> '' AND kind IS NOT NULL AND coalesce(dkind, '?') <> kind ORDER BY row")
+    n = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
+    first = cur.execute(f"{sql} LIMIT 5").df()["example"].tolist() if n else []
+    return n, first
+
