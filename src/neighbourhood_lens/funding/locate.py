@@ -22,7 +22,8 @@ from neighbourhood_lens.warehouse import has_table, require_tables
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["INDEXES", "Located", "code_kind", "read_postcode_lookup", "locate_grants", "split_pence"]
+__all__ = ["INDEXES", "Located", "code_kind", "type_overridden", "read_postcode_lookup", "locate_grants",
+           "split_pence"]
 
 INDEXES: dict[str, tuple[str, int, int]] = {"imd2019": ("imd2019_lsoa11", 2011, 2019),
                                             "imd2025": ("imd2025_lsoa21", 2021, 2023)}
@@ -58,6 +59,17 @@ def code_kind(codes: pd.Series) -> pd.Series:
         ~codes.str.startswith("E"), "outside_england", np.where(kind.isna(), "unsupported", kind.astype(object))))
     )
     return pd.Series(out, index=codes.index, dtype=object)
+
+
+def type_overridden(declared: pd.Series, kind: pd.Series) -> pd.Series:
+    """Rows whose declared ``Geographic Code Type`` (stripped, upper case) disagrees with the kind
+    of their code (:func:`code_kind`); only codes of a supported kind count.
+
+    >>> type_overridden(pd.Series(["MSOA", "LSOA", ""]), pd.Series(["lsoa", "lsoa", "lsoa"])).tolist()
+    [True, False, False]
+    """
+    supported = list(set(_PREFIX_KIND.values()))
+    return (declared != "") & (declared.map(_DECLARED).fillna("?") != kind) & kind.isin(supported)
 
 
 def read_postcode_lookup(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -239,8 +251,7 @@ def locate_grants(
     g["geo_code"] = g["geo_code"].astype(str).str.strip().str.upper()
     g["kind"] = code_kind(g["geo_code"])
     declared = g["geo_code_type"].astype(str).str.strip().str.upper()
-    overridden = (declared != "") & (declared.map(_DECLARED).fillna("?") != g["kind"]) & g["kind"].isin(
-        list(set(_PREFIX_KIND.values())))
+    overridden = type_overridden(declared, g["kind"])
     g["via"] = np.where(g["geo_code"] != "", "code", "")
     g["code"] = g["geo_code"].where(g["geo_code"] != _GLA, _LONDON)
     reason = pd.Series("", index=g.index, dtype=object)

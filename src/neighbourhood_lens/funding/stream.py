@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from neighbourhood_lens.errors import DataError
+from neighbourhood_lens.errors import DataError, examples
 from neighbourhood_lens.warehouse import require_tables
 
 from .grants import _360G_COLUMNS, GRANT_COLUMNS, MAX_AMOUNT_GBP, _key, _standardise, csv_header, validate_grants
@@ -44,8 +44,10 @@ from .locate import (
     Located,
     _area_names,
     _resolver,
+    code_kind,
     locate_grants,
     split_pence,
+    type_overridden,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +71,15 @@ class Streamed:
     source: str
     located: Any  # a :class:`.reach.Located` whose ``grants`` frame is empty (the facts below count them)
     facts: dict[str, Any]
+
+
+def _stripped(column: str) -> str:
+    """SQL for ``str.strip()`` of a text column (NULL as ``""``): ``trim`` with the whitespace set
+    (slow) only where the first or last character is whitespace."""
+    ws = ", ".join(str(ord(c)) for c in _WHITESPACE)
+    x = f'"{column}"'
+    return (f"CASE WHEN unicode({x}) IN ({ws}) OR unicode(right({x}, 1)) IN ({ws}) THEN trim({x}, {_q(_WHITESPACE)}) "
+            f"ELSE coalesce({x}, '') END")
 
 
 def _q(text: str) -> str:
@@ -113,28 +124,26 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
     columns = [n or f"__blank_{i}" for i, n in enumerate(names)]
     keys = {_key(c): c for c in titles}
     source = {new: keys[k] for k, new in _360G_COLUMNS.items() if k in keys}
-    ws = _q(_WHITESPACE)
     select = ", ".join(
-        f"coalesce(trim(\"{source[c]}\", {ws}), '') AS {c}" if c in source else f"'' AS {c}"
-        for c in ("identifier", "amount", "currency", "award_date", "postcode", "geo_code", "geo_code_type",
-                  "programme", "title", "recipient_org_id")
+        f"{_stripped(source[c])} AS {c}" if c in source else f"'' AS {c}"
+        for c in ("identifier", "amount", "currency", "award_date", "postcode", "geo_code", "geo_code_type")
     )
     cols = "{" + ", ".join(f"{_q(c)}: 'VARCHAR'" for c in columns) + "}"
     cur = con.cursor()
     try:
-        try:
-            # Insertion order is the file's, so a row's rowid + 2 is its spreadsheet row (header = row 1).
+        try:  # ROW_NUMBER() OVER () streams in the file's order: + 1 is a row's spreadsheet row (header = 1)
             cur.execute(
-                f"CREATE TEMP TABLE _raw AS SELECT {select} FROM read_csv({_q(path.as_posix())}, "
+                f"CREATE TEMP TABLE _grants AS SELECT row_number() OVER () + 1 AS row, {select} FROM read_csv("
+                f"{_q(path.as_posix())}, "
                 f"header = true, columns = {cols}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "strict_mode = true, null_padding = false)")
-            cur.execute("CREATE TEMP TABLE _grants AS SELECT rowid + 2 AS row, * FROM _raw")
-            cur.execute("DROP TABLE _raw")
         except duckdb.Error:
             return None
         return _locate(cur, path, form=form, titles=titles, index=index, vintage=vintage)
     finally:
-        cur.execute("DROP TABLE IF EXISTS _raw; DROP TABLE IF EXISTS _grants; DROP TABLE IF EXISTS _valid")
+        cur.execute("DROP VIEW IF EXISTS _loc")
+        for table in ("_grants", "_dups", "_valid"):
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.close()
 
 
@@ -144,39 +153,42 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     if rows_in == 0:
         return None
     # Rows the SQL clears; every other row is decided by validate_grants, as on the pandas path.
+    cur.execute("CREATE TEMP TABLE _dups AS SELECT identifier FROM _grants WHERE identifier <> '' GROUP BY 1 "
+                "HAVING count(*) > 1")
     clean = (
-        "regexp_full_match(amount, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(amount AS DOUBLE) <= "
-        f"{MAX_AMOUNT_GBP!r} AND upper(currency) IN ('', 'GBP') AND identifier <> '' AND n_id = 1 AND "
+        "(regexp_full_match(amount, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(amount AS DOUBLE) <= "
+        f"{MAX_AMOUNT_GBP!r} AND upper(currency) IN ('', 'GBP') AND identifier <> '' AND "
+        "identifier NOT IN (SELECT identifier FROM _dups) AND "
         "(award_date = '' OR (regexp_full_match(award_date, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND "
-        "award_date BETWEEN '1678-01-01' AND '2262-04-10' AND TRY_CAST(award_date AS DATE) IS NOT NULL))"
+        "award_date BETWEEN '1678-01-01' AND '2262-04-10' AND TRY_CAST(award_date AS DATE) IS NOT NULL)))"
     )
-    cur.execute(f"CREATE OR REPLACE TEMP VIEW _checked AS SELECT *, {clean} AS clean FROM "
-                "(SELECT *, count(*) OVER (PARTITION BY identifier) AS n_id FROM _grants)")
-    suspect = cur.execute("SELECT * EXCLUDE (clean, n_id) FROM _checked WHERE NOT clean ORDER BY row").df()
-    suspect["period"] = ""
+    suspect = cur.execute(f"SELECT * FROM _grants WHERE NOT {clean} ORDER BY row").df()
+    suspect = suspect.assign(title="", recipient_org_id="", programme="", period="")  # not reported
     ok, rejected = validate_grants(suspect[["row", *[c for c in GRANT_COLUMNS[1:] if c != "amount_gbp"], "amount"]],
                                    form=form)
-    cur.register("_ok", ok[["row", "identifier", "amount_gbp", "programme", "geo_code", "geo_code_type",
-                            "postcode"]])
-    cur.execute("CREATE TEMP TABLE _valid AS SELECT row, identifier, CAST(amount AS DOUBLE) AS amount_gbp, programme, "
-                "geo_code, geo_code_type, postcode FROM _checked WHERE clean UNION ALL "
-                "SELECT row, identifier, amount_gbp, programme, geo_code, geo_code_type, postcode FROM _ok")
-    cur.unregister("_ok")
-    # Location: the code's kind from its prefix, GLA as London, then the areas the warehouse knows.
+    keep = ["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode"]
+    cur.register("_ok", ok[keep])
+    # The code's kind from its prefix (plain E + 8 digits only; others go to the pandas path), GLA as London;
+    # the areas of every such code in the file (a superset of the valid rows' codes) from the pandas resolver.
     prefix = "CASE " + " ".join(f"WHEN starts_with(g, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END"
-    cur.execute(
-        "CREATE OR REPLACE TEMP VIEW _kinds AS SELECT *, "
-        f"CASE WHEN regexp_full_match(g, 'E[0-9]{{8}}') THEN {prefix} END AS kind, "
-        f"CASE WHEN g = '{_GLA}' THEN '{_LONDON}' ELSE g END AS code FROM "
-        "(SELECT *, upper(geo_code) AS g FROM _valid WHERE regexp_full_match(geo_code, '[A-Za-z][0-9]{8}'))")
-    codes = cur.execute("SELECT DISTINCT code FROM _kinds WHERE kind IS NOT NULL").df()["code"]
+    upper = "CASE WHEN regexp_full_match(geo_code, '[Ee][0-9]{8}') THEN upper(geo_code) END"
+    as_code = f"CASE WHEN g = '{_GLA}' THEN '{_LONDON}' ELSE g END"
+    codes = cur.execute(
+        f"SELECT DISTINCT {as_code} AS code FROM (SELECT {upper} AS g FROM (SELECT DISTINCT geo_code FROM _grants "
+        f"UNION SELECT geo_code FROM _ok)) WHERE g IS NOT NULL AND {prefix} IS NOT NULL").df()["code"]
     resolver = _resolver(cur, codes, vintage)
-    route = resolver.drop_duplicates("code")[["code", "route"]]
-    cur.register("_routes", route)
-    cur.execute("CREATE OR REPLACE TEMP VIEW _located AS SELECT k.row, k.code, k.kind, k.amount_gbp, k.identifier, "
-                "r.route FROM _kinds k JOIN _routes r USING (code) WHERE k.kind IS NOT NULL")
-    rest = cur.execute("SELECT * FROM _valid WHERE row NOT IN (SELECT row FROM _located) ORDER BY row").df()
-    # The rows not located are located, or not, by the pandas path, which gives the reasons.
+    cur.register("_routes", resolver.drop_duplicates("code")[["code", "route"]])
+    cur.execute(
+        f"CREATE TEMP TABLE _valid AS SELECT v.*, r.route FROM (SELECT *, {prefix} AS kind, {as_code} AS code FROM "
+        f"(SELECT *, {upper} AS g FROM (SELECT row, identifier, CAST(amount AS DOUBLE) AS amount_gbp, "
+        f"geo_code, geo_code_type, postcode FROM _grants WHERE {clean} UNION ALL SELECT {', '.join(keep)} FROM _ok))"
+        ") v LEFT JOIN _routes r ON r.code = v.code AND v.kind IS NOT NULL")
+    cur.unregister("_ok")
+    cur.unregister("_routes")
+    cur.execute("DROP TABLE _grants")
+    cur.execute("CREATE OR REPLACE TEMP VIEW _loc AS SELECT * FROM _valid WHERE route IS NOT NULL")
+    # The rows not located here are located, or not, by the pandas path, which gives the reasons.
+    rest = cur.execute(f"SELECT {', '.join(keep)} FROM _valid WHERE route IS NULL ORDER BY row").df()
     frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
     un_loc = locate_grants(cur, frame, index=index) if len(frame) else None
     if un_loc is not None and len(un_loc.grants):
@@ -186,15 +198,14 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
         columns=["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode", "reason"])
     totals = cur.execute(
         "SELECT code, sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) AS pence, count(*) AS n_grants, "
-        "arg_min(kind, row) AS kind FROM _located GROUP BY code ORDER BY code").df()
+        "arg_min(kind, row) AS kind FROM _loc GROUP BY code ORDER BY code").df()
     totals["pence"] = totals["pence"].astype(np.int64)
-    facts_row = cur.execute(
+    n_located, amount, converted, pence_in = cur.execute(
         "SELECT count(*), fsum(amount_gbp), count(*) FILTER (WHERE contains(route, 'converted')), "
-        "sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) FROM _located").fetchall()[0]
+        "sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) FROM _loc").fetchall()[0]
     synthetic = bool(cur.execute("SELECT count(*) FROM _valid WHERE starts_with(identifier, '360G-SYNTHETIC-')")
                      .fetchall()[0][0])
-    overrides = _overrides(cur)
-    cur.unregister("_routes")
+    n_over, examples_over = _overrides(cur, rest)
     used = resolver[resolver["code"].isin(set(totals["code"]))]
     split = split_pence(totals[["code", "pence"]], used)
     alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
@@ -209,14 +220,10 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     located = Located(grants=pd.DataFrame(columns=["row", "identifier", "amount_gbp", "programme", "code", "kind",
                                                    "via", "route"]),
                       unlocated=unlocated.reset_index(drop=True), allocations=alloc, by_code=by_code,
-                      resolver=used.reset_index(drop=True), type_overrides=overrides[0],
-                      override_examples=overrides[1])
-    n_located, amount, converted, pence_in = facts_row
+                      resolver=used.reset_index(drop=True), type_overrides=n_over, override_examples=examples_over)
     notes = []
     extra = [c for c in titles if re.match(r"(beneficiary location|recipient org):[1-9]", _key(c))]
     if extra:
-        from neighbourhood_lens.errors import examples
-
         notes.append(f"only the first (:0:) beneficiary location and recipient are used; ignored columns: "
                      f"{examples(extra)}")
     facts = {"located": int(n_located), "located_amount_gbp": round(float(amount or 0.0), 2),
@@ -225,16 +232,19 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     return Streamed(rows_in=rows_in, rejected=rejected, notes=notes, source=path.name, located=located, facts=facts)
 
 
-def _overrides(cur: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
-    """Rows whose ``Geographic Code Type`` disagrees with the code's prefix: count and first five."""
+def _overrides(cur: duckdb.DuckDBPyConnection, rest: pd.DataFrame) -> tuple[int, list[str]]:
+    """Rows whose ``Geographic Code Type`` disagrees with the code's prefix: count and the first five
+    (``<code> declared <type>``), among the rows located in SQL and, with :func:`.locate.type_overridden`,
+    the ``rest`` (the rows handed to the pandas path)."""
     values = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in _DECLARED.items())
-    prefix = "CASE " + " ".join(f"WHEN starts_with(g, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END"
-    sql = (f"WITH d(declared, dkind) AS (VALUES {values}), t AS (SELECT row, g, upper(geo_code_type) AS declared, "
-           f"CASE WHEN regexp_full_match(g, '[EWSNK][0-9]{{8}}') AND starts_with(g, 'E') THEN {prefix} END AS kind "
-           "FROM (SELECT *, upper(geo_code) AS g FROM _valid)) "
-           "SELECT row, g || ' declared ' || t.declared AS example FROM t LEFT JOIN d USING (declared) "
-           "WHERE t.declared <> '' AND kind IS NOT NULL AND coalesce(dkind, '?') <> kind ORDER BY row")
+    sql = (f"WITH d(declared, dkind) AS (VALUES {values}) SELECT row, g || ' declared ' || declared AS example "
+           "FROM (SELECT row, g, kind, upper(geo_code_type) AS declared FROM _loc) LEFT JOIN d USING (declared) "
+           "WHERE declared <> '' AND coalesce(dkind, '?') <> kind")
     n = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
-    first = cur.execute(f"{sql} LIMIT 5").df()["example"].tolist() if n else []
-    return n, first
-
+    first = cur.execute(f"{sql} ORDER BY row LIMIT 5").df() if n else pd.DataFrame(columns=["row", "example"])
+    g = rest["geo_code"].astype(str).str.strip().str.upper()
+    declared = rest["geo_code_type"].astype(str).str.strip().str.upper()
+    hit = type_overridden(declared, code_kind(g))
+    more = pd.DataFrame({"row": rest["row"][hit], "example": (g + " declared " + declared)[hit]})
+    both = pd.concat([first, more.head(5)], ignore_index=True).sort_values("row", kind="stable")
+    return n + int(hit.sum()), both["example"].head(5).tolist()
