@@ -300,7 +300,7 @@ def locate_grants(
     alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
     alloc["amount_gbp"] = alloc.pop("pence") / 100
     pops = used.drop_duplicates("code").set_index("code")
-    names = _area_names(con, totals["code"])
+    names = _area_names(con, totals["code"]) if len(totals) else pd.Series(dtype=object)
     by_code = totals.assign(amount_gbp=totals.pop("pence") / 100,
                             kind=totals["code"].map(lg.drop_duplicates("code").set_index("code")["kind"]),
                             route=totals["code"].map(pops["route"]),

@@ -128,12 +128,15 @@ def reach_table(allocations: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
 
 
 def _merge(allocations: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
-    unknown = ~allocations["lsoa_code"].isin(areas["lsoa_code"])
+    lsoas = pd.Index(areas["lsoa_code"].to_numpy(dtype=object))
+    at = lsoas.get_indexer(allocations["lsoa_code"].to_numpy(dtype=object))  # a hash lookup, not Arrow isin
+    unknown = at < 0
     if unknown.any():
         raise JoinError(f"{int(unknown.sum())} allocated LSOA(s) are not in the index: "
                         f"{examples(allocations.loc[unknown, 'lsoa_code'])}")
-    amount = allocations.set_index("lsoa_code")["amount_gbp"]
-    return areas.assign(amount=areas["lsoa_code"].map(amount).fillna(0.0).to_numpy(float))
+    amount = np.zeros(len(areas))
+    np.add.at(amount, at, allocations["amount_gbp"].to_numpy(float))
+    return areas.assign(amount=amount)
 
 
 def concentration_index(amount: np.ndarray, population: np.ndarray, rank: np.ndarray) -> float:
