@@ -23,6 +23,7 @@ When it applies
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,8 +143,8 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
             return None
         return _locate(cur, path, form=form, titles=titles, index=index, vintage=vintage)
     finally:
-        cur.execute("DROP VIEW IF EXISTS _loc")
-        for table in ("_grants", "_dups", "_valid"):
+        cur.execute("DROP VIEW IF EXISTS _valid")
+        for table in ("_grants", "_dups"):
             cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.close()
 
@@ -179,15 +180,12 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
         f"UNION SELECT geo_code FROM _ok)) WHERE g IS NOT NULL AND {prefix} IS NOT NULL").df()["code"]
     resolver = _resolver(cur, codes, vintage)
     cur.register("_routes", resolver.drop_duplicates("code")[["code", "route"]])
+    # Every valid row with its location, as a view: each pass below streams over the file's table.
     cur.execute(
-        f"CREATE TEMP TABLE _valid AS SELECT v.*, r.route FROM (SELECT *, {prefix} AS kind, {as_code} AS code FROM "
-        f"(SELECT *, {upper} AS g FROM (SELECT row, identifier, CAST(amount AS DOUBLE) AS amount_gbp, "
+        f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT v.*, r.route FROM (SELECT *, {prefix} AS kind, {as_code} AS "
+        f"code FROM (SELECT *, {upper} AS g FROM (SELECT row, identifier, CAST(amount AS DOUBLE) AS amount_gbp, "
         f"geo_code, geo_code_type, postcode FROM _grants WHERE {clean} UNION ALL SELECT {', '.join(keep)} FROM _ok))"
         ") v LEFT JOIN _routes r ON r.code = v.code AND v.kind IS NOT NULL")
-    cur.unregister("_ok")
-    cur.unregister("_routes")
-    cur.execute("DROP TABLE _grants")
-    cur.execute("CREATE OR REPLACE TEMP VIEW _loc AS SELECT * FROM _valid WHERE route IS NOT NULL")
     # The rows not located here are located, or not, by the pandas path, which gives the reasons.
     rest = cur.execute(f"SELECT {', '.join(keep)} FROM _valid WHERE route IS NULL ORDER BY row").df()
     frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
@@ -197,16 +195,19 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
                         f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
     unlocated = un_loc.unlocated if un_loc is not None else pd.DataFrame(
         columns=["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode", "reason"])
-    totals = cur.execute(
-        "SELECT code, sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) AS pence, count(*) AS n_grants, "
-        "arg_min(kind, row) AS kind FROM _loc GROUP BY code ORDER BY code").df()
+    groups = cur.execute(
+        "SELECT code, route, sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) AS pence, count(*) AS n_grants, "
+        "arg_min(kind, row) AS kind, fsum(amount_gbp) AS amount, "
+        "bool_or(starts_with(identifier, '360G-SYNTHETIC-')) AS synthetic FROM _valid GROUP BY code, route").df()
+    synthetic = bool(groups["synthetic"].any())
+    totals = groups[groups["route"].notna()].sort_values("code").reset_index(drop=True)
     totals["pence"] = totals["pence"].astype(np.int64)
-    n_located, amount, converted, pence_in = cur.execute(
-        "SELECT count(*), fsum(amount_gbp), count(*) FILTER (WHERE contains(route, 'converted')), "
-        "sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) FROM _loc").fetchall()[0]
-    synthetic = bool(cur.execute("SELECT count(*) FROM _valid WHERE starts_with(identifier, '360G-SYNTHETIC-')")
-                     .fetchall()[0][0])
+    n_located, pence_in = int(totals["n_grants"].sum()), int(totals["pence"].sum())
+    amount = math.fsum(totals["amount"].to_numpy(float))
+    converted = int(totals.loc[totals["route"].str.contains("converted"), "n_grants"].sum())
     n_over, examples_over = _overrides(cur, rest)
+    cur.unregister("_ok")
+    cur.unregister("_routes")
     used = resolver[resolver["code"].isin(set(totals["code"]))]
     split = split_pence(totals[["code", "pence"]], used)
     alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
@@ -227,9 +228,8 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     if extra:
         notes.append(f"only the first (:0:) beneficiary location and recipient are used; ignored columns: "
                      f"{examples(extra)}")
-    facts = {"located": int(n_located), "located_amount_gbp": round(float(amount or 0.0), 2),
-             "converted": int(converted), "by_postcode": 0, "synthetic": synthetic,
-             "pence_in": int(pence_in or 0)}
+    facts = {"located": n_located, "located_amount_gbp": round(amount, 2), "converted": converted,
+             "by_postcode": 0, "synthetic": synthetic, "pence_in": pence_in}
     return Streamed(rows_in=rows_in, rejected=rejected, notes=notes, source=path.name, located=located, facts=facts)
 
 
@@ -239,10 +239,11 @@ def _overrides(cur: duckdb.DuckDBPyConnection, rest: pd.DataFrame) -> tuple[int,
     the ``rest`` (the rows handed to the pandas path)."""
     values = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in _DECLARED.items())
     sql = (f"WITH d(declared, dkind) AS (VALUES {values}) SELECT row, g || ' declared ' || declared AS example "
-           "FROM (SELECT row, g, kind, upper(geo_code_type) AS declared FROM _loc) LEFT JOIN d USING (declared) "
+           "FROM (SELECT row, g, kind, upper(geo_code_type) AS declared FROM _valid WHERE route IS NOT NULL) "
+           "LEFT JOIN d USING (declared) "
            "WHERE declared <> '' AND coalesce(dkind, '?') <> kind")
-    n = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
-    first = cur.execute(f"{sql} ORDER BY row LIMIT 5").df() if n else pd.DataFrame(columns=["row", "example"])
+    found = cur.execute(f"{sql} ORDER BY row").df()
+    n, first = len(found), found.head(5)
     g = rest["geo_code"].astype(str).str.strip().str.upper()
     declared = rest["geo_code_type"].astype(str).str.strip().str.upper()
     hit = type_overridden(declared, code_kind(g))
