@@ -210,6 +210,8 @@ def _solve(value: np.ndarray, matrix: tuple[np.ndarray, np.ndarray, np.ndarray, 
         for option, setting in (("output_flag", False), ("log_to_console", False), ("time_limit", float(time_limit)),
                                 ("mip_rel_gap", float(mip_gap)), ("random_seed", 0), ("threads", 1)):
             h.setOptionValue(option, setting)
+        if not integer:  # the primal simplex solves this LP (few rows, many columns) fastest
+            h.setOptionValue("simplex_strategy", 4)
         h.passModel(lp)
         if start is not None:
             sol = highspy.HighsSolution()
@@ -233,7 +235,7 @@ def _solve(value: np.ndarray, matrix: tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 
 #: Areas left free in the core problem (beyond the LP's fractional ones), nearest the LP's margin.
-CORE_SIZE = 3000
+CORE_SIZE = 1500
 
 
 def solve_optimal(
