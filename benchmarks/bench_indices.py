@@ -55,14 +55,17 @@ def main() -> None:
             frame = build_index(con, spec)
             builds.append(time.perf_counter() - t)
         ratio = min(builds) / min(reads)
-        print(f"{name} build: {len(frame):,} areas, {len(leaves)} components: build {min(builds):.3f}-{max(builds):.3f} s, "
-              f"reading the columns {min(reads):.3f}-{max(reads):.3f} s; ratio (best) {ratio:.1f}x "
+        print(f"{name} build: {len(frame):,} areas, {len(leaves)} components: build "
+              f"{min(builds):.3f}-{max(builds):.3f} s, reading the columns {min(reads):.3f}-{max(reads):.3f} s; "
+              f"ratio (best) {ratio:.1f}x "
               f"(target <= 3x: {'PASS' if ratio <= 3 else 'FAIL'})", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        src = str(Path(__file__).resolve().parents[1] / "src")
+        import neighbourhood_lens
+
+        src = str(Path(neighbourhood_lens.__file__).resolve().parents[1])  # the package this run imports
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-        cmd = [sys.executable, "-c", "import sys; from neighbourhood_lens.cli import main; sys.argv[0] = 'nlens'; main()",
-               "index", "build", "--preset", "imd2019",
+        run = "import sys; from neighbourhood_lens.cli import main; sys.argv[0] = 'nlens'; main()"
+        cmd = [sys.executable, "-c", run, "index", "build", "--preset", "imd2019",
                "--out", str(Path(tmp) / "imd2019.csv")] + (["--db", args.db] if args.db else [])
         t = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env=env)
