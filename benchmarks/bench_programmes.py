@@ -59,17 +59,18 @@ def main() -> None:
         ward = ward.model_copy(update={"select": ward.select.model_copy(update={"time_limit": args.time_limit})})
         for label, spec in (("ward17", ward), ("lsoa21", lsoa)):
             greedy = spec.model_copy(update={"select": spec.select.model_copy(update={"method": "greedy"})})
-            for gap in (spec.select.mip_gap, 0.0):
+            key = "mip_gap" if "mip_gap" in type(spec.select).model_fields else "mip_rel_gap"  # older versions
+            for gap in dict.fromkeys((getattr(spec.select, key), 0.0)):
                 t = time.perf_counter()
                 design(con, greedy)
                 greedy_total = time.perf_counter() - t
-                exact = spec.model_copy(update={"select": spec.select.model_copy(update={"mip_gap": gap})})
+                exact = spec.model_copy(update={"select": spec.select.model_copy(update={key: gap})})
                 t = time.perf_counter()
                 d = design(con, exact)
                 total = time.perf_counter() - t
                 s = d.summary
                 print(f"{label} (mip_gap {gap:g}): {s['n_binaries']:,} binaries, {s['n_constraints']:,} constraints; "
-                      f"HiGHS solve {s['solve_seconds']:.2f} s ({s['proof']}; {s['message']}); objective "
+                      f"HiGHS solve {s['solve_seconds']:.2f} s ({s.get('proof', '-')}; {s['message']}); objective "
                       f"{s['objective']:,.0f}, bound {s['bound']:,.0f}, gap {s['mip_gap']:.2e}; {s['areas']:,} areas, "
                       f"{s['people']:,.0f} people, £{s['money']:,.0f}; greedy {s['greedy_objective']:,.0f} "
                       f"({s['greedy_areas']:,} areas), optimal {s['improvement_share']:+.2%}; whole design "
