@@ -59,6 +59,15 @@ __all__ = ["Streamed", "locate_csv"]
 #: Every character ``str.strip()`` removes (``str.isspace``), for DuckDB's ``trim``; a test checks the list.
 _WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
                "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+#: The kind of a code from its prefix, for the plain codes (upper-case E + 8 digits) the SQL locates.
+_KIND = ("CASE WHEN regexp_full_match(geo_code, 'E[0-9]{8}') THEN CASE "
+         + " ".join(f"WHEN starts_with(geo_code, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END END")
+#: Every row check of :func:`.grants.validate_grants` but the duplicate identifier, for the rows it
+#: certainly passes: a plain amount of digits, currency empty or GBP, an identifier, a valid ISO date or none.
+_OK0 = ("(regexp_full_match(amount, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(amount AS DOUBLE) <= "
+        f"{MAX_AMOUNT_GBP!r} AND upper(currency) IN ('', 'GBP') AND identifier <> '' AND "
+        "(award_date = '' OR (regexp_full_match(award_date, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND "
+        "award_date BETWEEN '1678-01-01' AND '2262-04-10' AND TRY_CAST(award_date AS DATE) IS NOT NULL)))")
 #: The longest header line read (a header of 1,000 long titles is far shorter).
 _MAX_HEADER_BYTES = 4_000_000
 
@@ -133,12 +142,17 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
     cols = "{" + ", ".join(f"{_q(c)}: 'VARCHAR'" for c in columns) + "}"
     cur = con.cursor()
     try:
-        try:  # ROW_NUMBER() OVER () streams in the file's order: + 1 is a row's spreadsheet row (header = 1)
-            cur.execute(
-                f"CREATE TEMP TABLE _grants AS SELECT row_number() OVER () + 1 AS row, {select} FROM read_csv("
-                f"{_q(path.as_posix())}, "
+        # One pass over the file: ROW_NUMBER() OVER () streams in the file's order (+ 1 = the spreadsheet
+        # row, the header being row 1); a plain code (E + 8 digits, any case) is put in upper case and given
+        # its kind; ok0 = every row check but the duplicate identifier one.
+        read = (f"SELECT row_number() OVER () + 1 AS row, {select} FROM read_csv({_q(path.as_posix())}, "
                 f"header = true, columns = {cols}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "strict_mode = true, null_padding = false)")
+        upper = ("CASE WHEN regexp_full_match(geo_code, '[Ee][0-9]{8}') THEN upper(geo_code) ELSE geo_code END "
+                 "AS geo_code")
+        try:
+            cur.execute(f"CREATE TEMP TABLE _grants AS SELECT *, {_KIND} AS kind, {_OK0} AS ok0 FROM "
+                        f"(SELECT * REPLACE ({upper}) FROM ({read}))")
         except duckdb.Error:
             return None
         return _locate(cur, path, form=form, titles=titles, index=index, vintage=vintage)
@@ -157,35 +171,24 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     # Rows the SQL clears; every other row is decided by validate_grants, as on the pandas path.
     cur.execute("CREATE TEMP TABLE _dups AS SELECT identifier FROM _grants WHERE identifier <> '' GROUP BY 1 "
                 "HAVING count(*) > 1")
-    clean = (
-        "(regexp_full_match(amount, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(amount AS DOUBLE) <= "
-        f"{MAX_AMOUNT_GBP!r} AND upper(currency) IN ('', 'GBP') AND identifier <> '' AND "
-        "identifier NOT IN (SELECT identifier FROM _dups) AND "
-        "(award_date = '' OR (regexp_full_match(award_date, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND "
-        "award_date BETWEEN '1678-01-01' AND '2262-04-10' AND TRY_CAST(award_date AS DATE) IS NOT NULL)))"
-    )
-    suspect = cur.execute(f"SELECT * FROM _grants WHERE NOT {clean} ORDER BY row").df()
+    clean = "(ok0 AND identifier NOT IN (SELECT identifier FROM _dups))"
+    suspect = cur.execute(f"SELECT * EXCLUDE (kind, ok0) FROM _grants WHERE NOT {clean} ORDER BY row").df()
     suspect = suspect.assign(title="", recipient_org_id="", programme="", period="")  # not reported
     ok, rejected = validate_grants(suspect[["row", *[c for c in GRANT_COLUMNS[1:] if c != "amount_gbp"], "amount"]],
                                    form=form)
     keep = ["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode"]
     cur.register("_ok", ok[keep])
-    # The code's kind from its prefix (plain E + 8 digits only; others go to the pandas path), GLA as London;
-    # the areas of every such code in the file (a superset of the valid rows' codes) from the pandas resolver.
-    prefix = "CASE " + " ".join(f"WHEN starts_with(g, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END"
-    upper = "CASE WHEN regexp_full_match(geo_code, '[Ee][0-9]{8}') THEN upper(geo_code) END"
-    as_code = f"CASE WHEN g = '{_GLA}' THEN '{_LONDON}' ELSE g END"
-    codes = cur.execute(
-        f"SELECT DISTINCT {as_code} AS code FROM (SELECT {upper} AS g FROM (SELECT DISTINCT geo_code FROM _grants "
-        f"UNION SELECT geo_code FROM _ok)) WHERE g IS NOT NULL AND {prefix} IS NOT NULL").df()["code"]
+    # The areas of every plain code in the file (a superset of the valid rows' codes), GLA as London.
+    as_code = f"CASE WHEN geo_code = '{_GLA}' THEN '{_LONDON}' ELSE geo_code END"
+    codes = cur.execute(f"SELECT DISTINCT {as_code} AS code FROM _grants WHERE kind IS NOT NULL").df()["code"]
     resolver = _resolver(cur, codes, vintage)
     cur.register("_routes", resolver.drop_duplicates("code")[["code", "route"]])
     # Every valid row with its location, as a view: each pass below streams over the file's table.
     cur.execute(
-        f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT v.*, r.route FROM (SELECT *, {prefix} AS kind, {as_code} AS "
-        f"code FROM (SELECT *, {upper} AS g FROM (SELECT row, identifier, CAST(amount AS DOUBLE) AS amount_gbp, "
-        f"geo_code, geo_code_type, postcode FROM _grants WHERE {clean} UNION ALL SELECT {', '.join(keep)} FROM _ok))"
-        ") v LEFT JOIN _routes r ON r.code = v.code AND v.kind IS NOT NULL")
+        f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT v.*, {as_code} AS code, r.route FROM (SELECT row, identifier, "
+        "CAST(amount AS DOUBLE) AS amount_gbp, geo_code, geo_code_type, postcode, kind FROM _grants WHERE "
+        f"{clean} UNION ALL SELECT {', '.join(keep)}, {_KIND} AS kind FROM _ok) v LEFT JOIN _routes r "
+        f"ON r.code = {as_code.replace('geo_code', 'v.geo_code')} AND v.kind IS NOT NULL")
     # The rows not located here are located, or not, by the pandas path, which gives the reasons.
     rest = cur.execute(f"SELECT {', '.join(keep)} FROM _valid WHERE route IS NULL ORDER BY row").df()
     frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
@@ -195,17 +198,24 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
                         f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
     unlocated = un_loc.unlocated if un_loc is not None else pd.DataFrame(
         columns=["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode", "reason"])
+    values = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in _DECLARED.items())
     groups = cur.execute(
+        f"WITH d(declared, dkind) AS (VALUES {values}) "
         "SELECT code, route, sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) AS pence, count(*) AS n_grants, "
         "arg_min(kind, row) AS kind, fsum(amount_gbp) AS amount, "
-        "bool_or(starts_with(identifier, '360G-SYNTHETIC-')) AS synthetic FROM _valid GROUP BY code, route").df()
+        "bool_or(starts_with(identifier, '360G-SYNTHETIC-')) AS synthetic, "
+        "list(row ORDER BY row) FILTER (WHERE over) AS over_rows, "
+        "list(geo_code || ' declared ' || declared ORDER BY row) FILTER (WHERE over) AS over_examples "
+        "FROM (SELECT *, (route IS NOT NULL AND declared <> '' AND coalesce(dkind, '?') <> kind) AS over FROM "
+        "(SELECT *, upper(geo_code_type) AS declared FROM _valid) LEFT JOIN d USING (declared)) "
+        "GROUP BY code, route").df()
     synthetic = bool(groups["synthetic"].any())
     totals = groups[groups["route"].notna()].sort_values("code").reset_index(drop=True)
     totals["pence"] = totals["pence"].astype(np.int64)
     n_located, pence_in = int(totals["n_grants"].sum()), int(totals["pence"].sum())
     amount = math.fsum(totals["amount"].to_numpy(float))
     converted = int(totals.loc[totals["route"].str.contains("converted"), "n_grants"].sum())
-    n_over, examples_over = _overrides(cur, rest)
+    n_over, examples_over = _overrides(totals, rest)
     cur.unregister("_ok")
     cur.unregister("_routes")
     used = resolver[resolver["code"].isin(set(totals["code"]))]
@@ -233,20 +243,16 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     return Streamed(rows_in=rows_in, rejected=rejected, notes=notes, source=path.name, located=located, facts=facts)
 
 
-def _overrides(cur: duckdb.DuckDBPyConnection, rest: pd.DataFrame) -> tuple[int, list[str]]:
+def _overrides(totals: pd.DataFrame, rest: pd.DataFrame) -> tuple[int, list[str]]:
     """Rows whose ``Geographic Code Type`` disagrees with the code's prefix: count and the first five
-    (``<code> declared <type>``), among the rows located in SQL and, with :func:`.locate.type_overridden`,
-    the ``rest`` (the rows handed to the pandas path)."""
-    values = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in _DECLARED.items())
-    sql = (f"WITH d(declared, dkind) AS (VALUES {values}) SELECT row, g || ' declared ' || declared AS example "
-           "FROM (SELECT row, g, kind, upper(geo_code_type) AS declared FROM _valid WHERE route IS NOT NULL) "
-           "LEFT JOIN d USING (declared) "
-           "WHERE declared <> '' AND coalesce(dkind, '?') <> kind")
-    found = cur.execute(f"{sql} ORDER BY row").df()
-    n, first = len(found), found.head(5)
+    (``<code> declared <type>``), among the rows located in SQL (listed per code in ``totals``) and,
+    with :func:`.locate.type_overridden`, the ``rest`` (the rows handed to the pandas path)."""
+    lists = totals.dropna(subset=["over_rows"])
+    sql = pd.DataFrame({"row": [r for rows in lists["over_rows"] for r in rows],
+                        "example": [e for ex in lists["over_examples"] for e in ex]})
     g = rest["geo_code"].astype(str).str.strip().str.upper()
     declared = rest["geo_code_type"].astype(str).str.strip().str.upper()
     hit = type_overridden(declared, code_kind(g))
     more = pd.DataFrame({"row": rest["row"][hit], "example": (g + " declared " + declared)[hit]})
-    both = pd.concat([first, more.head(5)], ignore_index=True).sort_values("row", kind="stable")
-    return n + int(hit.sum()), both["example"].head(5).tolist()
+    both = pd.concat([sql, more], ignore_index=True).sort_values("row", kind="stable")
+    return len(both), both["example"].head(5).tolist()
