@@ -122,6 +122,8 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".txt", "") or not path.is_file():
         return None
+    if not con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]:
+        return None  # row numbers need the file's order
     names = _header(path)
     if names is None:
         return None
