@@ -62,8 +62,20 @@ def test_minmax_and_zscore_refuse_a_constant_column():
 
 def test_ranks_along_columns_and_winsorise():
     assert need_rank(np.array([[1.0, 3.0], [2.0, 1.0]])).tolist() == [[2.0, 1.0], [1.0, 2.0]]
+    assert need_rank(np.array([5.0, 5.0, 5.0, 1.0])).tolist() == [2.0, 2.0, 2.0, 4.0]  # ranks 1-3 tie: 2
     clipped, n = winsorise(np.array([0.0, 1.0, 2.0, 3.0, 1000.0]), 0.0, 0.75)
     assert n == 1 and clipped.max() == 3.0
+
+
+def test_need_rank_agrees_with_scipy_rankdata_on_ties_and_gaps():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 40, (600, 3)).astype(float)  # many ties
+    a[rng.random(a.shape) < 0.1] = np.nan
+    np.testing.assert_array_equal(need_rank(a), rankdata(-a, method="average", axis=0, nan_policy="omit"))
+    b = rng.normal(size=2000)
+    np.testing.assert_array_equal(need_rank(b), rankdata(-b, method="average"))
 
 
 # ---------------------------------------------------------------- aggregation

@@ -95,7 +95,7 @@ def test_optimal_beats_greedy_when_costs_differ_and_matches_brute_force():
     need = np.array([0.9, 0.8, 0.8])
     cost = np.array([10.0, 6.0, 6.0])
     greedy = walk(cost, budget=12.0)
-    chosen, info = solve_optimal(pop, need, cost, budget=12.0)
+    chosen, info = solve_optimal(pop, need, cost, budget=12.0, mip_gap=0)
     assert greedy.tolist() == [True, False, False] and objective(pop, need, greedy) == 900.0
     assert chosen.tolist() == [False, True, True] and info["objective"] == pytest.approx(1440.0)
     assert info["mip_gap"] == pytest.approx(0.0, abs=1e-9)
@@ -109,7 +109,7 @@ def test_optimal_beats_greedy_when_costs_differ_and_matches_brute_force():
         m = np.array(mask)
         if cost[m].sum() <= 40 and np.bincount(lad[m], minlength=4).max(initial=0) <= 2:
             best = max(best, objective(pop, need, m))
-    chosen, info = solve_optimal(pop, need, cost, budget=40.0, caps=caps)
+    chosen, info = solve_optimal(pop, need, cost, budget=40.0, caps=caps, mip_gap=0)
     assert info["objective"] == pytest.approx(best)
     assert cost[chosen].sum() <= 40 and np.bincount(lad[chosen], minlength=4).max() <= 2
 
@@ -136,3 +136,57 @@ def test_parse_spec_rejects_inconsistent_need_rules():
         parse_spec({**BASE, "need": {"indicators": ["imd2019", "cni2019"], "combine": "weighted", "weights": [1]}})
     with pytest.raises(DataError, match="floor and ceiling"):
         parse_spec({**BASE, "budget": {"total": 10, "floor": 1}})
+
+
+def _instance(n: int, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    pop = rng.integers(1000, 3000, n).astype(float)
+    need = rng.random(n)
+    lad = rng.integers(0, n // 20, n)
+    region = lad % 9  # every LAD inside one region
+    return pop, need, 25_000 + 10 * pop, lad, region
+
+
+def test_redundant_rows_are_left_out_and_the_rest_kept():
+    from neighbourhood_lens.programmes.optimise import model_rows
+
+    lad = np.array([0, 0, 0, 1, 2, 2])
+    region = np.array([0, 0, 0, 0, 1, 1])
+    caps = [(lad, 2, "lad_code"), (region, 3, "region_code")]
+    rows, dropped = model_rows(np.ones(6), budget=4.0, caps=caps, count=5)
+    # Only LAD 0 (3 areas, cap 2) can bind: LADs 1 and 2 have at most 2 areas; region 0 holds at
+    # most 2 (LAD 0) + 1 (LAD 1) = 3 areas and region 1 at most 2, both within the cap of 3. The
+    # count of 5 cannot bind either: the budget of 4 affords at most 4 areas. The budget binds (6 > 4).
+    assert [(r.tolist(), k) for r, k in rows] == [([0, 1, 2], 2.0)]
+    assert dropped == {"cap": 4, "count": 1, "budget": 0}
+    rows, dropped = model_rows(np.ones(6), budget=10.0, caps=caps, count=2)
+    assert [(r.tolist(), k) for r, k in rows][-1] == (list(range(6)), 2.0) and dropped["budget"] == 1
+
+
+def test_mip_gap_stops_within_the_gap_and_zero_proves_the_optimum():
+    pop, need, cost, lad, region = _instance(4000, 3)
+    caps = [(lad, 2, "lad_code"), (region, 60, "region_code")]
+    budget = 8_000_000.0
+    greedy = walk(cost[np.argsort(-need, kind="stable")], caps=[(g[np.argsort(-need, kind="stable")], k, c)
+                                                                for g, k, c in caps], budget=budget)
+    start = np.zeros(len(pop), bool)
+    start[np.argsort(-need, kind="stable")[greedy]] = True
+    fast, f = solve_optimal(pop, need, cost, budget=budget, caps=caps, mip_gap=1e-4, start=start)
+    exact, e = solve_optimal(pop, need, cost, budget=budget, caps=caps, mip_gap=0, start=start)
+    assert e["mip_gap"] == 0.0 and e["proof"] == "branch and bound"
+    assert f["mip_gap"] <= 1e-4 and f["objective"] >= e["objective"] * (1 - 1e-4)
+    assert f["objective"] <= e["objective"] + 1e-6 <= f["bound"] + 1e-6  # the bound is a true bound
+    assert f["objective"] >= objective(pop, need, start) == pytest.approx(f["start_objective"])
+    for chosen in (fast, exact):
+        assert cost[chosen].sum() <= budget
+        assert np.bincount(lad[chosen]).max() <= 2 and np.bincount(region[chosen]).max() <= 60
+
+
+def test_the_solver_writes_nothing_to_the_terminal(capfd):
+    pop, need, cost, lad, region = _instance(4000, 5)
+    caps = [(lad, 2, "lad_code"), (region, 60, "region_code")]
+    for gap in (1e-4, 0.0):
+        solve_optimal(pop, need, cost, budget=8_000_000.0, caps=caps, mip_gap=gap)
+    print("after the solves")  # Python's own output still reaches the terminal afterwards
+    out, err = capfd.readouterr()
+    assert out == "after the solves\n" and err == ""

@@ -51,7 +51,7 @@ import pandas as pd
 
 from ..errors import DataError, examples
 
-__all__ = ["REASONS", "Matching", "pre_features", "match", "balance_table", "describe_exclusions"]
+__all__ = ["REASONS", "Matching", "MatchCache", "pre_features", "match", "balance_table", "describe_exclusions"]
 
 #: Reasons a treated area is left out, in the order they are checked.
 REASONS = {
@@ -77,6 +77,18 @@ class Matching:
     status: pd.DataFrame
     balance: pd.DataFrame
     features: pd.DataFrame = field(repr=False)
+
+
+@dataclass
+class MatchCache:
+    """What :func:`match` derives from the panel alone, kept to share across many calls on the
+    same panel, covariates and ``min_pre`` (the placebo draws): the panel's codes and years and,
+    per start year, the features frame, its codes and which of them have a post-period outcome.
+    Results are identical with or without it."""
+
+    codes: set[str] | None = None
+    years: np.ndarray | None = None
+    cohorts: dict[int, tuple[pd.DataFrame, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _isin(values: pd.Index | pd.Series | np.ndarray, members: set[str]) -> np.ndarray:
@@ -149,6 +161,7 @@ def match(
     exact: Sequence[str] = (),
     min_pre: int = 2,
     pool: Sequence[str] | None = None,
+    cache: MatchCache | None = None,
 ) -> Matching:
     """Match each treated area (``code, start``) to up to ``k`` pool areas within ``caliper``.
 
@@ -156,7 +169,9 @@ def match(
     treated code. ``exclude`` removes areas from the pool (the halo ring); ``pool``, if given,
     restricts it further. ``covariates`` has ``code`` and numeric columns to match on, plus
     the categorical columns named in ``exact``. Treated areas that cannot be matched are kept
-    in ``status`` with their reason (see :data:`REASONS`), never dropped silently.
+    in ``status`` with their reason (see :data:`REASONS`), never dropped silently. ``cache``
+    (a :class:`MatchCache`, filled on first use) shares the panel's features across calls with
+    the same ``panel``, ``covariates`` and ``min_pre``.
 
     >>> p = pd.DataFrame({"code": list("aabbccdd"), "year": [1, 2] * 4,
     ...                   "value": [1.0, 2.0, 1.1, 2.1, 5.0, 9.0, 1.3, 2.2]})
@@ -171,8 +186,12 @@ def match(
         raise DataError(f"k = {k}: the number of comparators per treated area must be at least 1")
     if not caliper > 0:
         raise DataError(f"caliper = {caliper}: must be a positive distance in pool standard deviations")
-    years = np.array(sorted(panel["year"].unique()))
-    pool_codes = set(panel["code"].unique().tolist()) - set(treated["code"].tolist()) - set(exclude)
+    cache = cache if cache is not None else MatchCache()
+    if cache.codes is None:
+        cache.codes = set(panel["code"].unique().tolist())
+        cache.years = np.array(sorted(panel["year"].unique()))
+    years = cache.years
+    pool_codes = cache.codes - set(treated["code"].tolist()) - set(exclude)
     if pool is not None:
         pool_codes &= set(pool)
 
@@ -191,16 +210,21 @@ def match(
         if len(pre) < min_pre:
             status.loc[idx, "reason"] = REASONS["few_pre"] + f" ({len(pre)} before {start}, need {min_pre})"
             continue
-        f = pre_features(panel, start=start, min_pre=min_pre).set_index("code")
-        if cov is not None:
-            f = f.join(cov, how="left")
-        has_post = set(panel.loc[panel["year"] >= start, "code"].unique().tolist())
+        if start not in cache.cohorts:
+            f = pre_features(panel, start=start, min_pre=min_pre).set_index("code")
+            if cov is not None:
+                f = f.join(cov, how="left")
+            f_codes = f.index.to_numpy(dtype=object)
+            cache.cohorts[start] = (f, f_codes, _isin(f_codes, set(panel.loc[panel["year"] >= start, "code"]
+                                                                    .unique().tolist())))
+        f, f_codes, f_post = cache.cohorts[start]
         tf = f.reindex(cohort["code"])
         no_pre = tf[["level", "trend"]].isna().any(axis=1).to_numpy()
         status.loc[idx[no_pre], "reason"] = REASONS["missing_pre"]
-        no_post = ~_isin(cohort["code"], has_post) & ~no_pre
+        post_codes = set(f_codes[f_post].tolist())
+        no_post = ~_isin(cohort["code"], post_codes) & ~no_pre
         status.loc[idx[no_post], "reason"] = REASONS["missing_post"]
-        pf = f[_isin(f.index, pool_codes) & _isin(f.index, has_post)].dropna(subset=names)
+        pf = f[_isin(f_codes, pool_codes) & f_post].dropna(subset=names)
         if len(pf) < 2:
             raise DataError(f"start {start}: only {len(pf)} untreated area(s) outside the halo have complete "
                             "pre-period data; the comparator pool is too small")

@@ -27,8 +27,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, VintageError, examples
-from .did import EFFECT_COLUMNS, event_study, fit_did, min_detectable_effect, naive_did, stack_panel
-from .match import Matching, describe_exclusions, match
+from .did import (
+    EFFECT_COLUMNS,
+    PanelRows,
+    att_estimate,
+    event_study,
+    fit_did,
+    min_detectable_effect,
+    naive_did,
+    stack_panel,
+)
+from .match import MatchCache, Matching, describe_exclusions, match
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,12 +123,22 @@ def roles_table(matching: Matching, halo: pd.DataFrame | None, halo_matching: Ma
 def _placebo(panel: pd.DataFrame, matched: pd.DataFrame, *, exclude: set[str], k: int, caliper: float,
              covariates: pd.DataFrame | None, exact: Sequence[str], min_pre: int, n: int, candidates: int,
              seed: int, progress: Callable[[str, int, int], None] | None) -> np.ndarray:
-    """ATT point estimates of ``n`` placebo designs (see module docstring)."""
+    """ATT point estimates of ``n`` placebo designs (see module docstring).
+
+    Each draw is the whole design re-run: matching (:func:`.match.match`) and the stacked DiD
+    point estimate. What depends on the panel alone (pre-period features per start year, the
+    panel's rows by area) is computed once and shared by every draw (:class:`.match.MatchCache`,
+    :class:`.did.PanelRows`), and the estimate is :func:`.did.att_estimate`, the same least
+    squares as :func:`.did.fit_did` without its standard errors, so the draws, and the p-value,
+    are those of re-running :func:`evaluate` from scratch for each, for a given ``seed``.
+    """
     if n <= 0 or matched.empty:
         return np.array([])
     rng = np.random.default_rng(seed)
+    cache = MatchCache()
+    rows = PanelRows(panel)
     cand = match(panel, matched, exclude=exclude, k=candidates, caliper=np.inf, covariates=covariates,
-                 exact=exact, min_pre=min_pre).pairs
+                 exact=exact, min_pre=min_pre, cache=cache).pairs
     groups = cand.groupby("treated", sort=True)
     firsts = groups.indices
     out = np.full(n, np.nan)
@@ -128,9 +147,9 @@ def _placebo(panel: pd.DataFrame, matched: pd.DataFrame, *, exclude: set[str], k
         fake = (cand.iloc[pick][["comparator", "start"]].rename(columns={"comparator": "code"})
                 .drop_duplicates("code").reset_index(drop=True))
         m = match(panel, fake, exclude=exclude, k=k, caliper=caliper, covariates=covariates, exact=exact,
-                  min_pre=min_pre)
+                  min_pre=min_pre, cache=cache)
         if len(m.pairs):
-            out[r] = fit_did(stack_panel(panel, m.pairs), clustered=False)["estimate"]
+            out[r] = att_estimate(rows, m.pairs)
         if progress is not None:
             progress("placebo", r + 1, n)
     return out[np.isfinite(out)]

@@ -1,14 +1,17 @@
 """Funding: where grants went, and whether they reached the places that need them.
 
 Reading and validating grants files (:mod:`.grants`: 360Giving CSV/XLSX/JSON), pulling a
-funder's grants from 360Giving (:mod:`.fetch`), locating and measuring reach (:mod:`.reach`)
-and the HTML reach report (:mod:`.report`).
+funder's grants from 360Giving (:mod:`.fetch`), locating grants on LSOAs (:mod:`.locate`),
+measuring reach (:mod:`.reach`; a large 360Giving CSV is read and located in DuckDB by
+:mod:`.stream`) and the HTML reach report (:mod:`.report`).
 
 Public functions, by module:
 
 * :mod:`.grants`: ``read_grants``, ``synthetic_grants``, ``write_grants``
 * :mod:`.fetch`: ``fetch_grants``
+* :mod:`.locate`: ``locate_grants``, ``split_pence``, ``code_kind`` (re-exported by :mod:`.reach`)
 * :mod:`.reach`: ``reach``, ``locate_grants``, ``reach_table``, ``concentration_index``
+* :mod:`.stream`: ``locate_csv`` (used by ``reach``)
 * :mod:`.report`: ``render_reach_html``
 """
 

@@ -98,6 +98,18 @@ def _read_file(comp: Component, unit: Unit) -> pd.DataFrame:
     return pd.DataFrame({"code": frame[code].str.strip(), comp.name: values.astype(float)})
 
 
+def _unit_codes(con: duckdb.DuckDBPyConnection, unit: Unit) -> pd.Index:
+    """The codes of the unit's areas, sorted: those of :func:`..geo.units.unit_areas`, read for a
+    geography level straight from its LSOA hierarchy (one column, not the whole area table)."""
+    if unit.neighbourhood_set is not None or unit.name not in LEVELS:
+        return pd.Index(unit_areas(con, unit)["code"].astype(str))
+    col = LEVELS[unit.name].code
+    table = f"hierarchy_lsoa{str(unit.lsoa_vintage)[2:]}"
+    codes = con.execute(f'SELECT DISTINCT CAST("{col}" AS VARCHAR) AS code FROM {table} WHERE "{col}" IS NOT NULL '
+                        "ORDER BY 1").df()["code"]
+    return pd.Index(codes.to_numpy(dtype=object))
+
+
 def load_raw(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Every component's raw values on the areas of the index: ``code`` + one column per component.
 
@@ -106,7 +118,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> tuple[pd.DataFr
     before any transformation.
     """
     unit = resolve_unit(con, spec.unit)
-    unit_codes = pd.Index(unit_areas(con, unit)["code"].astype(str))
+    unit_codes = _unit_codes(con, unit)
     leaves = spec.leaves()
     sources: dict[str, pd.DataFrame] = {}
     by_table: dict[str, list[Component]] = {}
@@ -124,8 +136,8 @@ def load_raw(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> tuple[pd.DataFr
         dup = frame["code"][frame["code"].duplicated()]
         if len(dup):
             raise JoinError(f"{label}: {len(dup)} code(s) repeat: {examples(dup.unique())}; one row per area needed")
-        codes = pd.Index(frame["code"])
-        outside = codes.difference(unit_codes)
+        codes = pd.Index(frame["code"].to_numpy(dtype=object))
+        outside = codes[unit_codes.get_indexer(codes) < 0]  # a hash lookup (codes are unique here)
         if len(outside) == 0:
             continue
         if len(outside) > len(codes) / 2:
@@ -144,9 +156,13 @@ def load_raw(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> tuple[pd.DataFr
         universe = unit_codes
     else:
         universe = pd.Index(sorted(set().union(*(set(f["code"]) for f in sources.values()))))
-    out = pd.DataFrame({"code": universe.sort_values()})
-    for frame in sources.values():
-        out = out.merge(frame, on="code", how="left", validate="one_to_one")
+    universe = universe.sort_values()
+    out = pd.DataFrame({"code": universe.to_numpy(dtype=object)})
+    for frame in sources.values():  # a left join on code (each source has one row per code, checked above)
+        at = pd.Index(frame["code"].to_numpy(dtype=object)).get_indexer(out["code"].to_numpy(dtype=object))
+        for col in frame.columns.drop("code"):
+            values = frame[col].to_numpy(dtype=float)
+            out[col] = np.where(at >= 0, values[np.maximum(at, 0)] if len(values) else np.nan, np.nan)
     out = out[["code", *[c.name for c in leaves]]]
     for c in leaves:
         n_missing = int(out[c.name].isna().sum())

@@ -139,7 +139,7 @@ def design(
         assert b is not None
         greedy = chosen
         chosen, solved = solve_optimal(cp, w, cost, budget=b.total, caps=caps, count=sel.count,
-                                       time_limit=sel.time_limit, mip_rel_gap=sel.mip_rel_gap)
+                                       time_limit=sel.time_limit, mip_gap=sel.mip_gap, start=greedy)
         g_obj = objective(cp, w, greedy)
         info.update(solved, greedy_objective=g_obj, greedy_areas=int(greedy.sum()),
                     improvement=solved["objective"] - g_obj,

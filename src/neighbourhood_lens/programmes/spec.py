@@ -168,7 +168,9 @@ class Select(BaseModel):
                           "imd2025 for 2021-based).")
     per_parent: int | None = Field(None, ge=1, description="two_stage: most-need units chosen in each parent.")
     time_limit: float = Field(300.0, gt=0, description="optimal: solver time limit in seconds.")
-    mip_rel_gap: float = Field(0.0, ge=0, lt=1, description="optimal: relative gap at which the solver may stop.")
+    mip_gap: float = Field(1e-4, ge=0, lt=1, description=(
+        "optimal: relative gap (bound - objective) / objective at which the solver stops; the default 1e-4 is "
+        "within 0.01% of the optimum, 0 proves optimality. The report states the gap reached."))
 
     @model_validator(mode="after")
     def _two_stage(self) -> Select:
