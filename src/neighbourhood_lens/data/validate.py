@@ -55,6 +55,10 @@ def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Tab
     except ValueError as exc:
         raise SchemaError(f"{source}: {exc}") from None
     table = table.rename_columns([mapping[c] for c in table.column_names])
+    notes: list[str] = []
+    table = _coerce(table, dataset, source)
+    # The IoD 2004-2010 files publish ranks only: derive the deciles before checking for them.
+    table = _derive_deciles(table, dataset, notes)
     missing = [c for c in dataset.required if c not in table.column_names]
     if missing:
         raise SchemaError(
@@ -64,11 +68,8 @@ def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Tab
         )
     if table.num_rows == 0:
         raise DataError(f"{source}: the file has a header but no rows")
-    notes: list[str] = []
-    table = _coerce(table, dataset, source)
     if dataset.england_filter:
         table = _keep_england(table, dataset, notes)
-    table = _derive_deciles(table, dataset, notes)
     _check_codes(table, dataset, source)
     _check_unique(table, dataset, source)
     if notes:
