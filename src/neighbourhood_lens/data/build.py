@@ -232,6 +232,7 @@ def build_warehouse(
 
     from neighbourhood_lens.data import derive as _derive
     from neighbourhood_lens.data import keep as _keep
+    from neighbourhood_lens.data import outcome_tables as _outcome_tables
 
     t0 = time.perf_counter()
     db = Path(db)
@@ -283,11 +284,13 @@ def build_warehouse(
             _load_one(con, DATASETS[ds_id], path, files=files, cache_dir=cache_dir, sums_cache=sums_cache)
             report.loaded.append(ds_id)
         info: list[str] = []
-        checks = _derive.check_vintages(con, info=info) + _derive.check_ranks(con)
+        checks = (_derive.check_vintages(con, info=info) + _derive.check_ranks(con)
+                  + _outcome_tables.check_outcome_tables(con))
         # datasets kept from the previous warehouse were checked when they were loaded (see their provenance)
         report.warnings.extend(m for m in checks if m.split(":", 1)[0] not in report.kept)
         report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
         report.warnings.extend(_derive.derive_tables(con))
+        report.warnings.extend(_outcome_tables.derive_ward21_bestfit(con))
         if existing:
             report.user_tables, messages = _keep.carry_user_tables(con)
             report.warnings.extend(messages)
