@@ -43,7 +43,7 @@ class Loopback:
                 outer.hits.append(self.path)
                 outer.agents.append(self.headers.get("User-Agent", ""))
                 query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                route = outer.routes.get(parsed.path)
+                route = outer.routes.get(f"{parsed.path}?{parsed.query}") or outer.routes.get(parsed.path)
                 if route is None:
                     status, body, headers = 404, b"not found", {}
                 elif callable(route):

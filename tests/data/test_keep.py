@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from neighbourhood_lens.cli import app
 from neighbourhood_lens.data.build import build_warehouse
+from neighbourhood_lens.data.sources import DATASETS
 from neighbourhood_lens.deprivation.left_behind import left_behind
 from neighbourhood_lens.errors import WarehouseError
 from neighbourhood_lens.neighbourhoods.build import store_neighbourhoods
@@ -64,7 +65,7 @@ def test_replacing_cni_keeps_every_other_table_and_the_set_and_left_behind_follo
     result = CliRunner().invoke(app, ["data", "build", "--db", str(work), "--file", f"cni2019_ward17={copy}"],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "1 loaded, 27 kept from the previous warehouse" in result.output
+    assert f"1 loaded, {len(DATASETS) - 1} kept from the previous warehouse" in result.output
     assert ("Kept your tables: adjacency_lsoa11, adjacency_lsoa21, index_my_need, neighbourhood_sets, "
             "neighbourhoods_by_lad, stored_results") in result.output
     # the replaced dataset is checked (a real warning stays a warning); kept ones are not re-reported
@@ -155,7 +156,7 @@ def test_warehouse_lookup_order(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NLENS_DB", raising=False)
-    assert default_db_path().name == "warehouse.duckdb"  # nothing here: the user data directory
+    assert default_db_path() == tmp_path / "nlens.duckdb"  # nothing here yet: still ./nlens.duckdb (one rule)
     (tmp_path / "nlens.duckdb").write_bytes(b"")
     assert default_db_path() == tmp_path / "nlens.duckdb"
     monkeypatch.setenv("NLENS_DB", str(tmp_path / "env.duckdb"))

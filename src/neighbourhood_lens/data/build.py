@@ -358,11 +358,15 @@ def _fetch_missing(missing: dict[str, list[str]], cache_dir: Path | None, source
     from neighbourhood_lens.data.download import default_cache_dir, fetch
 
     results = fetch(list(missing), cache_dir=cache_dir or default_cache_dir(), sources=sources,  # type: ignore[arg-type]
-                    timeout=timeout, progressbar=True)
+                    timeout=timeout)
     still: dict[str, list[str]] = {}
     for r in results:
         if r.status in ("downloaded", "cached"):
             report.fetched.append(r.dataset_id)
+        elif r.status == "manual":
+            # no direct address (a landing page only): built without it, and said so
+            report.skipped[r.dataset_id] = r.detail
+            report.warnings.append(f"{r.dataset_id} skipped: {r.detail}")
         else:
             still[r.dataset_id] = [*missing[r.dataset_id], f"download failed: {r.detail}"]
     return still

@@ -411,7 +411,7 @@ def fetch(
     timeout: float = 60.0,
     force: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
-    transfer: Callable[[str, int, int | None], None] | None = None,
+    transfer: Callable[[str, int, int | None, str], None] | None = None,
 ) -> list[FetchResult]:
     """Download datasets into the cache; never raises for one dataset's failure.
 
@@ -421,7 +421,8 @@ def fetch(
     turn; the result's ``detail`` names every failure.
 
     ``progress(dataset_id, n, total)`` is called before each dataset and
-    ``transfer(dataset_id, done, total)`` as its bytes (or, for ArcGIS layers, rows) arrive.
+    ``transfer(dataset_id, done, total, unit)`` as its bytes (``unit`` "bytes") or, for ArcGIS
+    layers, rows ("rows") arrive; ``total`` is ``None`` when the server does not say.
     Part files left by a killed fetch are removed first. With ``force`` the cached copy is
     replaced only once the new download has passed every check.
     """
@@ -447,7 +448,7 @@ def fetch(
             progress(ds_id, n, len(ids))
         srcs, user = dataset_sources(ds, overrides)
         if not srcs:
-            results.append(FetchResult(ds_id, "manual", _manual_detail(ds, cache_dir)))
+            results.append(FetchResult(ds_id, "manual", _manual_detail(ds, cache_dir), url=ds.landing_page))
             continue
         entry = manifest.get(ds_id, {})
         table = cache_path(cache_dir, entry.get("table"))
@@ -459,9 +460,10 @@ def fetch(
             continue
         failures: list[str] = []
         result = None
-        step = (lambda done, total, _id=ds_id: transfer(_id, done, total)) if transfer else None
         for src in srcs:
             expected = src.rows if user else ds.expected_rows
+            unit = "rows" if src.format.startswith("arcgis") else "bytes"
+            step = (lambda done, total, _id=ds_id, _u=unit: transfer(_id, done, total, _u)) if transfer else None
             try:
                 result = fetch_one(ds, src, cache_dir=cache_dir, timeout=timeout, expected_rows=expected,
                                    transfer=step)

@@ -170,8 +170,13 @@ def _register(*ids: str) -> Callable[[Normaliser], Normaliser]:
 # -- Indices of Deprivation -------------------------------------------------------------
 @_register("imd2019_lsoa11", "imd2025_lsoa21", "imd2015_lsoa11")
 def _iod_file7(headers: Sequence[str]) -> dict[str, str]:
-    """IoD File 7 (2019, 2025) and the 2015 File 1: area columns plus IoD measures."""
-    return _mapping(headers, _geo_column, _iod_column)
+    """IoD File 7 (2019, 2025) and the 2015 File 1: area columns plus IoD measures (and, in the
+    2025 File 7, its sub-domain columns under the names of ``imd2025_lsoa21_subdomains``)."""
+    return _mapping(headers, _geo_column, _iod_column, _file7_subdomain)
+
+
+def _file7_subdomain(header: str) -> str | None:
+    return _subdomain_column(header) if re.search(r"sub.?domain", header, re.IGNORECASE) else None
 
 
 def _iod_archive(year: str) -> Normaliser:
@@ -387,7 +392,7 @@ def _census_overcrowding(headers: Sequence[str]) -> dict[str, str]:
     rating means fewer bedrooms than the household needs (overcrowded)."""
 
     def rule(h: str) -> str | None:
-        low = _strip_topic(h)
+        low = _strip_topic(h).rsplit(":", 1)[-1].strip()  # Nomis: "...: Occupancy rating of bedrooms: +1"
         m = re.match(r"([+-]?)(\d)\s*(or more|or less)?", low)
         if not m:
             return None

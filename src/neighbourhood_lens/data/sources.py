@@ -264,8 +264,8 @@ _ALL = [
         _MHCLG, OGL, "2025", "lsoa21", _LSOA21, ("lsoa21_code",), _IOD2025,
         # File 7 holds the six sub-domain score/rank/decile triples in columns 35-52.
         sources=(
-            _asset("media/691ded56d140bbbaa59a2a7d/" + _F7_2025, usecols="1,2,35-52"),
-            _asset("media/68ff5daabcb10f6bf9bef911/" + _F7_2025, usecols="1,2,35-52"),
+            _asset("media/691ded56d140bbbaa59a2a7d/" + _F7_2025, usecols="1,35-52"),
+            _asset("media/68ff5daabcb10f6bf9bef911/" + _F7_2025, usecols="1,35-52"),
         ),
         expected_rows=33755,
     ),
