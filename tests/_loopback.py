@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 Route = tuple[int, bytes, dict[str, str]] | Callable[[dict[str, str]], tuple[int, bytes, dict[str, str]]]
 
@@ -43,7 +43,10 @@ class Loopback:
                 outer.hits.append(self.path)
                 outer.agents.append(self.headers.get("User-Agent", ""))
                 query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                route = outer.routes.get(f"{parsed.path}?{parsed.query}") or outer.routes.get(parsed.path)
+                # a route may name a query (the ONS file?uri=... addresses); percent-escapes compare decoded
+                full = unquote(f"{parsed.path}?{parsed.query}")
+                route = next((r for k, r in outer.routes.items() if "?" in k and unquote(k) == full), None) \
+                    or outer.routes.get(parsed.path)
                 if route is None:
                     status, body, headers = 404, b"not found", {}
                 elif callable(route):

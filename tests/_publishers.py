@@ -55,8 +55,10 @@ OFFICIAL_HOSTS = ("https://assets.publishing.service.gov.uk", "https://webarchiv
 
 #: Columns of the official layout that the mirror does not carry (table -> columns).
 EXTRA_COLUMNS: dict[str, set[str]] = {
-    "imd2025_lsoa21": {"lsoa21_name", "lad24_code", "lad24_name", "idaci_score", "idaci_rank", "idaci_decile",
-                       "idaopi_score", "idaopi_rank", "idaopi_decile"},
+    # File 7 2025 also holds the sub-domains (read into imd2025_lsoa21_subdomains from the same file)
+    "imd2025_lsoa21": {"lsoa21_name", "lad24_code", "lad24_name"} | {
+        f"{d}_{m}" for d in ("idaci", "idaopi", "children_and_young_people", "adult_skills", "geographical_barriers",
+                             "wider_barriers", "indoors", "outdoors") for m in ("score", "rank", "decile")},
     **{ds: {"date", "lsoa21_name"} for ds in ("census2021_population_lsoa21", "census2021_household_deprivation_lsoa21",
                                                "census2021_disability_lsoa21", "census2021_overcrowding_lsoa21",
                                                "census2021_tenure_lsoa21")},

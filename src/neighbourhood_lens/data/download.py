@@ -336,9 +336,16 @@ def _read_arcgis(src: Source, ds: Dataset, *, timeout: float, transfer: Transfer
         keys = [c for c, canon in mapping.items() if canon in ds.key]
         frame = frame.drop_duplicates(subset=keys or None)
     if "geometry" in frame.columns:
-        import geopandas as gpd
+        import io
 
-        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=4326).to_wkb()
+        import geopandas as gpd
+        import pyarrow.parquet as pq
+
+        # GeoParquet (WKB plus its ``geo`` metadata, WGS84), exactly as the mirror's boundary files
+        buf = io.BytesIO()
+        gpd.GeoDataFrame(frame, geometry="geometry", crs=4326).to_parquet(buf, index=False)
+        buf.seek(0)
+        return pq.read_table(buf)
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
