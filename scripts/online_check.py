@@ -50,7 +50,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from _loopback import Loopback
-    from _publishers import compare_warehouses, rewrite_sources, serve_publishers, write_cni_files
+    from _publishers import (compare_warehouses, rewrite_sources, serve_landing_page_files, serve_publishers,
+                             write_cni_files)
 
     base = args.workdir or Path(tempfile.mkdtemp(prefix="nlens-online-"))
     if base.exists() and args.workdir:
@@ -63,14 +64,17 @@ def main() -> None:
     print(f"work directory {work} (empty: {not any(work.iterdir())}); cache {cache} (exists: {cache.exists()})")
     t0 = time.perf_counter()
     with Loopback() as server:
-        ids = serve_publishers(server, args.mirror)
+        mirror = args.mirror
+        ids = serve_publishers(server, mirror)
         print(f"loopback publishers on {server.url}: {len(ids)} datasets, {len(server.routes)} routes, "
               f"fixtures written in {time.perf_counter() - t0:.1f} s")
         times = {"sources": run([*nlens, "data", "sources", "--out", "sources.toml"], cwd=work, env=env)}
         text = rewrite_sources((work / "sources.toml").read_text(), server.url)
         text = text.replace("rows = 35796", "rows = 35795")  # the mirror's count (see tests/data/test_online.py)
+        text += serve_landing_page_files(server, mirror)
         (work / "sources.toml").write_text(text)
-        print(f"(rewrote every official host in sources.toml to {server.url}; lookup_lsoa11_lsoa21_lad22 rows = 35795)")
+        print(f"(rewrote every official host in sources.toml to {server.url}; lookup_lsoa11_lsoa21_lad22 rows = 35795; "
+              "added [insolvencies_ward] url and [fuel_poverty_lsoa] parts, files known only by landing pages)")
         times["fetch"] = run([*nlens, "data", "fetch", "--sources", "sources.toml"], cwd=work, env=env)
         cni = write_cni_files(args.mirror, user)
         times["build"] = run([*nlens, "data", "build", "--sources", "sources.toml",

@@ -46,7 +46,7 @@ from _loopback import Loopback, zip_bytes
 
 from neighbourhood_lens.data.sources import DATASETS
 
-__all__ = ["serve_publishers", "rewrite_sources", "xlsx_bytes", "ods_bytes", "xls_bytes", "write_cni_files",
+__all__ = ["serve_publishers", "serve_landing_page_files", "LANDING_PAGE_FILES", "rewrite_sources", "xlsx_bytes", "ods_bytes", "xls_bytes", "write_cni_files",
            "compare_warehouses", "EXTRA_COLUMNS", "OFFICIAL_HOSTS"]
 
 OFFICIAL_HOSTS = ("https://assets.publishing.service.gov.uk", "https://webarchive.nationalarchives.gov.uk",
@@ -539,6 +539,59 @@ def serve_publishers(server: Loopback, mirror: Path, *, only: Sequence[str] | No
     if only is not None and "imd2025_lsoa21_subdomains" in ids and "imd2025_lsoa21" not in ids:
         b.iod2025_file7()
     return ids
+
+
+#: Outcome files known only by a landing page ("landing page; file link changes each release"): the
+#: fixture serves them at paths of its own under the publisher's host, in the publisher's layout.
+LANDING_PAGE_FILES = {
+    "insolvencies_ward": "/media/fixture-insolvency-2022/Individual_Insolvency_Statistics_by_Ward_2012_to_2022.csv",
+    "fuel_poverty_lsoa": "/media/fixture-fuel-poverty/sub-regional-fuel-poverty-{year}-data.xlsx",
+}
+
+
+def serve_landing_page_files(server: Loopback, mirror: Path) -> str:
+    """Serve the insolvency ward CSV (wide) and the twelve DESNZ fuel poverty workbooks; return the
+    sources-file tables (TOML) that point at them, as a user would write them."""
+    ins = _mirror(mirror, "insolvencies_ward")
+    wide = ins.pivot_table(index=["ward21_code", "ward21_name", "type"], columns="year", values="count",
+                           aggfunc="first").reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    wide["type"] = wide["type"].map({"bankruptcy": "Bankruptcy", "dro": "DRO", "iva": "IVA", "total": "Total"})
+    wide = wide.rename(columns={"ward21_code": "ward_code", "ward21_name": "ward_name", "type": "insolvency_type"})
+    server.file(LANDING_PAGE_FILES["insolvencies_ward"], _csv(wide))
+
+    fuel = _mirror(mirror, "fuel_poverty_lsoa")
+    names = pd.concat([_mirror(mirror, "lookup_lsoa01_lsoa11")[["lsoa01_code", "lsoa01_name"]].set_axis(
+        ["code", "name"], axis=1), _mirror(mirror, "lookup_lsoa11_lad19")[["lsoa11_code", "lsoa11_name"]].set_axis(
+        ["code", "name"], axis=1), _mirror(mirror, "lookup_lsoa21_ward24_lad24")[["lsoa21_code", "lsoa21_name"]].set_axis(
+        ["code", "name"], axis=1)]).drop_duplicates("code").set_index("code")["name"]
+    parts = []
+    for year, rows in fuel.groupby("year"):
+        path = LANDING_PAGE_FILES["fuel_poverty_lsoa"].format(year=year)
+        if year == 2011:  # sheet LSOA, LSOA 2001 codes, the share as a fraction
+            frame = pd.DataFrame({"LSOA Code": rows["lsoa_code"], "LA Code": None, "LA Name": None, "Region": None,
+                                  "Estimated number of households": rows["households"],
+                                  "Estimated number of Fuel Poor Households": rows["fuel_poor_households"],
+                                  "Proportion of households fuel poor": rows["fuel_poor_share"].round(3)})
+            book = {"Read Me": (pd.DataFrame({"Fuel poverty sub-regional statistics": ["2011 data (fixture)"]}), ()),
+                    "LSOA": (frame, ())}
+            parts.append(f'{{url = "{server.url}{path}", year = {year}, sheet = "LSOA", skip = 0}}')
+        else:
+            frame = pd.DataFrame({"LSOA Code": rows["lsoa_code"], "LSOA Name": rows["lsoa_code"].map(names),
+                                  "LA Code": None, "LA Name": None, "Region": None,
+                                  "Number of households1": rows["households"],
+                                  "Number of households in fuel poverty1": rows["fuel_poor_households"],
+                                  "Proportion of households fuel poor (%)": (100 * rows["fuel_poor_share"]).round(1)})
+            frame = pd.concat([frame, pd.DataFrame({"LSOA Code": ["Source: DESNZ (fixture)"]})])  # a footnote row
+            title = [f"Table 3: Number and proportion of households in fuel poverty by LSOA, England, {year}",
+                     f"Measure: {'Low Income High Costs' if year <= 2018 else 'Low Income Low Energy Efficiency'}"]
+            book = {"Contents": (pd.DataFrame({"Contents": ["Tables 1-3"]}), ()), "Table 3": (frame, title)}
+            parts.append(f'{{url = "{server.url}{path}", year = {year}}}')
+        server.file(path, xlsx_bytes(book))
+    return ("\n[insolvencies_ward]\n"
+            f'url = "{server.url}{LANDING_PAGE_FILES["insolvencies_ward"]}"\nformat = "csv"\n'
+            "\n[fuel_poverty_lsoa]\nformat = \"xlsx\"\nsheet = \"Table 3\"\nskip = 2\nparts = [\n    "
+            + ",\n    ".join(parts) + ",\n]\n")
 
 
 def _oa_level(frame: pd.DataFrame) -> pd.DataFrame:

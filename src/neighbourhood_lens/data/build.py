@@ -126,7 +126,10 @@ def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
 
             return pq.read_table(path)
         if suffix == ".csv":
-            return _read_csv(path)
+            from neighbourhood_lens.data.layouts import reshape
+
+            table = _read_csv(path)
+            return reshape(table, dataset.id, where=str(path)) if dataset is not None else table
         if suffix == ".xlsx" and (dataset is None or not _registry_layout(dataset, "xlsx")):
             return _read_workbook(path, dataset)
         if suffix in (".xlsx", ".xls", ".ods") or (suffix == ".zip" and dataset is not None

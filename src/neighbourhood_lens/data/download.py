@@ -29,6 +29,17 @@ its internal mirror or a test at a loopback server::
     sha256 = "..."            # optional
     format = "csv"            # optional: csv, xlsx, xls, ods, zip, arcgis, arcgis-geojson, parquet
     member = "..."            # optional, for zip; also sheet, skip, usecols, where, dedupe, rows
+    fallbacks = ["https://...", {url = "https://.../FeatureServer/0", format = "arcgis"}]
+
+A fallback given as a URL is read in its own format (guessed from the URL); a table sets its
+keys. A dataset published as one file per data year (DESNZ fuel poverty) lists ``parts``
+instead of ``url``; keys beside ``parts`` apply to every part::
+
+    [fuel_poverty_lsoa]
+    sheet = "Table 3"
+    skip = 2
+    parts = [{url = "https://.../sub-regional-fuel-poverty-2024-2022-data.xlsx", year = 2022},
+             {url = "https://.../2011_fuel_poverty.xlsx", year = 2011, sheet = "LSOA"}]
 
 ``nlens data sources --out FILE.toml`` writes the registry in this format.
 """
@@ -116,8 +127,11 @@ def load_sources_file(path: str | os.PathLike[str] | None = None) -> dict[str, t
     for ds_id, entry in doc.items():
         if ds_id not in DATASETS:
             raise DataError(f"sources file {p}: unknown dataset id [{ds_id}]; known ids: {examples(list(DATASETS))}")
+        if isinstance(entry, dict) and "parts" in entry and "url" not in entry:
+            out[ds_id] = _parts(entry, where=f"sources file {p}: [{ds_id}]")
+            continue
         if not isinstance(entry, dict) or "url" not in entry:
-            raise DataError(f"sources file {p}: [{ds_id}] needs a url = \"...\" line")
+            raise DataError(f"sources file {p}: [{ds_id}] needs a url = \"...\" line (or parts = [...])")
         extra = set(entry) - _SOURCE_KEYS - {"fallbacks"}
         if extra:
             raise DataError(
@@ -135,6 +149,32 @@ def load_sources_file(path: str | os.PathLike[str] | None = None) -> dict[str, t
                      for fb in entry.get("fallbacks", []))
         out[ds_id] = (first, *rest)
     return out
+
+
+def _parts(entry: dict[str, Any], *, where: str) -> tuple[Source, ...]:
+    """A dataset published as one file per data year: ``parts = [{url = ..., year = 2019}, ...]``;
+    keys beside ``parts`` (format, sheet, skip, ...) apply to every part unless a part sets its own."""
+    common = {k: v for k, v in entry.items() if k != "parts"}
+    extra = set(common) - _SOURCE_KEYS
+    parts = entry["parts"]
+    if extra or not isinstance(parts, list) or not parts:
+        raise DataError(f"{where}: parts must be a list of tables {{url = \"...\", year = YYYY}}"
+                        + (f"; unknown key(s) {', '.join(sorted(extra))}" if extra else ""))
+    out = []
+    for n, part in enumerate(parts, start=1):
+        if not isinstance(part, dict) or "url" not in part or not isinstance(part.get("year"), int):
+            raise DataError(f"{where}: part {n} needs url = \"...\" and year = YYYY (got {part!r})")
+        bad = set(part) - _SOURCE_KEYS
+        if bad:
+            raise DataError(f"{where}: part {n} has unknown key(s) {', '.join(sorted(bad))}")
+        try:
+            out.append(Source(**{"format": "xlsx", **common, **part}))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{where}: part {n}: {exc}") from None
+    years = [s.year for s in out]
+    if len(set(years)) != len(years):
+        raise DataError(f"{where}: data year(s) {sorted({y for y in years if years.count(y) > 1})} appear twice")
+    return tuple(out)
 
 
 def _fallback(first: Source, fb: object, ds: Dataset, *, where: str) -> Source:
@@ -408,6 +448,56 @@ def fetch_one(
                        table.num_rows, notes)
 
 
+def fetch_parts(
+    ds: Dataset,
+    parts: tuple[Source, ...],
+    *,
+    cache_dir: Path,
+    timeout: float,
+    transfer: Transfer | None = None,
+) -> FetchResult:
+    """Fetch a dataset published as one file per data year (each ``Source`` has its ``year``):
+    every part is downloaded and read in its layout, the parts are stacked, checked as one table
+    and cached; nothing replaces an earlier copy unless every part passed."""
+    import pyarrow.parquet as pq
+
+    from neighbourhood_lens.data.publisher_files import read_publisher_file
+    from neighbourhood_lens.data.transfer import commit, download_part
+    from neighbourhood_lens.data.validate import normalise_table
+
+    target_dir = cache_dir / ds.id
+    target_dir.mkdir(parents=True, exist_ok=True)
+    out = target_dir / f"{ds.id}{TABLE_SUFFIX}"
+    table_part = out.with_name(f"{out.name}.{os.getpid()}.part")
+    downloaded: list[tuple[Path, Path]] = []
+    try:
+        tables = []
+        for src in parts:
+            raw = target_dir / f"{src.year}_{_file_name(src, ds.id)}"
+            part, _ = download_part(_session(), src.url, raw, timeout=timeout, sha256=src.sha256, transfer=transfer)
+            downloaded.append((part, raw))
+            tables.append(read_publisher_file(part, src, ds, label=f"{src.url} (data year {src.year})"))
+        table = pa.concat_tables(tables, promote_options="permissive")
+        first = parts[0].url
+        normalised = normalise_table(table, ds, source=f"{first} and {len(parts) - 1} more part(s)")
+        pq.write_table(table, table_part)
+        for part, raw in downloaded:
+            commit(part, raw)
+        commit(table_part, out)
+    finally:
+        for part, _ in downloaded:
+            part.unlink(missing_ok=True)
+        table_part.unlink(missing_ok=True)
+    keep = {out.name} | {raw.name for _, raw in downloaded}
+    for old in target_dir.iterdir():
+        if old.is_file() and old.name not in keep and not old.name.endswith(".part"):
+            old.unlink(missing_ok=True)
+    notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
+    notes.append("parts: " + ", ".join(f"{s.year} {s.url}" for s in parts))
+    return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {len(parts)} files ({first}, ...)", None,
+                       None, out, first, table.num_rows, notes)
+
+
 def fetch(
     dataset_ids: Iterable[str] | None = None,
     *,
@@ -467,7 +557,13 @@ def fetch(
             continue
         failures: list[str] = []
         result = None
-        for src in srcs:
+        if srcs[0].year is not None:  # one file per data year: every part is needed, none is a fallback
+            step = (lambda done, total, _id=ds_id: transfer(_id, done, total, "bytes")) if transfer else None
+            try:
+                result = fetch_parts(ds, srcs, cache_dir=cache_dir, timeout=timeout, transfer=step)
+            except (DataError, SourceUnavailableError) as exc:
+                failures.append(str(exc))
+        for src in srcs if result is None and srcs[0].year is None else ():
             expected = src.rows if user else ds.expected_rows
             unit = "rows" if src.format.startswith("arcgis") else "bytes"
             step = (lambda done, total, _id=ds_id, _u=unit: transfer(_id, done, total, _u)) if transfer else None
@@ -503,6 +599,7 @@ def fetch(
             "url": result.url, "file": _relative(cache_dir, result.path), "table": _relative(cache_dir, result.table),
             "sha256": result.sha256, "bytes": result.path.stat().st_size if result.path else None,
             "rows": result.rows, "format": next(s.format for s in srcs if s.url == result.url),
+            "parts": [s.url for s in srcs] if srcs[0].year is not None else None,
             "notes": result.notes, "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         _write_manifest(cache_dir, manifest)

@@ -104,7 +104,9 @@ def read_publisher_file(path: Path, source: Source, dataset: Dataset, *, label: 
         if bad:
             raise DataError(f"{where}: has {table.num_columns} columns; usecols {source.usecols} asks for {bad}")
         table = table.select(cols)
-    return table
+    from neighbourhood_lens.data.layouts import reshape
+
+    return reshape(table, dataset.id, year=source.year, where=where)
 
 
 def _read_csv_bytes(data: bytes, where: str) -> pa.Table:

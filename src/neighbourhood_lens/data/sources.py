@@ -95,6 +95,9 @@ class Source:
     rows : int or None
         Expected rows, for an address from a user's sources file (the registry's own
         addresses use :attr:`Dataset.expected_rows`).
+    year : int or None
+        The data year of one part of a dataset published as one file per year (DESNZ fuel
+        poverty): a sources file lists them under ``parts`` (see :mod:`.download`).
     """
 
     url: str
@@ -108,6 +111,7 @@ class Source:
     dedupe: bool = False
     out_fields: str = "*"
     rows: int | None = None
+    year: int | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
