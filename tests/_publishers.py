@@ -59,6 +59,7 @@ EXTRA_COLUMNS: dict[str, set[str]] = {
     "imd2025_lsoa21": {"lsoa21_name", "lad24_code", "lad24_name"} | {
         f"{d}_{m}" for d in ("idaci", "idaopi", "children_and_young_people", "adult_skills", "geographical_barriers",
                              "wider_barriers", "indoors", "outdoors") for m in ("score", "rank", "decile")},
+    "census2011_household_deprivation_lsoa11": {"lsoa11_name"},
     **{ds: {"date", "lsoa21_name"} for ds in ("census2021_population_lsoa21", "census2021_household_deprivation_lsoa21",
                                                "census2021_disability_lsoa21", "census2021_overcrowding_lsoa21",
                                                "census2021_tenure_lsoa21")},
@@ -527,6 +528,7 @@ def serve_publishers(server: Loopback, mirror: Path, *, only: Sequence[str] | No
         "boundaries_lsoa21": lambda: b.arcgis("boundaries_lsoa21", oid="OBJECTID"),
         "boundaries_lad24": lambda: b.arcgis("boundaries_lad24", oid="OBJECTID"),
         "imd2025_lsoa21_indicators": b.file8_2025,
+        "census2011_household_deprivation_lsoa11": lambda: serve_nomis_api(server, mirror),
     }
     ids = [d for d in DATASETS if d in builders and (only is None or d in only)]
     done: set[Callable[[], None]] = set()
@@ -592,6 +594,40 @@ def serve_landing_page_files(server: Loopback, mirror: Path) -> str:
             f'url = "{server.url}{LANDING_PAGE_FILES["insolvencies_ward"]}"\nformat = "csv"\n'
             "\n[fuel_poverty_lsoa]\nformat = \"xlsx\"\nsheet = \"Table 3\"\nskip = 2\nparts = [\n    "
             + ",\n    ".join(parts) + ",\n]\n")
+
+
+def serve_nomis_api(server: Loopback, mirror: Path) -> None:
+    """QS119EW through the Nomis API (``NM_519_1.data.csv``): long, one row per LSOA and category, the
+    API's upper-case columns (``RECORD_OFFSET``, ``RECORD_COUNT`` on every row), at most 25,000 rows
+    per request, paged by ``RecordOffset``/``RecordLimit``."""
+    ds = "census2011_household_deprivation_lsoa11"
+    frame = _mirror(mirror, ds)
+    names = _mirror(mirror, "lookup_lsoa11_lad19").set_index("lsoa11_code")["lsoa11_name"]
+    labels = {"total_households": (0, "All categories: Classification of household deprivation"),
+              "Household is not deprived in any dimension": (1, "Household is not deprived in any dimension"),
+              "Household is deprived in one dimension": (2, "Household is deprived in 1 dimension"),
+              "Household is deprived in two dimensions": (3, "Household is deprived in 2 dimensions"),
+              "Household is deprived in three dimensions": (4, "Household is deprived in 3 dimensions"),
+              "Household is deprived in four dimensions": (5, "Household is deprived in 4 dimensions")}
+    long = frame.melt(id_vars="lsoa11_code", value_vars=list(labels), var_name="cat", value_name="OBS_VALUE")
+    long["C_DEPRIVED"] = long["cat"].map(lambda c: labels[c][0])
+    long = long.sort_values(["lsoa11_code", "C_DEPRIVED"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame({"DATE": 2011, "DATE_NAME": 2011, "GEOGRAPHY": np.arange(len(long)) // 6 + 1249902593,
+                        "GEOGRAPHY_NAME": long["lsoa11_code"].map(names).fillna(long["lsoa11_code"]),
+                        "GEOGRAPHY_CODE": long["lsoa11_code"], "GEOGRAPHY_TYPE": "2011 super output areas - lower layer",
+                        "RURAL_URBAN": 0, "RURAL_URBAN_NAME": "Total", "C_DEPRIVED": long["C_DEPRIVED"],
+                        "C_DEPRIVED_NAME": long["cat"].map(lambda c: labels[c][1]), "MEASURES": 20100,
+                        "MEASURES_NAME": "Value", "OBS_VALUE": long["OBS_VALUE"], "OBS_STATUS": "A",
+                        "RECORD_COUNT": len(long)})
+    path = urlparse(DATASETS[ds].sources[0].url).path
+
+    def page(q: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        offset = int(q.get("RecordOffset", 0))
+        n = min(int(q.get("RecordLimit", 25_000)), 25_000)
+        chunk = out.iloc[offset:offset + n].assign(RECORD_OFFSET=np.arange(offset, offset + min(n, len(out) - offset)))
+        return 200, _csv(chunk), {"Content-Type": "text/csv"}
+
+    server.routes[path] = page
 
 
 def _oa_level(frame: pd.DataFrame) -> pd.DataFrame:

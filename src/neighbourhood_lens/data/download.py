@@ -420,6 +420,11 @@ def fetch_one(
         if src.format.startswith("arcgis"):
             table = _read_arcgis(src, ds, timeout=timeout, transfer=transfer)
             digest = None
+        elif src.format == "nomis":
+            from neighbourhood_lens.data.nomis import read_nomis
+
+            table = read_nomis(src.url, session=_session(), timeout=timeout, progress=transfer)
+            digest = None
         else:
             raw = target_dir / _file_name(src, ds.id)
             part, digest = download_part(_session(), src.url, raw, timeout=timeout, sha256=src.sha256,
@@ -565,7 +570,7 @@ def fetch(
                 failures.append(str(exc))
         for src in srcs if result is None and srcs[0].year is None else ():
             expected = src.rows if user else ds.expected_rows
-            unit = "rows" if src.format.startswith("arcgis") else "bytes"
+            unit = "rows" if src.format.startswith("arcgis") or src.format == "nomis" else "bytes"
             step = (lambda done, total, _id=ds_id, _u=unit: transfer(_id, done, total, _u)) if transfer else None
             try:
                 result = fetch_one(ds, src, cache_dir=cache_dir, timeout=timeout, expected_rows=expected,
