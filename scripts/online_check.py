@@ -50,8 +50,13 @@ def main() -> None:
     args = ap.parse_args()
 
     from _loopback import Loopback
-    from _publishers import (compare_warehouses, rewrite_sources, serve_landing_page_files, serve_publishers,
-                             write_cni_files)
+    from _publishers import (
+        compare_warehouses,
+        rewrite_sources,
+        serve_landing_page_files,
+        serve_publishers,
+        write_cni_files,
+    )
 
     base = args.workdir or Path(tempfile.mkdtemp(prefix="nlens-online-"))
     if base.exists() and args.workdir:
@@ -88,7 +93,7 @@ def main() -> None:
     report = compare_warehouses(work / "nlens.duckdb", reference)
     report["differing"] = report["differing"].map(lambda d: ", ".join(f"{k}: {v:,}" for k, v in d.items()))
     report["extra_columns"] = report["extra_columns"].map(
-        lambda x: "" if not x else f"{len(x.split(', '))}: {x}" if len(x) < 40 else f"{len(x.split(', '))}: {x[:36]}...")
+        lambda x: "" if not x else f"{len(x.split(', '))}: " + (x if len(x) < 40 else x[:36] + "..."))
     for c in ("rows_online", "rows_reference"):
         report[c] = report[c].map(lambda v: "-" if pd.isna(v) else f"{int(v):,}")
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.max_colwidth", 60):

@@ -46,7 +46,8 @@ from _loopback import Loopback, zip_bytes
 
 from neighbourhood_lens.data.sources import DATASETS
 
-__all__ = ["serve_publishers", "serve_landing_page_files", "LANDING_PAGE_FILES", "rewrite_sources", "xlsx_bytes", "ods_bytes", "xls_bytes", "write_cni_files",
+__all__ = ["serve_publishers", "serve_landing_page_files", "serve_nomis_api", "LANDING_PAGE_FILES", "rewrite_sources",
+           "xlsx_bytes", "ods_bytes", "xls_bytes", "write_cni_files",
            "compare_warehouses", "EXTRA_COLUMNS", "OFFICIAL_HOSTS"]
 
 OFFICIAL_HOSTS = ("https://assets.publishing.service.gov.uk", "https://webarchive.nationalarchives.gov.uk",
@@ -232,7 +233,9 @@ def _archive_header(col: str) -> str:
              "DISABILITY", "education": "EDUCATION SKILLS AND TRAINING", "housing_and_access": "BARRIERS TO HOUSING "
              "AND SERVICES", "crime": "CRIME AND DISORDER", "environment": "LIVING ENVIRONMENT"}
     domain, measure = col.lower().rsplit("_", 1)
-    return f"{words[domain]} SCORE" if measure == "score" else f"RANK OF {words[domain]} SCORE (where 1 is most deprived)"
+    if measure == "score":
+        return f"{words[domain]} SCORE"
+    return f"RANK OF {words[domain]} SCORE (where 1 is most deprived)"
 
 
 def _indicator_header(col: str) -> str:
@@ -563,10 +566,10 @@ def serve_landing_page_files(server: Loopback, mirror: Path) -> str:
     server.file(LANDING_PAGE_FILES["insolvencies_ward"], _csv(wide))
 
     fuel = _mirror(mirror, "fuel_poverty_lsoa")
-    names = pd.concat([_mirror(mirror, "lookup_lsoa01_lsoa11")[["lsoa01_code", "lsoa01_name"]].set_axis(
-        ["code", "name"], axis=1), _mirror(mirror, "lookup_lsoa11_lad19")[["lsoa11_code", "lsoa11_name"]].set_axis(
-        ["code", "name"], axis=1), _mirror(mirror, "lookup_lsoa21_ward24_lad24")[["lsoa21_code", "lsoa21_name"]].set_axis(
-        ["code", "name"], axis=1)]).drop_duplicates("code").set_index("code")["name"]
+    names = pd.concat([_mirror(mirror, ds)[[f"lsoa{yy}_code", f"lsoa{yy}_name"]].set_axis(["code", "name"], axis=1)
+                       for ds, yy in (("lookup_lsoa01_lsoa11", "01"), ("lookup_lsoa11_lad19", "11"),
+                                      ("lookup_lsoa21_ward24_lad24", "21"))])
+    names = names.drop_duplicates("code").set_index("code")["name"]
     parts = []
     for year, rows in fuel.groupby("year"):
         path = LANDING_PAGE_FILES["fuel_poverty_lsoa"].format(year=year)
@@ -614,7 +617,8 @@ def serve_nomis_api(server: Loopback, mirror: Path) -> None:
     long = long.sort_values(["lsoa11_code", "C_DEPRIVED"], kind="stable").reset_index(drop=True)
     out = pd.DataFrame({"DATE": 2011, "DATE_NAME": 2011, "GEOGRAPHY": np.arange(len(long)) // 6 + 1249902593,
                         "GEOGRAPHY_NAME": long["lsoa11_code"].map(names).fillna(long["lsoa11_code"]),
-                        "GEOGRAPHY_CODE": long["lsoa11_code"], "GEOGRAPHY_TYPE": "2011 super output areas - lower layer",
+                        "GEOGRAPHY_CODE": long["lsoa11_code"],
+                        "GEOGRAPHY_TYPE": "2011 super output areas - lower layer",
                         "RURAL_URBAN": 0, "RURAL_URBAN_NAME": "Total", "C_DEPRIVED": long["C_DEPRIVED"],
                         "C_DEPRIVED_NAME": long["cat"].map(lambda c: labels[c][1]), "MEASURES": 20100,
                         "MEASURES_NAME": "Value", "OBS_VALUE": long["OBS_VALUE"], "OBS_STATUS": "A",
@@ -703,14 +707,16 @@ def compare_warehouses(online: Path, reference: Path) -> pd.DataFrame:
         key = list(REG[t].key) if t in REG else list(_KEYS.get(t, ()))
         differing: dict[str, int] = {}
         if key and all(k in common for k in key):
-            def expr(side: str, c: str) -> str:
-                num = any(x in (cols_a[c] + cols_b[c]) for x in ("INT", "DOUBLE", "FLOAT", "DECIMAL"))
-                return f'CAST({side}."{c}" AS DOUBLE)' if num and "VARCHAR" not in cols_a[c] + cols_b[c] \
-                    else f'CAST({side}."{c}" AS VARCHAR)' if "BLOB" not in cols_b[c] else f'{side}."{c}"'
+            def expr(side: str, c: str, types: str) -> str:
+                """Numbers as DOUBLE (an integer equals the same float), geometry as bytes, the rest as text."""
+                if any(x in types for x in ("INT", "DOUBLE", "FLOAT", "DECIMAL")) and "VARCHAR" not in types:
+                    return f'CAST({side}."{c}" AS DOUBLE)'
+                return f'{side}."{c}"' if "BLOB" in types or "GEOMETRY" in types else f'CAST({side}."{c}" AS VARCHAR)'
             on = " AND ".join(f'x."{k}" = y."{k}"' for k in key)
             values = [c for c in common if c not in key]
             sel = ", ".join([f'count(*) FILTER (WHERE x."{key[0]}" IS NULL OR y."{key[0]}" IS NULL)'] + [
-                f"count(*) FILTER (WHERE {expr('x', c)} IS DISTINCT FROM {expr('y', c)})" for c in values])
+                f"count(*) FILTER (WHERE {expr('x', c, cols_a[c] + cols_b[c])} IS DISTINCT FROM "
+                f"{expr('y', c, cols_a[c] + cols_b[c])})" for c in values])
             row = con.execute(f'SELECT {sel} FROM a."{t}" x FULL OUTER JOIN b."{t}" y ON {on}').fetchone()
             if row[0]:
                 differing["(unmatched key)"] = row[0]

@@ -90,7 +90,8 @@ def test_a_fallback_keeps_its_own_format_and_parts_list_one_file_per_year(tmp_pa
     got = load_sources_file(path)
     assert [s.format for s in got["lookup_lad24_region24"]] == ["csv", "arcgis"]
     fp = got["fuel_poverty_lsoa"]
-    assert [(s.year, s.sheet, s.skip, s.format) for s in fp] == [(2022, "Table 3", 2, "xlsx"), (2011, "LSOA", 0, "xlsx")]
+    assert [(s.year, s.sheet, s.skip, s.format) for s in fp] == [(2022, "Table 3", 2, "xlsx"),
+                                                                  (2011, "LSOA", 0, "xlsx")]
     path.write_text('[fuel_poverty_lsoa]\nparts = [{url = "https://x/a.xlsx"}]\n')
     with pytest.raises(DataError, match="part 1 needs url"):
         load_sources_file(path)

@@ -189,7 +189,8 @@ def _fallback(first: Source, fb: object, ds: Dataset, *, where: str) -> Source:
     if isinstance(fb, dict) and "url" in fb:
         extra = set(fb) - _SOURCE_KEYS
         if extra:
-            raise DataError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(_SOURCE_KEYS))}")
+            raise DataError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; "
+                            f"allowed: {', '.join(sorted(_SOURCE_KEYS))}")
         kw = {"format": _guess_format(fb["url"], ds), "rows": first.rows, **fb}
         try:
             return Source(**kw)

@@ -173,7 +173,8 @@ def _read_sheet(handle: object, source: Source, dataset: Dataset, where: str, fm
                 return _calamine(handle, source, dataset, where)
             book = pd.ExcelFile(handle, engine=engine)
             if source.sheet is None:
-                sheets = {name: pd.read_excel(book, sheet_name=name, dtype=object, skiprows=source.skip) for name in book.sheet_names}
+                sheets = {name: pd.read_excel(book, sheet_name=name, dtype=object, skiprows=source.skip)
+                          for name in book.sheet_names}
                 return join_sheets({k: _tidy(v) for k, v in sheets.items()}, dataset, where)
             if source.sheet not in book.sheet_names:
                 raise DataError(f"{where}: no sheet {source.sheet!r}; the sheets are {examples(book.sheet_names)}")
