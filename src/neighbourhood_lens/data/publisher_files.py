@@ -231,8 +231,10 @@ def _rows_frame(rows: list[list[object]], skip: int) -> object:
     columns = list(zip(*rows[1:], strict=False)) if len(rows) > 1 else [()] * len(header)
     data = {}
     for name, values in zip(header, columns, strict=False):
-        col = pd.Series(values, dtype=object)
-        data[name] = col.where(col != "", None)
+        col = pd.Series(values)  # a column of numbers is inferred as numbers at once (no per-cell pass)
+        if col.dtype == object:
+            col = col.where(col != "", None)
+        data[name] = col
     return pd.DataFrame(data)
 
 
