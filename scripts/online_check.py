@@ -49,14 +49,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="Where to work (default: a new temporary directory).")
     args = ap.parse_args()
 
+    from _compare import compare_warehouses
     from _loopback import Loopback
-    from _publishers import (
-        compare_warehouses,
-        rewrite_sources,
-        serve_landing_page_files,
-        serve_publishers,
-        write_cni_files,
-    )
+    from _publishers import rewrite_sources, serve_landing_page_files, serve_publishers, write_cni_files
 
     base = args.workdir or Path(tempfile.mkdtemp(prefix="nlens-online-"))
     if base.exists() and args.workdir:

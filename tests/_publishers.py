@@ -23,8 +23,8 @@ real file has that the mirror dropped (Nomis ``date``/``geography``, File 7's ar
 its supplementary indices, which the fixture leaves empty): :data:`EXTRA_COLUMNS` lists them.
 The IoD 2004-2010 files publish no deciles, so none are written: the build derives them.
 
-Workbooks are written directly as XML (XLSX, ODS), so the national tables take seconds, not
-minutes; XLS through ``xlwt``. Nothing is written into the repository: files go to a
+Workbooks are written by ``tests/_workbooks.py`` (XLSX and ODS directly as XML, so the national
+tables take seconds, not minutes; XLS through ``xlwt``). Nothing is written into the repository: files go to a
 temporary directory or stay in memory.
 """
 
@@ -33,22 +33,20 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
-from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
 from _loopback import Loopback, zip_bytes
+from _workbooks import ods_bytes, xls_bytes, xlsx_bytes
 
 from neighbourhood_lens.data.sources import DATASETS
 
 __all__ = ["serve_publishers", "serve_landing_page_files", "serve_nomis_api", "LANDING_PAGE_FILES", "rewrite_sources",
            "xlsx_bytes", "ods_bytes", "xls_bytes", "write_cni_files",
-           "compare_warehouses", "EXTRA_COLUMNS", "OFFICIAL_HOSTS"]
+           "EXTRA_COLUMNS", "OFFICIAL_HOSTS"]
 
 OFFICIAL_HOSTS = ("https://assets.publishing.service.gov.uk", "https://webarchive.nationalarchives.gov.uk",
                   "https://www.ons.gov.uk", "https://www.nomisweb.co.uk", "https://services1.arcgis.com",
@@ -65,139 +63,6 @@ EXTRA_COLUMNS: dict[str, set[str]] = {
                                                "census2021_disability_lsoa21", "census2021_overcrowding_lsoa21",
                                                "census2021_tenure_lsoa21")},
 }
-
-
-# ----------------------------------------------------------------------------- workbook writers
-def _cell_xml(ref: str, v: Any) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    if isinstance(v, int | float | np.integer | np.floating):
-        return f'<c r="{ref}"><v>{v!r}</v></c>' if isinstance(v, float) else f'<c r="{ref}"><v>{int(v)}</v></c>'
-    return f'<c r="{ref}" t="inlineStr"><is><t>{escape(str(v))}</t></is></c>'
-
-
-def _col_letters(n: int) -> str:
-    s = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-def _rows(frame: pd.DataFrame, title: Sequence[str] = ()) -> list[list[Any]]:
-    out: list[list[Any]] = [[t] for t in title]
-    out.append([str(c) for c in frame.columns])
-    cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in frame.columns]
-    out += [list(r) for r in zip(*cols, strict=True)]
-    return out
-
-
-def _xml_text(col: pd.Series) -> pd.Series:
-    return col.astype(str).str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
-
-
-def _sheet_xml(frame: pd.DataFrame, title: Sequence[str]) -> str:
-    """One worksheet's XML, built column by column (vectorised: national tables in about a second)."""
-    head = [[t] for t in title] + [[str(c) for c in frame.columns]]
-    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>']
-    for i, row in enumerate(head, start=1):
-        parts.append(f'<row r="{i}">' + "".join(_cell_xml(f"{_col_letters(j)}{i}", v) for j, v in enumerate(row))
-                     + "</row>")
-    first = len(head) + 1
-    rownum = pd.Series(np.arange(first, first + len(frame)).astype(str), index=frame.index)
-    columns = [('<row r="' + rownum + '">').to_numpy()]
-    for j, c in enumerate(frame.columns):
-        col = frame[c]
-        ref = '<c r="' + _col_letters(j) + rownum
-        if pd.api.types.is_numeric_dtype(col):
-            text = '"><v>' + pd.Series(col.to_numpy(dtype=float).astype(str), index=frame.index) + "</v></c>"
-        else:
-            text = '" t="inlineStr"><is><t>' + _xml_text(col) + "</t></is></c>"
-        columns.append((ref + text).where(col.notna(), "").to_numpy())
-    parts += ["".join(r) + "</row>" for r in zip(*columns, strict=True)]
-    parts.append("</sheetData></worksheet>")
-    return "".join(parts)
-
-
-def xlsx_bytes(sheets: dict[str, tuple[pd.DataFrame, Sequence[str]]]) -> bytes:
-    """An XLSX workbook: sheet name -> (frame, title rows above the header)."""
-    names = list(sheets)
-    ct = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-          'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-          'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
-          'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-          + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.openxmlformats-'
-                    f'officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, len(names) + 1)) + "</Types>")
-    rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-            '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-    wb = ('<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-          '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-          + "".join(f'<sheet name="{escape(n)}" sheetId="{i}" r:id="rId{i}"/>' for i, n in enumerate(names, 1))
-          + "</sheets></workbook>")
-    wbrels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-              '2006/relationships">' + "".join(
-                  f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-                  f'worksheet" Target="worksheets/sheet{i}.xml"/>' for i in range(1, len(names) + 1))
-              + "</Relationships>")
-    members = {"[Content_Types].xml": ct.encode(), "_rels/.rels": rels.encode(), "xl/workbook.xml": wb.encode(),
-               "xl/_rels/workbook.xml.rels": wbrels.encode()}
-    for i, (frame, title) in enumerate(sheets.values(), start=1):
-        members[f"xl/worksheets/sheet{i}.xml"] = _sheet_xml(frame, title).encode()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def ods_bytes(sheets: dict[str, tuple[pd.DataFrame, Sequence[str]]]) -> bytes:
-    """An OpenDocument spreadsheet: sheet name -> (frame, title rows above the header)."""
-    def cell(v: Any) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return "<table:table-cell/>"
-        if isinstance(v, int | float | np.integer | np.floating):
-            return f'<table:table-cell office:value-type="float" office:value="{v!r}"><text:p>{v!r}</text:p></table:table-cell>'  # noqa: E501
-        return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
-
-    body = []
-    for name, (frame, title) in sheets.items():
-        body.append(f'<table:table table:name="{escape(name)}">')
-        body += ["<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>"
-                 for row in _rows(frame, title)]
-        body.append("</table:table>")
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:'
-               'opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
-               '<office:spreadsheet>' + "".join(body) + "</office:spreadsheet></office:body></office:document-content>")
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
-                'opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
-                'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        zf.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
-        zf.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-    return buf.getvalue()
-
-
-def xls_bytes(sheets: dict[str, tuple[pd.DataFrame, Sequence[str]]]) -> bytes:
-    """A BIFF8 ``.xls`` workbook (Excel 97-2003), as the National Archives' IoD ZIPs hold."""
-    import xlwt
-
-    book = xlwt.Workbook()
-    for name, (frame, title) in sheets.items():
-        sheet = book.add_sheet(name)
-        for i, row in enumerate(_rows(frame, title)):
-            for j, v in enumerate(row):
-                if v is not None:
-                    sheet.write(i, j, v.item() if isinstance(v, np.generic) else v)
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- publisher headers
@@ -659,80 +524,3 @@ def write_cni_files(mirror: Path, directory: Path) -> dict[str, Path]:
         out[ds] = directory / f"{ds}.csv"
         _mirror(mirror, ds).to_csv(out[ds], index=False)
     return out
-
-
-# ----------------------------------------------------------------------------- comparison
-_KEYS = {"hierarchy_lsoa11": ("lsoa11_code",), "hierarchy_lsoa21": ("lsoa21_code",),
-         "areas": ("code", "type", "vintage"), "iod_lsoa": ("index_id", "lsoa_code", "domain")}
-_SKIP = {"provenance", "join_report"}
-
-
-def compare_warehouses(online: Path, reference: Path) -> pd.DataFrame:
-    """Table by table: rows, columns (missing, extra) and, column by column, values that differ.
-
-    One row per table of ``reference`` (``adjacency_*`` caches and the audit tables excepted),
-    with ``rows_online, rows_reference, missing_columns, extra_columns, differing`` (a dict
-    column -> number of keyed rows whose value differs; numbers compared as DOUBLE, so an
-    integer and the same float are equal).
-    """
-    import duckdb
-
-    from neighbourhood_lens.data.sources import DATASETS as REG
-
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{online}' AS a (READ_ONLY)")
-    con.execute(f"ATTACH '{reference}' AS b (READ_ONLY)")
-
-    def tables(db: str) -> dict[str, dict[str, str]]:
-        rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
-                           "WHERE table_catalog = ? ORDER BY ordinal_position", [db]).fetchall()
-        out: dict[str, dict[str, str]] = {}
-        for t, c, typ in rows:
-            out.setdefault(t, {})[c] = typ
-        return out
-
-    ta, tb = tables("a"), tables("b")
-    report = []
-    for t, cols_b in sorted(tb.items()):
-        if t in _SKIP or t.startswith("adjacency_"):
-            continue
-        cols_a = ta.get(t)
-        if cols_a is None:
-            report.append({"table": t, "rows_online": None, "rows_reference": None, "missing_columns": "(table)",
-                           "extra_columns": "", "differing": {}})
-            continue
-        n_a = con.execute(f'SELECT count(*) FROM a."{t}"').fetchone()[0]
-        n_b = con.execute(f'SELECT count(*) FROM b."{t}"').fetchone()[0]
-        common = [c for c in cols_b if c in cols_a]
-        key = list(REG[t].key) if t in REG else list(_KEYS.get(t, ()))
-        differing: dict[str, int] = {}
-        if key and all(k in common for k in key):
-            def expr(side: str, c: str, types: str) -> str:
-                """Numbers as DOUBLE (an integer equals the same float), geometry as bytes, the rest as text."""
-                if any(x in types for x in ("INT", "DOUBLE", "FLOAT", "DECIMAL")) and "VARCHAR" not in types:
-                    return f'CAST({side}."{c}" AS DOUBLE)'
-                return f'{side}."{c}"' if "BLOB" in types or "GEOMETRY" in types else f'CAST({side}."{c}" AS VARCHAR)'
-            on = " AND ".join(f'x."{k}" = y."{k}"' for k in key)
-            values = [c for c in common if c not in key]
-            sel = ", ".join([f'count(*) FILTER (WHERE x."{key[0]}" IS NULL OR y."{key[0]}" IS NULL)'] + [
-                f"count(*) FILTER (WHERE {expr('x', c, cols_a[c] + cols_b[c])} IS DISTINCT FROM "
-                f"{expr('y', c, cols_a[c] + cols_b[c])})" for c in values])
-            row = con.execute(f'SELECT {sel} FROM a."{t}" x FULL OUTER JOIN b."{t}" y ON {on}').fetchone()
-            if row[0]:
-                differing["(unmatched key)"] = row[0]
-            differing.update({c: n for c, n in zip(values, row[1:], strict=True) if n})
-        else:
-            cols = ", ".join(f'"{c}"' for c in common)
-            n = con.execute(f'SELECT count(*) FROM (SELECT {cols} FROM a."{t}" EXCEPT ALL SELECT {cols} FROM b."{t}")'
-                            ).fetchone()[0]
-            if n:
-                differing["(rows)"] = n
-        report.append({"table": t, "rows_online": n_a, "rows_reference": n_b,
-                       "missing_columns": ", ".join(c for c in cols_b if c not in cols_a),
-                       "extra_columns": ", ".join(c for c in cols_a if c not in cols_b), "differing": differing})
-    extra_tables = sorted(set(ta) - set(tb) - _SKIP)
-    for t in extra_tables:
-        report.append({"table": t, "rows_online": None, "rows_reference": None, "missing_columns": "",
-                       "extra_columns": "(table only online)", "differing": {}})
-    con.close()
-    return pd.DataFrame(report)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _compare import compare_warehouses
 from _loopback import Loopback
 from _publishers import (
     EXTRA_COLUMNS,
     LANDING_PAGE_FILES,
-    compare_warehouses,
     rewrite_sources,
     serve_landing_page_files,
     serve_publishers,

@@ -12,7 +12,7 @@ the build writes (:mod:`.levels`).
 Public functions, by module:
 
 * :mod:`.sources`: ``DATASETS``, ``get_dataset``, ``registry_frame``
-* :mod:`.download`: ``fetch``, ``cached_table``, ``load_sources_file``, ``write_sources_file``
+* :mod:`.download`: ``fetch``, ``cached_table``; :mod:`.sources_file`: ``load_sources_file``, ``write_sources_file``
 * :mod:`.build`: ``build_warehouse``
 * :mod:`.levels`: ``LEVELS``, ``level``, ``GSS_CODE``
 """

@@ -31,9 +31,9 @@ def doctor(db: DbOption = None) -> None:
     for pkg in ("duckdb", "pandas", "pyarrow", "geopandas", "shapely", "libpysal", "fastapi", "requests",
                 "python-calamine"):
         try:
-            console.print(f"  {pkg:<10} {version(pkg)}")
+            console.print(f"  {pkg:<16} {version(pkg)}")
         except PackageNotFoundError:
-            console.print(f"  {pkg:<10} not installed")
+            console.print(f"  {pkg:<16} not installed")
     path = resolve_db_path(db)
     console.print(f"warehouse: {path} ({'present' if path.exists() else 'missing'}; chosen by {_why(db)})",
                   highlight=False)

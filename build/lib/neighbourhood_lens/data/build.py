@@ -339,7 +339,13 @@ def _load_one(con: object, ds: Dataset, path: Path, *, files: Mapping[str, Path]
             )
     if not ds.open_data and ds.id in files:
         notes.append(CNI_CAVEAT)
-    table = read_source(path, ds)
+    try:
+        table = read_source(path, ds)
+    except DataError as exc:
+        if hit and hit[0] == path:
+            raise DataError(f"{ds.id}: the cached table {path} (downloaded from {source}) cannot be read ({exc}); "
+                            f"download it again with `nlens data fetch --force {ds.id}`") from None
+        raise
     rows_read = table.num_rows
     table = normalise_table(table, ds, source=str(path))
     notes += table_notes(table)

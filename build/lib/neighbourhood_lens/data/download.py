@@ -20,17 +20,8 @@ A download is accepted only when it parses in the publisher's layout (ZIP member
 header row) and, after normalisation, has the dataset's required columns; generated files
 (ArcGIS layers, hub downloads) are checked against the registry's expected row count.
 
-**Sources files.** A TOML file (``--sources FILE`` or ``NLENS_SOURCES``) replaces any
-address, keyed by dataset id with the registry's own keys, so an organisation can point at
-its internal mirror or a test at a loopback server::
-
-    [imd2019_lsoa11]
-    url = "https://mirror.example.org/iod/File_7_2019.csv"
-    sha256 = "..."            # optional
-    format = "csv"            # optional: csv, xlsx, xls, ods, zip, arcgis, arcgis-geojson, parquet
-    member = "..."            # optional, for zip; also sheet, skip, usecols, where, dedupe, rows
-
-``nlens data sources --out FILE.toml`` writes the registry in this format.
+**Sources files** (a user's own addresses, ``--sources FILE``) are read and written by
+:mod:`.sources_file`; ``load_sources_file`` and ``write_sources_file`` are re-exported here.
 """
 
 from __future__ import annotations
@@ -38,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +39,8 @@ import pyarrow as pa
 
 from neighbourhood_lens import __version__
 from neighbourhood_lens.data.sources import DATASETS, Dataset, Source, get_dataset
-from neighbourhood_lens.errors import DataError, SourceUnavailableError, examples
+from neighbourhood_lens.data.sources_file import dataset_sources, guess_format, load_sources_file, write_sources_file
+from neighbourhood_lens.errors import DataError, SourceUnavailableError
 
 __all__ = [
     "USER_AGENT",
@@ -70,7 +62,6 @@ USER_AGENT = (
 )
 TABLE_SUFFIX = ".nlens.parquet"
 Transfer = Callable[[int, int | None], None]
-_SOURCE_KEYS = {f.name for f in fields(Source)}
 
 
 def default_cache_dir() -> Path:
@@ -96,175 +87,6 @@ class FetchResult:
     url: str | None = None
     rows: int | None = None
     notes: list[str] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------- sources files
-def load_sources_file(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[Source, ...]]:
-    """Read a user's sources file (``path`` or ``$NLENS_SOURCES``): dataset id -> sources.
-
-    Each table needs ``url``; ``fallbacks = [urls]`` adds further addresses read the same way;
-    ``rows`` sets the expected row count (unchecked when absent). Unknown ids and keys are errors naming them.
-    """
-    path = path or os.environ.get("NLENS_SOURCES")
-    if not path:
-        return {}
-    from neighbourhood_lens._toml import read_toml
-
-    p = Path(path).expanduser()
-    doc = read_toml(p, what="sources file", hint=" (given with --sources or NLENS_SOURCES)")
-    out: dict[str, tuple[Source, ...]] = {}
-    for ds_id, entry in doc.items():
-        if ds_id not in DATASETS:
-            raise DataError(f"sources file {p}: unknown dataset id [{ds_id}]; known ids: {examples(list(DATASETS))}")
-        if isinstance(entry, dict) and "parts" in entry and "url" not in entry:
-            out[ds_id] = _parts(entry, where=f"sources file {p}: [{ds_id}]")
-            continue
-        if not isinstance(entry, dict) or "url" not in entry:
-            raise DataError(f"sources file {p}: [{ds_id}] needs a url = \"...\" line (or parts = [...])")
-        extra = set(entry) - _SOURCE_KEYS - {"fallbacks"}
-        if extra:
-            raise DataError(
-                f"sources file {p}: [{ds_id}] has unknown key(s) {', '.join(sorted(extra))}; allowed: "
-                f"{', '.join(sorted(_SOURCE_KEYS | {'fallbacks'}))}"
-            )
-        kw = {k: v for k, v in entry.items() if k in _SOURCE_KEYS}
-        if "format" not in kw:
-            kw["format"] = _guess_format(kw["url"], DATASETS[ds_id])
-        try:
-            first = Source(**kw)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"sources file {p}: [{ds_id}]: {exc}") from None
-        rest = tuple(_fallback(first, fb, DATASETS[ds_id], where=f"sources file {p}: [{ds_id}] fallbacks")
-                     for fb in entry.get("fallbacks", []))
-        out[ds_id] = (first, *rest)
-    return out
-
-
-def _parts(entry: dict[str, Any], *, where: str) -> tuple[Source, ...]:
-    """A dataset published as one file per data year: ``parts = [{url = ..., year = 2019}, ...]``;
-    keys beside ``parts`` (format, sheet, skip, ...) apply to every part unless a part sets its own."""
-    common = {k: v for k, v in entry.items() if k != "parts"}
-    extra = set(common) - _SOURCE_KEYS
-    parts = entry["parts"]
-    if extra or not isinstance(parts, list) or not parts:
-        raise DataError(f"{where}: parts must be a list of tables {{url = \"...\", year = YYYY}}"
-                        + (f"; unknown key(s) {', '.join(sorted(extra))}" if extra else ""))
-    out = []
-    for n, part in enumerate(parts, start=1):
-        if not isinstance(part, dict) or "url" not in part or not isinstance(part.get("year"), int):
-            raise DataError(f"{where}: part {n} needs url = \"...\" and year = YYYY (got {part!r})")
-        bad = set(part) - _SOURCE_KEYS
-        if bad:
-            raise DataError(f"{where}: part {n} has unknown key(s) {', '.join(sorted(bad))}")
-        try:
-            out.append(Source(**{"format": "xlsx", **common, **part}))
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{where}: part {n}: {exc}") from None
-    years = [s.year for s in out]
-    if len(set(years)) != len(years):
-        raise DataError(f"{where}: data year(s) {sorted({y for y in years if years.count(y) > 1})} appear twice")
-    return tuple(out)
-
-
-def _fallback(first: Source, fb: object, ds: Dataset, *, where: str) -> Source:
-    """One fallback address: a URL (read in its own format, guessed from the URL; the first
-    address's sheet, member and so on carry over only when the format is the same) or a table
-    with the same keys as the first address."""
-    if isinstance(fb, str):
-        fmt = _guess_format(fb, ds)
-        if fmt == first.format:
-            return replace(first, url=fb, sha256=None, rows=first.rows)
-        return Source(fb, fmt, rows=first.rows, where=first.where)
-    if isinstance(fb, dict) and "url" in fb:
-        extra = set(fb) - _SOURCE_KEYS
-        if extra:
-            raise DataError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(_SOURCE_KEYS))}")
-        kw = {"format": _guess_format(fb["url"], ds), "rows": first.rows, **fb}
-        try:
-            return Source(**kw)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{where}: {exc}") from None
-    raise DataError(f"{where}: each fallback is a URL string or a table {{url = \"...\", format = \"...\"}}, "
-                    f"not {fb!r}")
-
-
-def _guess_format(url: str, ds: Dataset) -> str:
-    suffix = Path(urlparse(url).path).suffix.lower().lstrip(".")
-    if suffix in ("csv", "xlsx", "xls", "ods", "zip", "parquet"):
-        return suffix
-    if "/FeatureServer/" in url:
-        return "arcgis-geojson" if ds.geometry else "arcgis"
-    return ds.sources[0].format if ds.sources else "csv"
-
-
-def _toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return json.dumps(str(v))
-
-
-def write_sources_file(path: str | os.PathLike[str]) -> Path:
-    """Write the registry's addresses as a sources file (``.toml``) or a table (``.csv``).
-
-    The TOML has one table per dataset with a direct address, in the keys
-    :func:`load_sources_file` reads; datasets without one are listed as comments with the reason.
-    """
-    from neighbourhood_lens.data.sources import registry_frame
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix.lower() == ".csv":
-        registry_frame().to_csv(p, index=False)
-        return p
-    if p.suffix.lower() != ".toml":
-        raise DataError(f"--out {p}: use .toml (a sources file) or .csv")
-    default = Source("x")
-    lines = ["# neighbourhood-lens sources file: dataset id -> address (nlens data fetch --sources FILE).",
-             "# Edit a url to point at your own mirror; keys as in the registry.", ""]
-    for ds in DATASETS.values():
-        if not ds.sources:
-            lines += [f"# [{ds.id}] no direct address: {ds.no_url_reason or 'see ' + ds.landing_page}", ""]
-            continue
-        first = ds.sources[0]
-        lines.append(f"[{ds.id}]")
-        for f in fields(Source):
-            v = getattr(first, f.name)
-            if f.name == "url" or v != getattr(default, f.name) or f.name == "format":
-                lines.append(f"{f.name} = {_toml_value(v)}")
-        if len(ds.sources) > 1:
-            lines.append(f"fallbacks = {_fallbacks_toml(first, ds)}")
-        if ds.expected_rows:
-            lines.append(f"rows = {ds.expected_rows}")  # checked for a user's address only when given
-        lines.append("")
-    p.write_text("\n".join(lines), encoding="utf-8")
-    return p
-
-
-def _fallbacks_toml(first: Source, ds: Dataset) -> str:
-    """Fallbacks as URLs when each reads like the first address, else as inline tables."""
-    rest = ds.sources[1:]
-    if all(_fallback(first, s.url, ds, where="") == replace(s, sha256=None) for s in rest):
-        return _toml_value([s.url for s in rest])
-    default = Source("x")
-    tables = []
-    for s in rest:
-        keys = [f.name for f in fields(Source) if f.name in ("url", "format") or getattr(s, f.name) !=
-                getattr(default, f.name)]
-        tables.append("{" + ", ".join(f"{k} = {_toml_value(getattr(s, k))}" for k in keys) + "}")
-    return "[" + ", ".join(tables) + "]"
-
-
-def dataset_sources(
-    ds: Dataset, overrides: Mapping[str, tuple[Source, ...]] | None = None,
-) -> tuple[tuple[Source, ...], bool]:
-    """The sources to try for ``ds`` and whether they came from the user (not the registry)."""
-    if overrides and ds.id in overrides:
-        return overrides[ds.id], True
-    return ds.sources, False
 
 
 # ----------------------------------------------------------------------------- manifest
@@ -409,6 +231,11 @@ def fetch_one(
         if src.format.startswith("arcgis"):
             table = _read_arcgis(src, ds, timeout=timeout, transfer=transfer)
             digest = None
+        elif src.format == "nomis":
+            from neighbourhood_lens.data.nomis import read_nomis
+
+            table = read_nomis(src.url, session=_session(), timeout=timeout, progress=transfer)
+            digest = None
         else:
             raw = target_dir / _file_name(src, ds.id)
             part, digest = download_part(_session(), src.url, raw, timeout=timeout, sha256=src.sha256,
@@ -435,6 +262,56 @@ def fetch_one(
     notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
     return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {src.url}", raw, digest, out, src.url,
                        table.num_rows, notes)
+
+
+def fetch_parts(
+    ds: Dataset,
+    parts: tuple[Source, ...],
+    *,
+    cache_dir: Path,
+    timeout: float,
+    transfer: Transfer | None = None,
+) -> FetchResult:
+    """Fetch a dataset published as one file per data year (each ``Source`` has its ``year``):
+    every part is downloaded and read in its layout, the parts are stacked, checked as one table
+    and cached; nothing replaces an earlier copy unless every part passed."""
+    import pyarrow.parquet as pq
+
+    from neighbourhood_lens.data.publisher_files import read_publisher_file
+    from neighbourhood_lens.data.transfer import commit, download_part
+    from neighbourhood_lens.data.validate import normalise_table
+
+    target_dir = cache_dir / ds.id
+    target_dir.mkdir(parents=True, exist_ok=True)
+    out = target_dir / f"{ds.id}{TABLE_SUFFIX}"
+    table_part = out.with_name(f"{out.name}.{os.getpid()}.part")
+    downloaded: list[tuple[Path, Path]] = []
+    try:
+        tables = []
+        for src in parts:
+            raw = target_dir / f"{src.year}_{_file_name(src, ds.id)}"
+            part, _ = download_part(_session(), src.url, raw, timeout=timeout, sha256=src.sha256, transfer=transfer)
+            downloaded.append((part, raw))
+            tables.append(read_publisher_file(part, src, ds, label=f"{src.url} (data year {src.year})"))
+        table = pa.concat_tables(tables, promote_options="permissive")
+        first = parts[0].url
+        normalised = normalise_table(table, ds, source=f"{first} and {len(parts) - 1} more part(s)")
+        pq.write_table(table, table_part)
+        for part, raw in downloaded:
+            commit(part, raw)
+        commit(table_part, out)
+    finally:
+        for part, _ in downloaded:
+            part.unlink(missing_ok=True)
+        table_part.unlink(missing_ok=True)
+    keep = {out.name} | {raw.name for _, raw in downloaded}
+    for old in target_dir.iterdir():
+        if old.is_file() and old.name not in keep and not old.name.endswith(".part"):
+            old.unlink(missing_ok=True)
+    notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
+    notes.append("parts: " + ", ".join(f"{s.year} {s.url}" for s in parts))
+    return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {len(parts)} files ({first}, ...)", None,
+                       None, out, first, table.num_rows, notes)
 
 
 def fetch(
@@ -471,8 +348,8 @@ def fetch(
     overrides: dict[str, tuple[Source, ...]] = dict(sources or {})
     for ds_id, url in (urls or {}).items():
         ds = get_dataset(ds_id)
-        base = ds.sources[0] if ds.sources else Source(url, _guess_format(url, ds))
-        overrides[ds_id] = (replace(base, url=url, sha256=None, format=_guess_format(url, ds)),)
+        base = ds.sources[0] if ds.sources else Source(url, guess_format(url, ds))
+        overrides[ds_id] = (replace(base, url=url, sha256=None, format=guess_format(url, ds)),)
     for ds_id, sha in (checksums or {}).items():
         srcs = overrides.get(ds_id) or get_dataset(ds_id).sources
         overrides[ds_id] = (replace(srcs[0], sha256=sha), *srcs[1:])
@@ -496,9 +373,15 @@ def fetch(
             continue
         failures: list[str] = []
         result = None
-        for src in srcs:
+        if srcs[0].year is not None:  # one file per data year: every part is needed, none is a fallback
+            step = (lambda done, total, _id=ds_id: transfer(_id, done, total, "bytes")) if transfer else None
+            try:
+                result = fetch_parts(ds, srcs, cache_dir=cache_dir, timeout=timeout, transfer=step)
+            except (DataError, SourceUnavailableError) as exc:
+                failures.append(str(exc))
+        for src in srcs if result is None and srcs[0].year is None else ():
             expected = src.rows if user else ds.expected_rows
-            unit = "rows" if src.format.startswith("arcgis") else "bytes"
+            unit = "rows" if src.format.startswith("arcgis") or src.format == "nomis" else "bytes"
             step = (lambda done, total, _id=ds_id, _u=unit: transfer(_id, done, total, _u)) if transfer else None
             try:
                 result = fetch_one(ds, src, cache_dir=cache_dir, timeout=timeout, expected_rows=expected,
@@ -532,6 +415,7 @@ def fetch(
             "url": result.url, "file": _relative(cache_dir, result.path), "table": _relative(cache_dir, result.table),
             "sha256": result.sha256, "bytes": result.path.stat().st_size if result.path else None,
             "rows": result.rows, "format": next(s.format for s in srcs if s.url == result.url),
+            "parts": [s.url for s in srcs] if srcs[0].year is not None else None,
             "notes": result.notes, "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         _write_manifest(cache_dir, manifest)

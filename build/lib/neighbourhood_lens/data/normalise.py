@@ -334,8 +334,12 @@ def _census_household_deprivation(headers: Sequence[str], yy: str = "21") -> dic
 
     def rule(h: str) -> str | None:
         low = h.lower()
-        if low in ("total_households", "total: all households", "total") or "total: all households" in low:
+        if low in ("total_households", "total: all households", "total") or "total: all households" in low \
+                or low.startswith("all categories: classification of household deprivation"):  # Nomis API 2011
             return "households_total"
+        m = re.search(r"deprived in (\d) dimension", low)  # Nomis API labels: "deprived in 1 dimension"
+        if m:
+            return f"households_deprived_{m.group(1)}_dimensions"
         if "deprived" in low:
             for w, n in words.items():
                 if w in low:

@@ -169,9 +169,12 @@ def _read_sheet(handle: object, source: Source, dataset: Dataset, where: str, fm
         if hasattr(handle, "seek"):
             handle.seek(0)  # type: ignore[attr-defined]
         try:
+            if engine == "calamine":
+                return _calamine(handle, source, dataset, where)
             book = pd.ExcelFile(handle, engine=engine)
             if source.sheet is None:
-                sheets = {name: pd.read_excel(book, sheet_name=name, dtype=object, skiprows=source.skip) for name in book.sheet_names}
+                sheets = {name: pd.read_excel(book, sheet_name=name, dtype=object, skiprows=source.skip)
+                          for name in book.sheet_names}
                 return join_sheets({k: _tidy(v) for k, v in sheets.items()}, dataset, where)
             if source.sheet not in book.sheet_names:
                 raise DataError(f"{where}: no sheet {source.sheet!r}; the sheets are {examples(book.sheet_names)}")
@@ -188,6 +191,51 @@ def _read_sheet(handle: object, source: Source, dataset: Dataset, where: str, fm
     frame = _tidy(frame)
     return pa.Table.from_pandas(frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object
                                                and not _numeric(frame[c])}), preserve_index=False)
+
+
+def _calamine(handle: object, source: Source, dataset: Dataset, where: str) -> pa.Table:
+    """Read with python-calamine directly: rows come back as Python values, and columns are built
+    whole (pandas' own calamine reader converts cell by cell, several times slower)."""
+    from python_calamine import CalamineWorkbook
+
+    book = (CalamineWorkbook.from_path(str(handle)) if isinstance(handle, str | Path)
+            else CalamineWorkbook.from_filelike(handle))  # type: ignore[arg-type]
+    if source.sheet is not None and source.sheet not in book.sheet_names:
+        raise DataError(f"{where}: no sheet {source.sheet!r}; the sheets are {examples(book.sheet_names)}")
+    names = [source.sheet] if source.sheet is not None else list(book.sheet_names)
+    frames = {n: _tidy(_rows_frame(book.get_sheet_by_name(n).to_python(skip_empty_area=False), source.skip))
+              for n in names}
+    if source.sheet is None:
+        return join_sheets(frames, dataset, where)
+    frame = frames[source.sheet]
+    return pa.Table.from_pandas(frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object
+                                               and not _numeric(frame[c])}), preserve_index=False)
+
+
+def _rows_frame(rows: list[list[object]], skip: int) -> object:
+    """A frame from a sheet's rows: ``skip`` rows above the header, empty cells as missing."""
+    import pandas as pd
+
+    rows = rows[skip:]
+    if not rows:
+        return pd.DataFrame()
+    header, seen = [], {}
+    for i, h in enumerate(rows[0]):
+        name = str(h).strip() if h not in ("", None) else f"Unnamed: {i}"
+        if name in seen:  # as pandas does: a repeated header gets .1, .2 ...
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        header.append(name)
+    columns = list(zip(*rows[1:], strict=False)) if len(rows) > 1 else [()] * len(header)
+    data = {}
+    for name, values in zip(header, columns, strict=False):
+        col = pd.Series(values)  # a column of numbers is inferred as numbers at once (no per-cell pass)
+        if col.dtype == object:
+            col = col.where(col != "", None)
+        data[name] = col
+    return pd.DataFrame(data)
 
 
 def _numeric(col: object) -> bool:

@@ -58,8 +58,9 @@ _ONS_FILE = (
 
 #: How a publisher's file is read: ``csv``, ``xlsx``, ``xls``, ``ods``, ``zip`` (a member named by
 #: ``Source.member``, itself any of these), ``arcgis`` (a paged FeatureServer layer, attributes
-#: only) and ``arcgis-geojson`` (paged, with geometry in WGS84).
-FORMATS = ("csv", "xlsx", "xls", "ods", "zip", "arcgis", "arcgis-geojson", "parquet")
+#: only), ``arcgis-geojson`` (paged, with geometry in WGS84) and ``nomis`` (a Nomis API ``.data.csv``
+#: query, paged with ``RecordOffset`` past the 25,000-row cap and pivoted to one row per area).
+FORMATS = ("csv", "xlsx", "xls", "ods", "zip", "arcgis", "arcgis-geojson", "parquet", "nomis")
 
 
 @dataclass(frozen=True)
@@ -490,8 +491,10 @@ _OUTCOMES = [
         "census2011_household_deprivation_lsoa11", "Census 2011 households by deprivation dimensions (QS119EW)",
         _ONS, OGL, "2011", "lsoa11", _LSOA11, ("lsoa11_code", "households_total"),
         "https://www.nomisweb.co.uk/census/2011/qs119ew", england_only=False,
-        no_url_reason="no bulk file: Nomis API dataset NM_519_1 (geography TYPE298, c_deprived 0...5, "
-        "measures 20100), paged past the 25,000-row cap; " + _LANDING,
+        # no bulk file: the Nomis API (official-sources.md section 8), paged past its 25,000-row cap
+        sources=(Source("https://www.nomisweb.co.uk/api/v01/dataset/NM_519_1.data.csv?date=latest&geography=TYPE298"
+                        "&rural_urban=0&c_deprived=0...5&measures=20100", "nomis"),),
+        expected_rows=34753,
     ),
     Dataset(
         "census2021_disability_lsoa21", "Census 2021 disability under the Equality Act (TS038)",
