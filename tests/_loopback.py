@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 Route = tuple[int, bytes, dict[str, str]] | Callable[[dict[str, str]], tuple[int, bytes, dict[str, str]]]
 
@@ -43,7 +43,10 @@ class Loopback:
                 outer.hits.append(self.path)
                 outer.agents.append(self.headers.get("User-Agent", ""))
                 query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-                route = outer.routes.get(parsed.path)
+                # a route may name a query (the ONS file?uri=... addresses); percent-escapes compare decoded
+                full = unquote(f"{parsed.path}?{parsed.query}")
+                route = next((r for k, r in outer.routes.items() if "?" in k and unquote(k) == full), None) \
+                    or outer.routes.get(parsed.path)
                 if route is None:
                     status, body, headers = 404, b"not found", {}
                 elif callable(route):
@@ -52,6 +55,7 @@ class Loopback:
                     status, body, headers = route
                 headers = dict(headers)
                 delay = float(headers.pop("X-Delay", "0"))
+                stall = int(headers.pop("X-Stall-After", "-1"))
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)
@@ -60,7 +64,11 @@ class Loopback:
                     self.send_header(k, v)
                 self.end_headers()
                 try:
-                    self.wfile.write(body)
+                    if stall >= 0:  # send part of the body, then hang (a transfer that never finishes)
+                        self.wfile.write(body[:stall])
+                        self.wfile.flush()
+                        time.sleep(30)
+                    self.wfile.write(body[max(stall, 0):])
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -81,8 +89,10 @@ class Loopback:
 
     # ------------------------------------------------------------------ static files
     def file(self, path: str, body: bytes, *, truncate_to: int | None = None, delay: float = 0,
-             content_type: str = "application/octet-stream") -> str:
+             content_type: str = "application/octet-stream", stall_after: int | None = None) -> str:
         headers = {"Content-Type": content_type}
+        if stall_after is not None:
+            headers["X-Stall-After"] = str(stall_after)
         if truncate_to is not None:
             headers["Content-Length"] = str(len(body))
             body = body[:truncate_to]

@@ -11,9 +11,10 @@ the long-format ``iod_lsoa`` view, and two audit tables:
     one row per join made while building: ``step, left_table, right_table, left_rows,
     matched, unmatched, unmatched_examples``.
 
-The warehouse is found in this order: ``--db PATH``; the ``NLENS_DB`` environment variable;
-``nlens.duckdb`` in the current directory (what ``scripts/setup`` builds, so commands work in
-any new shell started there); the user data directory (``platformdirs``).
+One rule says where the warehouse is, for reading and for building: ``--db PATH``; else the
+``NLENS_DB`` environment variable; else ``nlens.duckdb`` in the current directory (what
+``nlens data build`` writes there and ``scripts/setup`` builds, so commands work in any new
+shell started in that directory).
 """
 
 from __future__ import annotations
@@ -80,17 +81,11 @@ def lock_message(path: Path, exc: BaseException) -> str:
 
 
 def default_db_path() -> Path:
-    """``$NLENS_DB`` if set, else ``./nlens.duckdb`` if it exists, else
-    ``<user data dir>/neighbourhood-lens/warehouse.duckdb``."""
+    """``$NLENS_DB`` if set, else ``./nlens.duckdb`` (in the current directory, present or not)."""
     env = os.environ.get("NLENS_DB")
     if env:
         return Path(env).expanduser()
-    local = Path.cwd() / LOCAL_NAME
-    if local.is_file():
-        return local
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APP_NAME)) / "warehouse.duckdb"
+    return Path.cwd() / LOCAL_NAME
 
 
 def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:

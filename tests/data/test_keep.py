@@ -158,7 +158,7 @@ def test_warehouse_lookup_order(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NLENS_DB", raising=False)
-    assert default_db_path().name == "warehouse.duckdb"  # nothing here: the user data directory
+    assert default_db_path() == tmp_path / "nlens.duckdb"  # nothing here yet: still ./nlens.duckdb (one rule)
     (tmp_path / "nlens.duckdb").write_bytes(b"")
     assert default_db_path() == tmp_path / "nlens.duckdb"
     monkeypatch.setenv("NLENS_DB", str(tmp_path / "env.duckdb"))

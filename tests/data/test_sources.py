@@ -18,9 +18,9 @@ def test_every_open_dataset_has_a_direct_address_and_cni_says_why_not():
     assert closed["no_url_reason"].str.contains("not open data").all()
     # outcome statistics published without a stable file address say why (official-sources.md, section 8)
     landing = frame[frame["open_data"] & ~frame["direct_download"]].set_index("id")["no_url_reason"]
-    assert sorted(landing.index) == ["boundaries_ward21", "census2011_household_deprivation_lsoa11",
-                                     "children_low_income_msoa11", "fuel_poverty_lsoa", "insolvencies_ward",
-                                     "uc_households_msoa11"]
+    assert sorted(landing.index) == ["boundaries_ward21", "children_low_income_msoa11", "fuel_poverty_lsoa",
+                                     "insolvencies_ward", "uc_households_msoa11"]
+    assert DATASETS["census2011_household_deprivation_lsoa11"].sources[0].format == "nomis"  # the Nomis API
     assert landing[["fuel_poverty_lsoa", "insolvencies_ward"]].str.contains("landing page; file link changes").all()
 
 
@@ -36,7 +36,7 @@ def test_addresses_are_machine_endpoints_in_known_formats():
     # boundaries come as GeoJSON in WGS84; ONS lookups are paged layers
     assert {s.format for d in DATASETS.values() if d.geometry for s in d.sources} == {"arcgis-geojson"}
     assert DATASETS["imd2025_lsoa21"].sources[0].url.split("/")[4] == "691ded56d140bbbaa59a2a7d"  # re-upload first
-    assert DATASETS["imd2025_lsoa21_subdomains"].sources[0].usecols == "1,2,35-52"
+    assert DATASETS["imd2025_lsoa21_subdomains"].sources[0].usecols == "1,35-52"  # code + sub-domains
 
 
 def test_sources_file_round_trip(tmp_path):
@@ -45,7 +45,7 @@ def test_sources_file_round_trip(tmp_path):
     assert set(back) == {d for d, ds in DATASETS.items() if ds.sources}
     for ds_id, srcs in back.items():
         assert [s.url for s in srcs] == [s.url for s in DATASETS[ds_id].sources]
-        assert srcs[0].format == DATASETS[ds_id].sources[0].format
+        assert [s.format for s in srcs] == [s.format for s in DATASETS[ds_id].sources]  # fallbacks keep theirs
         assert srcs[0].rows == DATASETS[ds_id].expected_rows
     assert "# [cni2019_ward17] no direct address: not open data" in toml.read_text()
     csv = write_sources_file(tmp_path / "sources.csv")
@@ -79,3 +79,19 @@ def test_format_is_guessed_from_the_address(tmp_path):
     assert got["ruc2011_lsoa11"][0] == Source("https://intranet.example/ruc.ods", "ods", sheet="LSOA11", skip=2)
     assert got["boundaries_lsoa21"][0].format == "arcgis-geojson"
     assert got["lookup_lad24_region24"][0].format == "csv"
+
+
+def test_a_fallback_keeps_its_own_format_and_parts_list_one_file_per_year(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[lookup_lad24_region24]\nurl = "https://hub.example/items/abc/csv?layers=0"\n'
+                    'fallbacks = ["https://gis.example/rest/services/LAD24_RGN24/FeatureServer/0"]\n'
+                    '[fuel_poverty_lsoa]\nsheet = "Table 3"\nskip = 2\nparts = [{url = "https://x/fp2022.xlsx", '
+                    'year = 2022}, {url = "https://x/fp2011.xlsx", year = 2011, sheet = "LSOA", skip = 0}]\n')
+    got = load_sources_file(path)
+    assert [s.format for s in got["lookup_lad24_region24"]] == ["csv", "arcgis"]
+    fp = got["fuel_poverty_lsoa"]
+    assert [(s.year, s.sheet, s.skip, s.format) for s in fp] == [(2022, "Table 3", 2, "xlsx"),
+                                                                  (2011, "LSOA", 0, "xlsx")]
+    path.write_text('[fuel_poverty_lsoa]\nparts = [{url = "https://x/a.xlsx"}]\n')
+    with pytest.raises(DataError, match="part 1 needs url"):
+        load_sources_file(path)

@@ -41,7 +41,7 @@ DbOption = Annotated[
     Path | None,
     typer.Option(
         "--db", envvar="NLENS_DB",
-        help="Warehouse file (default: env NLENS_DB, else ./nlens.duckdb if present, else the user data dir).",
+        help="Warehouse file (default: env NLENS_DB, else ./nlens.duckdb in the current directory).",
         show_default=False,
     ),
 ]

@@ -98,13 +98,55 @@ def fetch(
 
     cache_dir = cache or default_cache_dir()
     urls = {k: str(v) for k, v in _parse_files(url).items()}
-    with _lazy_progress("Fetching") as update:
+    with _fetch_progress() as (update, transfer):
         results = do_fetch(datasets, cache_dir=cache_dir, sources=load_sources_file(sources), urls=urls,
-                           force=force, progress=update, timeout=timeout, progressbar=True)
-    frame = pd.DataFrame([{"dataset": r.dataset_id, "status": r.status, "detail": r.detail} for r in results])
+                           force=force, progress=update, transfer=transfer, timeout=timeout)
+    frame = pd.DataFrame([{"status": r.status, "dataset": r.dataset_id, "address": r.url or "",
+                           "detail": r.detail} for r in results])
+    order = {"downloaded": 0, "cached": 1, "failed": 2, "manual": 3}
+    frame = frame.sort_values("status", key=lambda s: s.map(order), kind="stable")
     emit(frame, title=f"Download cache: {cache_dir}")
+    counts = frame["status"].value_counts()
+    console.print(f"Fetched {counts.get('downloaded', 0)}, cached {counts.get('cached', 0)}, failed "
+                  f"{counts.get('failed', 0)}, no direct address {counts.get('manual', 0)}.", highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _fetch_progress() -> Iterator[tuple[Callable[[str, int, int], None], Callable[[str, int, int | None, str], None]]]:
+    """Rich progress: an overall bar (datasets) and one bar per file (bytes, or rows for ArcGIS
+    layers); a file's bar stays when it completes, so the screen shows what was transferred."""
+    from rich.filesize import decimal
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description:<42}"), BarColumn(), TextColumn("{task.fields[amount]:>22}"),
+                   TimeElapsedColumn(), console=err_console, transient=False)
+    tasks: dict[str, object] = {}
+
+    def update(label: str, n: int, total: int) -> None:
+        if "all" not in tasks:
+            bar.start()
+            tasks["all"] = bar.add_task("[bold]All datasets", total=total, amount="")
+        bar.update(tasks["all"], completed=n - 1, amount=f"{n - 1}/{total} datasets")  # type: ignore[arg-type]
+
+    def transfer(ds_id: str, done: int, total: int | None, unit: str) -> None:
+        amount = (f"{decimal(done)}" + (f"/{decimal(total)}" if total else "") if unit == "bytes"
+                  else f"{done:,}" + (f"/{total:,}" if total else "") + " rows")
+        if ds_id not in tasks:
+            tasks[ds_id] = bar.add_task(f"  {ds_id}", total=total, amount=amount)
+        bar.update(tasks[ds_id], completed=done, total=total, amount=amount)  # type: ignore[arg-type]
+
+    try:
+        yield update, transfer
+    except BaseException:
+        bar.live.transient = True
+        bar.stop()
+        raise
+    if "all" in tasks:
+        total = bar.tasks[0].total or 0
+        bar.update(tasks["all"], completed=total, amount=f"{int(total)}/{int(total)} datasets")  # type: ignore[arg-type]
+        bar.stop()
 
 
 @app.command()

@@ -7,15 +7,12 @@ from ._common import DbOption, console
 
 def _why(db: object) -> str:
     import os
-    from pathlib import Path
 
     from ..warehouse import LOCAL_NAME
 
     if db is not None:
         return "--db or NLENS_DB" if os.environ.get("NLENS_DB") else "--db"
-    if (Path.cwd() / LOCAL_NAME).is_file():
-        return f"./{LOCAL_NAME} in the current directory"
-    return "the user data directory (no --db, NLENS_DB or ./nlens.duckdb)"
+    return f"./{LOCAL_NAME} in the current directory (no --db or NLENS_DB)"
 
 
 def doctor(db: DbOption = None) -> None:
@@ -31,11 +28,12 @@ def doctor(db: DbOption = None) -> None:
     from ..warehouse import connect, has_table, resolve_db_path
 
     console.print(f"neighbourhood-lens {__version__} on Python {platform.python_version()} ({platform.platform()})")
-    for pkg in ("duckdb", "pandas", "pyarrow", "geopandas", "shapely", "libpysal", "fastapi", "pooch", "requests"):
+    for pkg in ("duckdb", "pandas", "pyarrow", "geopandas", "shapely", "libpysal", "fastapi", "requests",
+                "python-calamine"):
         try:
-            console.print(f"  {pkg:<10} {version(pkg)}")
+            console.print(f"  {pkg:<16} {version(pkg)}")
         except PackageNotFoundError:
-            console.print(f"  {pkg:<10} not installed")
+            console.print(f"  {pkg:<16} not installed")
     path = resolve_db_path(db)
     console.print(f"warehouse: {path} ({'present' if path.exists() else 'missing'}; chosen by {_why(db)})",
                   highlight=False)

@@ -126,7 +126,10 @@ def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
 
             return pq.read_table(path)
         if suffix == ".csv":
-            return _read_csv(path)
+            from neighbourhood_lens.data.layouts import reshape
+
+            table = _read_csv(path)
+            return reshape(table, dataset.id, where=str(path)) if dataset is not None else table
         if suffix == ".xlsx" and (dataset is None or not _registry_layout(dataset, "xlsx")):
             return _read_workbook(path, dataset)
         if suffix in (".xlsx", ".xls", ".ods") or (suffix == ".zip" and dataset is not None
@@ -344,7 +347,13 @@ def _load_one(con: object, ds: Dataset, path: Path, *, files: Mapping[str, Path]
             )
     if not ds.open_data and ds.id in files:
         notes.append(CNI_CAVEAT)
-    table = read_source(path, ds)
+    try:
+        table = read_source(path, ds)
+    except DataError as exc:
+        if hit and hit[0] == path:
+            raise DataError(f"{ds.id}: the cached table {path} (downloaded from {source}) cannot be read ({exc}); "
+                            f"download it again with `nlens data fetch --force {ds.id}`") from None
+        raise
     rows_read = table.num_rows
     table = normalise_table(table, ds, source=str(path))
     notes += table_notes(table)
@@ -366,11 +375,15 @@ def _fetch_missing(missing: dict[str, list[str]], cache_dir: Path | None, source
     from neighbourhood_lens.data.download import default_cache_dir, fetch
 
     results = fetch(list(missing), cache_dir=cache_dir or default_cache_dir(), sources=sources,  # type: ignore[arg-type]
-                    timeout=timeout, progressbar=True)
+                    timeout=timeout)
     still: dict[str, list[str]] = {}
     for r in results:
         if r.status in ("downloaded", "cached"):
             report.fetched.append(r.dataset_id)
+        elif r.status == "manual":
+            # no direct address (a landing page only): built without it, and said so
+            report.skipped[r.dataset_id] = r.detail
+            report.warnings.append(f"{r.dataset_id} skipped: {r.detail}")
         else:
             still[r.dataset_id] = [*missing[r.dataset_id], f"download failed: {r.detail}"]
     return still

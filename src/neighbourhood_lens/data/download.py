@@ -2,33 +2,26 @@
 
 ``nlens data fetch`` (and ``nlens data build`` without a mirror) fetches each dataset from
 the addresses in the source registry (:mod:`.sources`), best first, falling back to the next
-address when one fails (moved, 404, corrupt). Downloads go through `pooch
-<https://www.fatiando.org/pooch/>`_: cached by file name (a second run does not fetch again),
-checked against a pinned SHA-256 where the file is fixed, with a progress bar and a
-descriptive User-Agent (some government hosts refuse library defaults). ONS lookups and
-boundaries are ArcGIS FeatureServer layers, read page by page (:mod:`._arcgis`).
+address when one fails (moved, 404, corrupt). Each file is streamed with `requests` to a part
+file beside its place in the cache, checked (SHA-256 where pinned, ``Content-Length``, then its
+layout, columns and rows) and only then renamed into place (:mod:`.transfer`), so a failed or
+killed download never replaces or corrupts a cached copy; a second run does not fetch again.
+Requests carry a descriptive User-Agent (some government hosts refuse library defaults). ONS
+lookups and boundaries are ArcGIS FeatureServer layers, read page by page (:mod:`.arcgis`).
 
 The cache (``NLENS_CACHE`` or the user cache directory) holds, per dataset id::
 
     <cache>/<id>/<file as published>      the download (for ArcGIS layers: none)
     <cache>/<id>/<id>.nlens.parquet       the table read from it, as the build loads it
-    <cache>/manifest.json                 url, sha256, bytes, rows, format, time per dataset
+    <cache>/manifest.json                 url, sha256, bytes, rows, format, time per dataset;
+                                          paths relative to the cache
 
 A download is accepted only when it parses in the publisher's layout (ZIP member, sheet,
 header row) and, after normalisation, has the dataset's required columns; generated files
 (ArcGIS layers, hub downloads) are checked against the registry's expected row count.
 
-**Sources files.** A TOML file (``--sources FILE`` or ``NLENS_SOURCES``) replaces any
-address, keyed by dataset id with the registry's own keys, so an organisation can point at
-its internal mirror or a test at a loopback server::
-
-    [imd2019_lsoa11]
-    url = "https://mirror.example.org/iod/File_7_2019.csv"
-    sha256 = "..."            # optional
-    format = "csv"            # optional: csv, xlsx, xls, ods, zip, arcgis, arcgis-geojson, parquet
-    member = "..."            # optional, for zip; also sheet, skip, usecols, where, dedupe, rows
-
-``nlens data sources --out FILE.toml`` writes the registry in this format.
+**Sources files** (a user's own addresses, ``--sources FILE``) are read and written by
+:mod:`.sources_file`; ``load_sources_file`` and ``write_sources_file`` are re-exported here.
 """
 
 from __future__ import annotations
@@ -36,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,9 +38,9 @@ from urllib.parse import unquote, urlparse
 import pyarrow as pa
 
 from neighbourhood_lens import __version__
-from neighbourhood_lens.data.http import connection_reason
 from neighbourhood_lens.data.sources import DATASETS, Dataset, Source, get_dataset
-from neighbourhood_lens.errors import ChecksumError, DataError, SourceUnavailableError, examples
+from neighbourhood_lens.data.sources_file import dataset_sources, guess_format, load_sources_file, write_sources_file
+from neighbourhood_lens.errors import DataError, SourceUnavailableError
 
 __all__ = [
     "USER_AGENT",
@@ -59,14 +52,16 @@ __all__ = [
     "write_sources_file",
     "dataset_sources",
     "cached_table",
+    "cache_path",
+    "fetch_one",
 ]
 
 USER_AGENT = (
-    f"neighbourhood-lens/{__version__} (open-source research tool; python-requests via pooch; "
+    f"neighbourhood-lens/{__version__} (open-source research tool; python-requests; "
     "+https://pypi.org/project/neighbourhood-lens/)"
 )
 TABLE_SUFFIX = ".nlens.parquet"
-_SOURCE_KEYS = {f.name for f in fields(Source)}
+Transfer = Callable[[int, int | None], None]
 
 
 def default_cache_dir() -> Path:
@@ -94,118 +89,51 @@ class FetchResult:
     notes: list[str] = field(default_factory=list)
 
 
-# ----------------------------------------------------------------------------- sources files
-def load_sources_file(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[Source, ...]]:
-    """Read a user's sources file (``path`` or ``$NLENS_SOURCES``): dataset id -> sources.
-
-    Each table needs ``url``; ``fallbacks = [urls]`` adds further addresses read the same way;
-    ``rows`` sets the expected row count (unchecked when absent). Unknown ids and keys are errors naming them.
-    """
-    path = path or os.environ.get("NLENS_SOURCES")
-    if not path:
-        return {}
-    from neighbourhood_lens._toml import read_toml
-
-    p = Path(path).expanduser()
-    doc = read_toml(p, what="sources file", hint=" (given with --sources or NLENS_SOURCES)")
-    out: dict[str, tuple[Source, ...]] = {}
-    for ds_id, entry in doc.items():
-        if ds_id not in DATASETS:
-            raise DataError(f"sources file {p}: unknown dataset id [{ds_id}]; known ids: {examples(list(DATASETS))}")
-        if not isinstance(entry, dict) or "url" not in entry:
-            raise DataError(f"sources file {p}: [{ds_id}] needs a url = \"...\" line")
-        extra = set(entry) - _SOURCE_KEYS - {"fallbacks"}
-        if extra:
-            raise DataError(
-                f"sources file {p}: [{ds_id}] has unknown key(s) {', '.join(sorted(extra))}; allowed: "
-                f"{', '.join(sorted(_SOURCE_KEYS | {'fallbacks'}))}"
-            )
-        kw = {k: v for k, v in entry.items() if k in _SOURCE_KEYS}
-        if "format" not in kw:
-            kw["format"] = _guess_format(kw["url"], DATASETS[ds_id])
-        try:
-            first = Source(**kw)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"sources file {p}: [{ds_id}]: {exc}") from None
-        rest = tuple(replace(first, url=u, sha256=None) for u in entry.get("fallbacks", []))
-        out[ds_id] = (first, *rest)
-    return out
-
-
-def _guess_format(url: str, ds: Dataset) -> str:
-    suffix = Path(urlparse(url).path).suffix.lower().lstrip(".")
-    if suffix in ("csv", "xlsx", "xls", "ods", "zip", "parquet"):
-        return suffix
-    if "/FeatureServer/" in url:
-        return "arcgis-geojson" if ds.geometry else "arcgis"
-    return ds.sources[0].format if ds.sources else "csv"
-
-
-def _toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return json.dumps(str(v))
-
-
-def write_sources_file(path: str | os.PathLike[str]) -> Path:
-    """Write the registry's addresses as a sources file (``.toml``) or a table (``.csv``).
-
-    The TOML has one table per dataset with a direct address, in the keys
-    :func:`load_sources_file` reads; datasets without one are listed as comments with the reason.
-    """
-    from neighbourhood_lens.data.sources import registry_frame
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix.lower() == ".csv":
-        registry_frame().to_csv(p, index=False)
-        return p
-    if p.suffix.lower() != ".toml":
-        raise DataError(f"--out {p}: use .toml (a sources file) or .csv")
-    default = Source("x")
-    lines = ["# neighbourhood-lens sources file: dataset id -> address (nlens data fetch --sources FILE).",
-             "# Edit a url to point at your own mirror; keys as in the registry.", ""]
-    for ds in DATASETS.values():
-        if not ds.sources:
-            lines += [f"# [{ds.id}] no direct address: {ds.no_url_reason or 'see ' + ds.landing_page}", ""]
-            continue
-        first = ds.sources[0]
-        lines.append(f"[{ds.id}]")
-        for f in fields(Source):
-            v = getattr(first, f.name)
-            if f.name == "url" or v != getattr(default, f.name) or f.name == "format":
-                lines.append(f"{f.name} = {_toml_value(v)}")
-        if len(ds.sources) > 1:
-            lines.append(f"fallbacks = {_toml_value([s.url for s in ds.sources[1:]])}")
-        if ds.expected_rows:
-            lines.append(f"rows = {ds.expected_rows}")  # checked for a user's address only when given
-        lines.append("")
-    p.write_text("\n".join(lines), encoding="utf-8")
-    return p
-
-
-def dataset_sources(
-    ds: Dataset, overrides: Mapping[str, tuple[Source, ...]] | None = None,
-) -> tuple[tuple[Source, ...], bool]:
-    """The sources to try for ``ds`` and whether they came from the user (not the registry)."""
-    if overrides and ds.id in overrides:
-        return overrides[ds.id], True
-    return ds.sources, False
-
-
 # ----------------------------------------------------------------------------- manifest
 def read_manifest(cache_dir: Path) -> dict[str, dict[str, Any]]:
-    """The cache manifest: dataset id -> url, file, table, sha256, bytes, rows, fetched_at."""
+    """The cache manifest: dataset id -> url, file, table, sha256, bytes, rows, fetched_at.
+
+    ``file`` and ``table`` are stored relative to the cache, so a cache that is moved or
+    mounted elsewhere still works; :func:`cache_path` resolves them.
+    """
     p = cache_dir / "manifest.json"
-    return json.loads(p.read_text()) if p.exists() else {}
+    if not p.exists():
+        return {}
+    try:
+        doc = json.loads(p.read_text())
+    except ValueError as exc:
+        raise DataError(f"{p}: the cache manifest is not valid JSON ({exc}); delete it and run "
+                        "`nlens data fetch --force` to rebuild the cache") from None
+    return doc if isinstance(doc, dict) else {}
+
+
+def cache_path(cache_dir: Path, stored: str | None) -> Path | None:
+    """A manifest path resolved against ``cache_dir`` (relative since 0.1; absolute in older caches).
+
+    An absolute path from an older manifest that no longer exists is looked for at the same
+    place inside this cache (``<cache>/<id>/<file>``), so a moved cache is never read from its
+    old location.
+    """
+    if not stored:
+        return None
+    p = Path(stored)
+    if not p.is_absolute():
+        return cache_dir / p
+    inside = cache_dir / p.parent.name / p.name
+    return inside if inside.exists() or not p.exists() else p
+
+
+def _relative(cache_dir: Path, path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.relative_to(cache_dir).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _write_manifest(cache_dir: Path, manifest: Mapping[str, object]) -> None:
-    tmp = cache_dir / "manifest.json.tmp"
+    tmp = cache_dir / f"manifest.json.{os.getpid()}.part"
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     os.replace(tmp, cache_dir / "manifest.json")
 
@@ -215,8 +143,20 @@ def cached_table(cache_dir: Path | None, dataset_id: str) -> tuple[Path, dict[st
     if cache_dir is None:
         return None
     entry = read_manifest(cache_dir).get(dataset_id)
-    if entry and entry.get("table") and Path(entry["table"]).exists():
-        return Path(entry["table"]), entry
+    table = cache_path(cache_dir, entry.get("table")) if entry else None
+    if entry and table is not None and table.exists():
+        return table, entry
+    return None
+
+
+def _table_readable(path: Path) -> str | None:
+    """``None`` if the cached Parquet opens, else why not."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as exc:
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 
@@ -235,40 +175,11 @@ def _file_name(src: Source, ds_id: str) -> str:
     return name if name.lower().endswith(ext) else f"{ds_id}{ext}"
 
 
-def _download(src: Source, dest_dir: Path, ds_id: str, *, timeout: float, progressbar: bool) -> Path:
-    """Download one file with pooch (verified against ``src.sha256`` when pinned)."""
-    import pooch
-    import requests
-
-    pooch.get_logger().setLevel("WARNING")
-    name = _file_name(src, ds_id)
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout, headers={"User-Agent": USER_AGENT})
-    known = f"sha256:{src.sha256}" if src.sha256 else None
-    try:
-        out = Path(pooch.retrieve(src.url, known_hash=known, fname=name, path=dest_dir, downloader=downloader))
-    except requests.HTTPError as exc:
-        code = exc.response.status_code if exc.response is not None else "?"
-        reason = exc.response.reason if exc.response is not None else ""
-        raise SourceUnavailableError(f"{src.url}: HTTP {code} {reason}") from None
-    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-        raise DataError(f"{src.url}: download incomplete (the connection ended early: {exc})") from None
-    except requests.RequestException as exc:
-        raise SourceUnavailableError(connection_reason(src.url, exc)) from None
-    except ValueError as exc:
-        if "hash" in str(exc).lower():
-            raise ChecksumError(f"{src.url}: SHA-256 does not match the pinned {src.sha256} ({exc})") from None
-        raise
-    if out.stat().st_size == 0:
-        out.unlink()
-        raise DataError(f"{src.url}: the server sent an empty file")
-    return out
-
-
-def _read_arcgis(src: Source, ds: Dataset, *, timeout: float) -> pa.Table:
+def _read_arcgis(src: Source, ds: Dataset, *, timeout: float, transfer: Transfer | None) -> pa.Table:
     from neighbourhood_lens.data.arcgis import read_layer
 
     frame = read_layer(src.url, session=_session(), where=src.where, out_fields=src.out_fields,
-                       geojson=src.format == "arcgis-geojson", timeout=timeout)
+                       geojson=src.format == "arcgis-geojson", timeout=timeout, progress=transfer)
     if src.dedupe:
         from neighbourhood_lens.data.normalise import normalise_headers
 
@@ -276,16 +187,17 @@ def _read_arcgis(src: Source, ds: Dataset, *, timeout: float) -> pa.Table:
         keys = [c for c, canon in mapping.items() if canon in ds.key]
         frame = frame.drop_duplicates(subset=keys or None)
     if "geometry" in frame.columns:
+        import io
+
         import geopandas as gpd
+        import pyarrow.parquet as pq
 
-        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=4326).to_wkb()
+        # GeoParquet (WKB plus its ``geo`` metadata, WGS84), exactly as the mirror's boundary files
+        buf = io.BytesIO()
+        gpd.GeoDataFrame(frame, geometry="geometry", crs=4326).to_parquet(buf, index=False)
+        buf.seek(0)
+        return pq.read_table(buf)
     return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _sha256(path: Path) -> str:
-    from neighbourhood_lens.data.validate import sha256_file
-
-    return sha256_file(path)
 
 
 def fetch_one(
@@ -295,43 +207,111 @@ def fetch_one(
     cache_dir: Path,
     timeout: float,
     expected_rows: int | None,
-    progressbar: bool = False,
+    transfer: Transfer | None = None,
 ) -> FetchResult:
-    """Fetch ``ds`` from one source, read it in the publisher's layout, check it, cache the table."""
+    """Fetch ``ds`` from one source, read it in the publisher's layout, check it, cache the table.
+
+    The download and the table are written to part files beside their targets and renamed
+    into place only after every check passed, so a failure (corrupt, wrong rows, wrong
+    columns) leaves any earlier copy of the dataset as it was. Errors name the address.
+    """
+    import pyarrow.parquet as pq
+
     from neighbourhood_lens.data.publisher_files import read_publisher_file
+    from neighbourhood_lens.data.transfer import commit, download_part
     from neighbourhood_lens.data.validate import normalise_table
 
     target_dir = cache_dir / ds.id
     target_dir.mkdir(parents=True, exist_ok=True)
     raw: Path | None = None
-    if src.format.startswith("arcgis"):
-        table = _read_arcgis(src, ds, timeout=timeout)
-        digest = None
-    else:
-        raw = _download(src, target_dir, ds.id, timeout=timeout, progressbar=progressbar)
-        digest = _sha256(raw)
-        try:
-            table = read_publisher_file(raw, src, ds)
-        except DataError:
-            raw.unlink(missing_ok=True)  # a corrupt file must not be taken from the cache next time
-            raise
-    if expected_rows is not None and table.num_rows != expected_rows:
-        if raw is not None:
-            raw.unlink(missing_ok=True)
-        raise DataError(
-            f"{src.url}: {table.num_rows:,} rows, but {ds.id} has {expected_rows:,} (registry); the file is "
-            "incomplete or a different edition. Check the address, or set rows = N in your sources file"
-        )
-    normalised = normalise_table(table, ds, source=src.url)  # raises on any schema problem
-    import pyarrow.parquet as pq
-
+    part: Path | None = None
     out = target_dir / f"{ds.id}{TABLE_SUFFIX}"
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, out)
+    table_part = out.with_name(f"{out.name}.{os.getpid()}.part")
+    try:
+        if src.format.startswith("arcgis"):
+            table = _read_arcgis(src, ds, timeout=timeout, transfer=transfer)
+            digest = None
+        elif src.format == "nomis":
+            from neighbourhood_lens.data.nomis import read_nomis
+
+            table = read_nomis(src.url, session=_session(), timeout=timeout, progress=transfer)
+            digest = None
+        else:
+            raw = target_dir / _file_name(src, ds.id)
+            part, digest = download_part(_session(), src.url, raw, timeout=timeout, sha256=src.sha256,
+                                         transfer=transfer)
+            table = read_publisher_file(part, src, ds, label=f"{src.url} (saved as {raw.name})")
+        if expected_rows is not None and table.num_rows != expected_rows:
+            raise DataError(
+                f"{src.url}: {table.num_rows:,} rows, but {ds.id} has {expected_rows:,} (registry); the file is "
+                "incomplete or a different edition. Check the address, or set rows = N in your sources file"
+            )
+        normalised = normalise_table(table, ds, source=src.url)  # raises on any schema problem
+        pq.write_table(table, table_part)
+        if part is not None and raw is not None:
+            commit(part, raw)
+        commit(table_part, out)
+    finally:
+        for p in (part, table_part):
+            if p is not None:
+                p.unlink(missing_ok=True)
+    keep = {out.name} | ({raw.name} if raw is not None else set())
+    for old in target_dir.iterdir():  # an earlier download under another name (a fallback address)
+        if old.is_file() and old.name not in keep and not old.name.endswith(".part"):
+            old.unlink(missing_ok=True)
     notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
     return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {src.url}", raw, digest, out, src.url,
                        table.num_rows, notes)
+
+
+def fetch_parts(
+    ds: Dataset,
+    parts: tuple[Source, ...],
+    *,
+    cache_dir: Path,
+    timeout: float,
+    transfer: Transfer | None = None,
+) -> FetchResult:
+    """Fetch a dataset published as one file per data year (each ``Source`` has its ``year``):
+    every part is downloaded and read in its layout, the parts are stacked, checked as one table
+    and cached; nothing replaces an earlier copy unless every part passed."""
+    import pyarrow.parquet as pq
+
+    from neighbourhood_lens.data.publisher_files import read_publisher_file
+    from neighbourhood_lens.data.transfer import commit, download_part
+    from neighbourhood_lens.data.validate import normalise_table
+
+    target_dir = cache_dir / ds.id
+    target_dir.mkdir(parents=True, exist_ok=True)
+    out = target_dir / f"{ds.id}{TABLE_SUFFIX}"
+    table_part = out.with_name(f"{out.name}.{os.getpid()}.part")
+    downloaded: list[tuple[Path, Path]] = []
+    try:
+        tables = []
+        for src in parts:
+            raw = target_dir / f"{src.year}_{_file_name(src, ds.id)}"
+            part, _ = download_part(_session(), src.url, raw, timeout=timeout, sha256=src.sha256, transfer=transfer)
+            downloaded.append((part, raw))
+            tables.append(read_publisher_file(part, src, ds, label=f"{src.url} (data year {src.year})"))
+        table = pa.concat_tables(tables, promote_options="permissive")
+        first = parts[0].url
+        normalised = normalise_table(table, ds, source=f"{first} and {len(parts) - 1} more part(s)")
+        pq.write_table(table, table_part)
+        for part, raw in downloaded:
+            commit(part, raw)
+        commit(table_part, out)
+    finally:
+        for part, _ in downloaded:
+            part.unlink(missing_ok=True)
+        table_part.unlink(missing_ok=True)
+    keep = {out.name} | {raw.name for _, raw in downloaded}
+    for old in target_dir.iterdir():
+        if old.is_file() and old.name not in keep and not old.name.endswith(".part"):
+            old.unlink(missing_ok=True)
+    notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
+    notes.append("parts: " + ", ".join(f"{s.year} {s.url}" for s in parts))
+    return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {len(parts)} files ({first}, ...)", None,
+                       None, out, first, table.num_rows, notes)
 
 
 def fetch(
@@ -344,7 +324,7 @@ def fetch(
     timeout: float = 60.0,
     force: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
-    progressbar: bool = False,
+    transfer: Callable[[str, int, int | None, str], None] | None = None,
 ) -> list[FetchResult]:
     """Download datasets into the cache; never raises for one dataset's failure.
 
@@ -352,15 +332,24 @@ def fetch(
     ``checksums`` override just the first address and its checksum (``--url ID=URL``). CNI is
     only fetched when the user gives its address this way. Each registry address is tried in
     turn; the result's ``detail`` names every failure.
+
+    ``progress(dataset_id, n, total)`` is called before each dataset and
+    ``transfer(dataset_id, done, total, unit)`` as its bytes (``unit`` "bytes") or, for ArcGIS
+    layers, rows ("rows") arrive; ``total`` is ``None`` when the server does not say.
+    Part files left by a killed fetch are removed first. With ``force`` the cached copy is
+    replaced only once the new download has passed every check.
     """
+    from neighbourhood_lens.data.transfer import sweep_orphans
+
     cache_dir = cache_dir or default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
+    sweep_orphans(cache_dir)
     ids = list(dataset_ids) if dataset_ids else list(DATASETS)
     overrides: dict[str, tuple[Source, ...]] = dict(sources or {})
     for ds_id, url in (urls or {}).items():
         ds = get_dataset(ds_id)
-        base = ds.sources[0] if ds.sources else Source(url, _guess_format(url, ds))
-        overrides[ds_id] = (replace(base, url=url, sha256=None, format=_guess_format(url, ds)),)
+        base = ds.sources[0] if ds.sources else Source(url, guess_format(url, ds))
+        overrides[ds_id] = (replace(base, url=url, sha256=None, format=guess_format(url, ds)),)
     for ds_id, sha in (checksums or {}).items():
         srcs = overrides.get(ds_id) or get_dataset(ds_id).sources
         overrides[ds_id] = (replace(srcs[0], sha256=sha), *srcs[1:])
@@ -372,31 +361,43 @@ def fetch(
             progress(ds_id, n, len(ids))
         srcs, user = dataset_sources(ds, overrides)
         if not srcs:
-            results.append(FetchResult(ds_id, "manual", _manual_detail(ds, cache_dir)))
+            results.append(FetchResult(ds_id, "manual", _manual_detail(ds, cache_dir), url=ds.landing_page))
             continue
         entry = manifest.get(ds_id, {})
-        if not force and entry.get("url") in {s.url for s in srcs} and Path(entry.get("table", "")).exists():
-            results.append(FetchResult(ds_id, "cached", "already in cache", Path(entry["file"]) if entry.get("file")
-                                       else None, entry.get("sha256"), Path(entry["table"]), entry["url"]))
+        table = cache_path(cache_dir, entry.get("table"))
+        stale = _table_readable(table) if table is not None and table.exists() else None
+        if not force and entry.get("url") in {s.url for s in srcs} and table is not None and table.exists() \
+                and stale is None:
+            results.append(FetchResult(ds_id, "cached", "already in cache", cache_path(cache_dir, entry.get("file")),
+                                       entry.get("sha256"), table, entry["url"], entry.get("rows")))
             continue
-        if force:
-            for old in (cache_dir / ds_id).glob("*") if (cache_dir / ds_id).is_dir() else []:
-                old.unlink()
         failures: list[str] = []
         result = None
-        for src in srcs:
+        if srcs[0].year is not None:  # one file per data year: every part is needed, none is a fallback
+            step = (lambda done, total, _id=ds_id: transfer(_id, done, total, "bytes")) if transfer else None
+            try:
+                result = fetch_parts(ds, srcs, cache_dir=cache_dir, timeout=timeout, transfer=step)
+            except (DataError, SourceUnavailableError) as exc:
+                failures.append(str(exc))
+        for src in srcs if result is None and srcs[0].year is None else ():
             expected = src.rows if user else ds.expected_rows
+            unit = "rows" if src.format.startswith("arcgis") or src.format == "nomis" else "bytes"
+            step = (lambda done, total, _id=ds_id, _u=unit: transfer(_id, done, total, _u)) if transfer else None
             try:
                 result = fetch_one(ds, src, cache_dir=cache_dir, timeout=timeout, expected_rows=expected,
-                                   progressbar=progressbar)
+                                   transfer=step)
                 break
             except (DataError, SourceUnavailableError) as exc:
                 failures.append(str(exc))
         if result is None:
             detail = failures[0] if len(failures) == 1 else " | ".join(
                 f"try {i}: {f}" for i, f in enumerate(failures, start=1))
-            results.append(FetchResult(ds_id, "failed", detail))
+            if force and table is not None and table.exists():
+                detail += " (the cached copy was kept)"
+            results.append(FetchResult(ds_id, "failed", detail, url=srcs[0].url))
             continue
+        if stale:
+            result.notes.append(f"the cached table was unreadable ({stale}), so it was downloaded again")
         if failures:
             result.notes.append(f"fell back to {result.url} after: {' | '.join(failures)}")
             result.detail += " (fallback address)"
@@ -411,9 +412,10 @@ def fetch(
 
             result.notes.append(CNI_CAVEAT + f"; fetched from {result.url} at the user's request")
         manifest[ds_id] = {
-            "url": result.url, "file": str(result.path) if result.path else None, "table": str(result.table),
+            "url": result.url, "file": _relative(cache_dir, result.path), "table": _relative(cache_dir, result.table),
             "sha256": result.sha256, "bytes": result.path.stat().st_size if result.path else None,
             "rows": result.rows, "format": next(s.format for s in srcs if s.url == result.url),
+            "parts": [s.url for s in srcs] if srcs[0].year is not None else None,
             "notes": result.notes, "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         _write_manifest(cache_dir, manifest)

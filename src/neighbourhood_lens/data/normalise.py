@@ -170,21 +170,85 @@ def _register(*ids: str) -> Callable[[Normaliser], Normaliser]:
 # -- Indices of Deprivation -------------------------------------------------------------
 @_register("imd2019_lsoa11", "imd2025_lsoa21", "imd2015_lsoa11")
 def _iod_file7(headers: Sequence[str]) -> dict[str, str]:
-    """IoD File 7 (2019, 2025) and the 2015 File 1: area columns plus IoD measures."""
-    return _mapping(headers, _geo_column, _iod_column)
+    """IoD File 7 (2019, 2025) and the 2015 File 1: area columns plus IoD measures (and, in the
+    2025 File 7, its sub-domain columns under the names of ``imd2025_lsoa21_subdomains``)."""
+    return _mapping(headers, _geo_column, _iod_column, _file7_subdomain)
 
 
-@_register("imd2010_lsoa01", "imd2007_lsoa01", "imd2004_lsoa01")
-def _iod_archive(headers: Sequence[str]) -> dict[str, str]:
-    """Archived IoD 2004-2010 tables on LSOA 2001 (``LSOA CODE``, ``IMD SCORE`` ...)."""
-    alias = _aliases({"lsoa code": "lsoa01_code", "lsoa": "lsoa01_code", "soa": "lsoa01_code"})
-    return _mapping(headers, _geo_column, alias, _iod_column)
+def _file7_subdomain(header: str) -> str | None:
+    return _subdomain_column(header) if re.search(r"sub.?domain", header, re.IGNORECASE) else None
 
 
-@_register("imd2019_lsoa11_indicators", "imd2019_lsoa11_subdomains", "imd2025_lsoa21_subdomains",
-           "imd2025_lsoa21_indicators")
+def _iod_archive(year: str) -> Normaliser:
+    """Archived IoD 2004-2010 tables on LSOA 2001 (``SOA``/``LSOA``/``LSOA CODE``, ``LA CODE``,
+    ``GOR CODE``, ``IMD SCORE``, ``RANK OF IMD ...``).
+
+    The local authority and Government Office Region columns carry the edition's own codes
+    (e.g. ``00AA`` in 2004), so they are named for the edition: ``lad04_code``, ``region04_code``.
+    """
+    yy = year[2:]
+    alias = _aliases({"lsoa code": "lsoa01_code", "lsoa": "lsoa01_code", "soa": "lsoa01_code",
+                      "la code": f"lad{yy}_code", "la name": f"lad{yy}_name",
+                      "gor code": f"region{yy}_code", "gor name": f"region{yy}_name"})
+
+    def normaliser(headers: Sequence[str]) -> dict[str, str]:
+        return _mapping(headers, _geo_column, alias, _iod_column)
+
+    normaliser.__doc__ = _iod_archive.__doc__
+    return normaliser
+
+
+for _year in ("2010", "2007", "2004"):
+    NORMALISERS[f"imd{_year}_lsoa01"] = _iod_archive(_year)
+
+#: Sub-domains (and the domains File 4 repeats beside them), in the mirror's column names.
+_SUBDOMAINS: tuple[tuple[str, str], ...] = (
+    (r"children and young people|children young people", "children_and_young_people"),
+    (r"adult skills", "adult_skills"),
+    (r"geographical barriers", "geographical_barriers"),
+    (r"wider barriers", "wider_barriers"),
+    (r"\bindoors\b", "indoors"),
+    (r"\boutdoors\b", "outdoors"),
+    (r"barriers to housing|housing and access|housing and services", "housing_and_access"),
+    (r"\beducation\b", "education"),
+    (r"\benvironment\b", "environment"),
+)
+
+
+def _subdomain_column(header: str) -> str | None:
+    """Recognise an IoD sub-domain (or domain) score, rank or decile column.
+
+    Only the measure word is needed, so headers cut short by a publisher's tool still map.
+
+    >>> _subdomain_column("Adult Skills Sub-domain Rank (where 1 is most deprived)")
+    'adult_skills_rank'
+    >>> _subdomain_column("Children and Young People Sub-domain Decile (where 1 is most deprived 10% of LSO")
+    'children_and_young_people_decile'
+    >>> _subdomain_column("Barriers to Housing and Services Rank (where 1 is most deprived)")
+    'housing_and_access_rank'
+    >>> _subdomain_column("Housing_and_Access_decile")
+    'housing_and_access_decile'
+    """
+    h = re.sub(r"[_\s]+", " ", header.strip().lower())
+    measure = "decile" if "decile" in h else "rank" if "rank" in h else "score" if "score" in h else None
+    if measure is None:
+        return None
+    for pattern, name in _SUBDOMAINS:
+        if re.search(pattern, h):
+            return f"{name}_{measure}"
+    return None
+
+
+@_register("imd2019_lsoa11_subdomains", "imd2025_lsoa21_subdomains")
+def _iod_subdomains(headers: Sequence[str]) -> dict[str, str]:
+    """IoD2019 File 4 and the IoD2025 File 7 sub-domain columns (``Adult Skills Sub-domain Rank
+    (where 1 is most deprived)``), or the mirror's (``Adult_skills_rank``)."""
+    return _mapping(headers, _geo_column, _subdomain_column)
+
+
+@_register("imd2019_lsoa11_indicators", "imd2025_lsoa21_indicators")
 def _iod_supplementary(headers: Sequence[str]) -> dict[str, str]:
-    """IoD indicator (File 8) and sub-domain files: area columns, then snake_case."""
+    """IoD indicator files (File 8): area columns, then snake_case."""
     return _mapping(headers, _geo_column)
 
 
@@ -270,8 +334,12 @@ def _census_household_deprivation(headers: Sequence[str], yy: str = "21") -> dic
 
     def rule(h: str) -> str | None:
         low = h.lower()
-        if low in ("total_households", "total: all households", "total") or "total: all households" in low:
+        if low in ("total_households", "total: all households", "total") or "total: all households" in low \
+                or low.startswith("all categories: classification of household deprivation"):  # Nomis API 2011
             return "households_total"
+        m = re.search(r"deprived in (\d) dimension", low)  # Nomis API labels: "deprived in 1 dimension"
+        if m:
+            return f"households_deprived_{m.group(1)}_dimensions"
         if "deprived" in low:
             for w, n in words.items():
                 if w in low:
@@ -328,7 +396,7 @@ def _census_overcrowding(headers: Sequence[str]) -> dict[str, str]:
     rating means fewer bedrooms than the household needs (overcrowded)."""
 
     def rule(h: str) -> str | None:
-        low = _strip_topic(h)
+        low = _strip_topic(h).rsplit(":", 1)[-1].strip()  # Nomis: "...: Occupancy rating of bedrooms: +1"
         m = re.match(r"([+-]?)(\d)\s*(or more|or less)?", low)
         if not m:
             return None

@@ -58,8 +58,9 @@ _ONS_FILE = (
 
 #: How a publisher's file is read: ``csv``, ``xlsx``, ``xls``, ``ods``, ``zip`` (a member named by
 #: ``Source.member``, itself any of these), ``arcgis`` (a paged FeatureServer layer, attributes
-#: only) and ``arcgis-geojson`` (paged, with geometry in WGS84).
-FORMATS = ("csv", "xlsx", "xls", "ods", "zip", "arcgis", "arcgis-geojson", "parquet")
+#: only), ``arcgis-geojson`` (paged, with geometry in WGS84) and ``nomis`` (a Nomis API ``.data.csv``
+#: query, paged with ``RecordOffset`` past the 25,000-row cap and pivoted to one row per area).
+FORMATS = ("csv", "xlsx", "xls", "ods", "zip", "arcgis", "arcgis-geojson", "parquet", "nomis")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class Source:
     rows : int or None
         Expected rows, for an address from a user's sources file (the registry's own
         addresses use :attr:`Dataset.expected_rows`).
+    year : int or None
+        The data year of one part of a dataset published as one file per year (DESNZ fuel
+        poverty): a sources file lists them under ``parts`` (see :mod:`.download`).
     """
 
     url: str
@@ -108,6 +112,7 @@ class Source:
     dedupe: bool = False
     out_fields: str = "*"
     rows: int | None = None
+    year: int | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -264,8 +269,8 @@ _ALL = [
         _MHCLG, OGL, "2025", "lsoa21", _LSOA21, ("lsoa21_code",), _IOD2025,
         # File 7 holds the six sub-domain score/rank/decile triples in columns 35-52.
         sources=(
-            _asset("media/691ded56d140bbbaa59a2a7d/" + _F7_2025, usecols="1,2,35-52"),
-            _asset("media/68ff5daabcb10f6bf9bef911/" + _F7_2025, usecols="1,2,35-52"),
+            _asset("media/691ded56d140bbbaa59a2a7d/" + _F7_2025, usecols="1,35-52"),
+            _asset("media/68ff5daabcb10f6bf9bef911/" + _F7_2025, usecols="1,35-52"),
         ),
         expected_rows=33755,
     ),
@@ -486,8 +491,10 @@ _OUTCOMES = [
         "census2011_household_deprivation_lsoa11", "Census 2011 households by deprivation dimensions (QS119EW)",
         _ONS, OGL, "2011", "lsoa11", _LSOA11, ("lsoa11_code", "households_total"),
         "https://www.nomisweb.co.uk/census/2011/qs119ew", england_only=False,
-        no_url_reason="no bulk file: Nomis API dataset NM_519_1 (geography TYPE298, c_deprived 0...5, "
-        "measures 20100), paged past the 25,000-row cap; " + _LANDING,
+        # no bulk file: the Nomis API (official-sources.md section 8), paged past its 25,000-row cap
+        sources=(Source("https://www.nomisweb.co.uk/api/v01/dataset/NM_519_1.data.csv?date=latest&geography=TYPE298"
+                        "&rural_urban=0&c_deprived=0...5&measures=20100", "nomis"),),
+        expected_rows=34753,
     ),
     Dataset(
         "census2021_disability_lsoa21", "Census 2021 disability under the Equality Act (TS038)",

@@ -55,6 +55,11 @@ def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Tab
     except ValueError as exc:
         raise SchemaError(f"{source}: {exc}") from None
     table = table.rename_columns([mapping[c] for c in table.column_names])
+    notes: list[str] = []
+    table = _drop_row_numbers(table, dataset, notes)
+    table = _coerce(table, dataset, source)
+    # The IoD 2004-2010 files publish ranks only: derive the deciles before checking for them.
+    table = _derive_deciles(table, dataset, notes)
     missing = [c for c in dataset.required if c not in table.column_names]
     if missing:
         raise SchemaError(
@@ -64,17 +69,30 @@ def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Tab
         )
     if table.num_rows == 0:
         raise DataError(f"{source}: the file has a header but no rows")
-    notes: list[str] = []
-    table = _coerce(table, dataset, source)
     if dataset.england_filter:
         table = _keep_england(table, dataset, notes)
-    table = _derive_deciles(table, dataset, notes)
     _check_codes(table, dataset, source)
     _check_unique(table, dataset, source)
     if notes:
         meta = dict(table.schema.metadata or {})
         meta.update({f"nlens_note_{i}".encode(): n.encode() for i, n in enumerate(notes)})
         table = table.replace_schema_metadata(meta)
+    return table
+
+
+#: Row numbers the ONS portal adds to its downloads (hub CSVs carry ``ObjectId``; FeatureServer
+#: pages carry the object-id field, which :mod:`.arcgis` drops). They number rows, not areas.
+_ROW_NUMBERS = ("objectid", "fid", "object_id")
+
+
+def _drop_row_numbers(table: pa.Table, dataset: Dataset, notes: list[str]) -> pa.Table:
+    """Drop the portal's row-number column from an ONS lookup or boundary download (noted)."""
+    if not dataset.id.startswith(("lookup_", "boundaries_", "ruc")):
+        return table
+    found = [c for c in table.column_names if c in _ROW_NUMBERS]
+    if found:
+        notes.append(f"dropped the portal's row-number column(s) {', '.join(found)}")
+        table = table.drop_columns(found)
     return table
 
 
