@@ -34,6 +34,7 @@ from neighbourhood_lens import __version__
 from neighbourhood_lens.outputs.profiles import CODE_PATTERN, UnknownAreaError, area_profile, load_store
 
 from ..errors import DataError, NeighbourhoodLensError
+from ._areas import MAX_CUSTOM_BODY_BYTES, MAX_CUSTOM_LSOAS, add_routes
 from ._funding import FundingUpload, UploadTooLargeError
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
@@ -102,7 +103,6 @@ def create_app(
     from contextlib import asynccontextmanager
 
     from ..warehouse import connect, resolve_db_path
-    from ._areas import add_routes
     from ._geo import GeoCache
     from ._jobs import JobTimeoutError, PoolBusyError, UploadPool
     from ._layers import MapValues
@@ -135,7 +135,6 @@ def create_app(
     templates = Jinja2Templates(directory=str(web / "templates"))
     templates.env.globals.update(version=__version__)
 
-    app.add_middleware(_CacheHeaders, img_src=_origin(basemap))
 
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith("/api")
@@ -192,14 +191,19 @@ def create_app(
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        response = error(request, 500, "internal error; the server log has the details")
-        response.headers["cache-control"] = "no-store"  # this handler runs outside the _CacheHeaders middleware
-        return response
+        return error(request, 500, "internal error; the server log has the details")
 
     @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs_page(request: Request) -> Response:
         """Swagger UI served from the package (vendored swagger-ui-dist), so it works offline."""
         return templates.TemplateResponse(request, "docs.html", {})
+
+    favicon = (web / "static" / "favicon.ico").read_bytes()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon_ico() -> Response:
+        """The site icon (browsers ask for it on every first load)."""
+        return Response(favicon, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"})
 
     # ---- JSON API -------------------------------------------------------------------------------
     @app.get("/api/health", tags=["api"])
@@ -333,39 +337,48 @@ def create_app(
             "limit_mb": app.state.max_upload_bytes / 1e6, "result": result, "errors": errors,
             "filename": _base_name(file.filename) or "upload"}, status_code=status)
 
-    async def refuse(scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
-        message = (f"the upload ({size}) is over the upload limit of {app.state.max_upload_bytes / 1e6:.1f} MB; "
-                   "split the file or filter it to the grants you need")
-        response = error(Request(scope), 413, message)
-        response.headers["cache-control"] = "no-store"  # outside the _CacheHeaders middleware
-        await response(scope, receive, send)
+    def body_limit(path: str) -> int | None:
+        if path in _UPLOAD_PATHS:
+            return app.state.max_upload_bytes + _MULTIPART_SLACK
+        return MAX_CUSTOM_BODY_BYTES.get(path)
 
-    app.add_middleware(_UploadLimit, limit=lambda: app.state.max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
+    async def refuse(scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
+        if scope["path"] in _UPLOAD_PATHS:
+            message = (f"the upload ({size}) is over the upload limit of {app.state.max_upload_bytes / 1e6:.1f} MB; "
+                       "split the file or filter it to the grants you need")
+        else:
+            message = (f"the request ({size}) is over the limit of {MAX_CUSTOM_BODY_BYTES[scope['path']] / 1e6:.1f} "
+                       f"MB for {scope['path']}; a custom area has at most {MAX_CUSTOM_LSOAS:,} LSOA codes "
+                       "(about 70 kB)")
+        await error(Request(scope), 413, message)(scope, receive, send)
+
+    app.add_middleware(_UploadLimit, limit=body_limit, refuse=refuse)
+    # Outermost, around Starlette's error middleware too: every response (413, 404, 422 and 500
+    # included) gets the security and cache headers.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: _CacheHeaders(build_stack(), img_src=_origin(basemap))  # type: ignore[method-assign]
     return app
 
 
 class _UploadLimit:
-    """Pure ASGI middleware: refuse an upload body over ``limit`` bytes while it streams in.
+    """Pure ASGI middleware: refuse a POST body over its path's limit while it streams in.
 
-    A declared ``Content-Length`` over the limit is refused before any byte is read; otherwise
-    the body is read chunk by chunk (at most ``limit`` bytes held) and refused as soon as it
-    passes the limit, so an oversized upload is neither parsed nor spooled to disk.
+    ``limit(path)`` gives the limit in bytes of a path (None: no limit here). A declared
+    ``Content-Length`` over the limit is refused before any byte is read; otherwise the body is
+    read chunk by chunk (at most the limit held) and refused as soon as it passes the limit, so an
+    oversized body is neither parsed nor spooled to disk.
     """
 
-    def __init__(self, app: Any, *, limit: int | Any, refuse: Any) -> None:
-        self.app, self._limit, self.refuse = app, limit, refuse
-
-    @property
-    def limit(self) -> int:
-        """The limit in bytes (``limit`` may be a number or a function giving it)."""
-        return int(self._limit() if callable(self._limit) else self._limit)
+    def __init__(self, app: Any, *, limit: Any, refuse: Any) -> None:
+        self.app, self.limit, self.refuse = app, limit, refuse
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _UPLOAD_PATHS:
+        limit = self.limit(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if limit is None:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
+        if declared.isdigit() and int(declared) > limit:
             await self.refuse(scope, receive, send, f"{int(declared) / 1e6:.1f} MB")
             return
         chunks, size, more = [], 0, True
@@ -376,8 +389,8 @@ class _UploadLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > self.limit:
-                await self.refuse(scope, receive, send, f"over {self.limit / 1e6:.1f} MB")
+            if size > limit:
+                await self.refuse(scope, receive, send, f"over {limit / 1e6:.1f} MB")
                 return
         body = b"".join(chunks)
         sent = False
