@@ -43,7 +43,7 @@ PAGES = {"LAD E08000021 (Newcastle)": "E08000021", "region E12000001 (North East
          "LSOA E01008288 (2011 and 2021)": "E01008288"}
 #: (label, URL query of the starting view, select id, value) for the layer switches.
 SWITCHES = [(f"national: edition {y}", "", "edition", str(y)) for y in (2019, 2015, 2010, 2007, 2004)] + [
-    ("national: CNI 2019 (edition 2019)", "", "show", "cni"),
+    ("national: Community Needs Index", "", "show", "cni"),
     ("national: left behind 2019 wards", "", "show", "lb2019"),
     ("national: left behind 2023 LSOAs", "", "show", "lb2023"),
     ("wards (z10): edition 2015", "?z=10&lat=54.97&lon=-1.61", "edition", "2015"),

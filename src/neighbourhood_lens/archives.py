@@ -58,10 +58,11 @@ def check_zip(data: bytes, *, name: str, max_unpacked: int = MAX_UNPACKED_BYTES,
     ...     z.writestr("a.xml", " " * 10_000)
     >>> check_zip(buf.getvalue(), name="a.xlsx")
     10000
-    >>> check_zip(buf.getvalue(), name="a.xlsx", max_unpacked=5_000)
-    Traceback (most recent call last):
-    ...
-    neighbourhood_lens.errors.DataError: a.xlsx: the archive unpacks to 10,000 bytes (its directory says); at most 5,000 are accepted. Save the workbook again without unused sheets, images or blank rows, or upload it as CSV
+    >>> try:
+    ...     check_zip(buf.getvalue(), name="a.xlsx", max_unpacked=5_000)
+    ... except DataError as exc:
+    ...     print(str(exc)[:73])
+    a.xlsx: the archive unpacks to 10,000 bytes (its directory says); at most
     """
     advice = ("Save the workbook again without unused sheets, images or blank rows, or upload it as CSV")
     try:

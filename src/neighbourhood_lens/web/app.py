@@ -87,6 +87,7 @@ def create_app(
     upload_queue: int = 4,
     upload_timeout: float = 120.0,
     geometry_cache: bool = True,
+    warm: bool = True,
 ) -> FastAPI:
     """Build the web app on the warehouse at ``db_path`` (opened read-only).
 
@@ -97,8 +98,15 @@ def create_app(
     Uploads are analysed by ``upload_workers`` worker processes (:mod:`._jobs`) with room for
     ``upload_queue`` waiting jobs (more get HTTP 503 with ``Retry-After``) and a limit of
     ``upload_timeout`` seconds per job; the workers start with the server (lifespan) or with
-    the first upload. With ``geometry_cache`` the dissolved map layers are kept in the user
-    cache directory (``NLENS_CACHE_DIR`` overrides it) between runs.
+    the first upload.
+
+    When the warehouse holds a current web cache (:mod:`.cache`: every map layer and every
+    level's trajectories, written by ``nlens serve`` on its first start after a build), it is
+    loaded and the server is ready as soon as it is in memory. Otherwise the layers are built in
+    a background thread; with ``geometry_cache`` the dissolved ones are kept in the user cache
+    directory (``NLENS_CACHE_DIR`` overrides it) between runs, and with ``warm`` the
+    trajectories of every level are computed in the background too. ``/api/health`` says
+    ``"ready": true`` once the first page of any kind is answered from memory.
     """
     from contextlib import asynccontextmanager
 
@@ -106,6 +114,7 @@ def create_app(
     from ._geo import GeoCache
     from ._jobs import JobTimeoutError, PoolBusyError, UploadPool
     from ._layers import MapValues
+    from .cache import TRAJECTORY_LEVELS, Trajectories, load_web_cache
 
     pool = UploadPool(resolve_db_path(db_path), workers=upload_workers, queue=upload_queue,
                       timeout=upload_timeout)
@@ -118,7 +127,33 @@ def create_app(
 
     con = connect(db_path, read_only=True)
     store = load_store(con)
-    geo = GeoCache(con.cursor(), store, cache_key=_warehouse_key(resolve_db_path(db_path)) if geometry_cache else None)
+    cache = load_web_cache(con)
+    geo = GeoCache(con.cursor(), store, layers=cache.layers if cache else None,
+                   cache_key=_warehouse_key(resolve_db_path(db_path)) if geometry_cache else None)
+    trajectories = Trajectories(con, cache.trajectories if cache else None)
+    values = MapValues(con.cursor(), store, geo, trajectories)
+    warmed = threading.Event()
+
+    def warm_up() -> None:
+        """Everything a first page needs, in memory: geometry, trajectories, the common map values."""
+        try:
+            geo.wait(None)
+            if warm:
+                for level in TRAJECTORY_LEVELS:
+                    trajectories.frame(level)
+                for year in (2025, 2019, 2015, 2010, 2007, 2004):
+                    lsoa_layer = "lsoa21" if year == 2025 else "lsoa11" if year >= 2015 else "lsoa01"
+                    family = ("lad24", "ward24") if year == 2025 else ("lad19", "ward17")
+                    for layer in (*family, lsoa_layer):
+                        values.geometry(layer)
+                        values.values(layer, f"imd{year}:imd")
+                geo.labels()
+        except Exception:  # a failure shows on the request that needs the piece
+            log.exception("warming the web app failed")
+        finally:
+            warmed.set()
+
+    threading.Thread(target=warm_up, daemon=True, name="nlens-web-warm").start()
     left_behind = _left_behind_tables(con)
     areas = store.areas.assign(key=store.areas["name"].str.lower())
     areas = areas[areas["code"].str.startswith("E")]
@@ -128,6 +163,7 @@ def create_app(
                   description="Deprivation, community need and left-behind neighbourhoods in England.",
                   docs_url=None, openapi_url="/api/openapi.json", redoc_url=None, lifespan=lifespan)
     app.state.store, app.state.geo, app.state.con, app.state.pool = store, geo, con, pool
+    app.state.ready, app.state.web_cache = warmed, cache
     app.state.max_upload_bytes = max_upload_bytes  # read on every upload, so it can be changed
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     web = resources.files("neighbourhood_lens.web")
@@ -209,7 +245,8 @@ def create_app(
     @app.get("/api/health", tags=["api"])
     def health() -> dict[str, Any]:
         """Liveness and what is loaded."""
-        return {"status": "ok", "version": __version__,
+        return {"status": "ok", "version": __version__, "ready": warmed.is_set(),
+                "web_cache": "warehouse" if cache else "built in memory",
                 "areas": {k: len(v) for k, v in store.frames.items()},
                 "geometry_ready": geo.wait(0)}
 
@@ -267,7 +304,7 @@ def create_app(
         result = await pool.run(upload, index)
         return JSONResponse(result.as_dict(), status_code=200 if result.ok else 400)
 
-    add_routes(app, store=store, geo=geo, values=MapValues(con.cursor(), store, geo), templates=templates,
+    add_routes(app, store=store, geo=geo, values=values, templates=templates,
                parse_bbox=_parse_bbox)
 
     # ---- pages ----------------------------------------------------------------------------------
@@ -275,21 +312,11 @@ def create_app(
     def map_page(request: Request) -> Response:
         return templates.TemplateResponse(request, "map.html", {"basemap": basemap})
 
-    trajectories: dict[str, pd.DataFrame] = {}
-    lock = threading.Lock()
-
     def trajectory_svg_for(level: str, code: str) -> str:
-        """The 2004-2025 trajectory chart, computed per level on first use (about 1.5 s) and cached."""
-        try:
-            from neighbourhood_lens.deprivation.trajectories import trajectories as all_trajectories
-            from neighbourhood_lens.outputs.report import trajectory_svg
-        except ImportError:
-            return ""
-        with lock:
-            if level not in trajectories:
-                trajectories[level] = all_trajectories(con.cursor(), by=level)
-        frame = trajectories[level]
-        return trajectory_svg(frame[frame["code"] == code].sort_values("edition"))
+        """The 2004-2025 trajectory chart (trajectories from the web cache, else computed per level once)."""
+        from neighbourhood_lens.outputs.report import trajectory_svg
+
+        return trajectory_svg(trajectories.of(level, code))
 
     @app.get("/area/{code}", response_class=HTMLResponse, include_in_schema=False)
     def area_page(request: Request, code: Annotated[str, PathParam(pattern=_CODE)]) -> Response:
