@@ -96,6 +96,7 @@ def measure(base: str) -> list[tuple[str, float]]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(120_000)
+        page.goto(base + "/api/health")  # starts the browser's renderer; warms nothing on the server
         for label, code in PAGES.items():
             t0 = time.perf_counter()
             page.goto(f"{base}/area/{code}", wait_until="load")

@@ -148,12 +148,13 @@ def create_app(
                         values.geometry(layer)
                         values.values(layer, f"imd{year}:imd")
                 geo.labels()
+                for name in ("area.html", "map.html", "left_behind.html", "custom.html", "funding.html", "error.html"):
+                    templates.get_template(name)  # compiled once, before the first page asks
         except Exception:  # a failure shows on the request that needs the piece
             log.exception("warming the web app failed")
         finally:
             warmed.set()
 
-    threading.Thread(target=warm_up, daemon=True, name="nlens-web-warm").start()
     left_behind = _left_behind_tables(con)
     areas = store.areas.assign(key=store.areas["name"].str.lower())
     areas = areas[areas["code"].str.startswith("E")]
@@ -170,6 +171,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     templates = Jinja2Templates(directory=str(web / "templates"))
     templates.env.globals.update(version=__version__)
+    threading.Thread(target=warm_up, daemon=True, name="nlens-web-warm").start()
 
 
     def wants_html(request: Request) -> bool:
