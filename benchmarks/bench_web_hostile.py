@@ -104,7 +104,9 @@ def bomb(*, one_cell: bool) -> bytes:
             else:
                 tail = b"</sheetData>" + tail
                 filler = b" " * (1 << 20)
-            with dst.open(zipfile.ZipInfo(item.filename, date_time=item.date_time), "w", force_zip64=True) as f:
+            info = zipfile.ZipInfo(item.filename, date_time=item.date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(info, "w", force_zip64=True) as f:
                 f.write(head)
                 for _ in range(GB >> 20):
                     f.write(filler)

@@ -269,3 +269,17 @@ def test_custom_area_json_is_validated_off_the_loop_with_the_usual_messages(clie
     assert r.status_code == 422 and "at most 5000 items" in r.json()["detail"]
     schema = client.get("/api/openapi.json").json()["paths"]["/api/custom-area"]["post"]["requestBody"]
     assert "codes" in schema["content"]["application/json"]["schema"]["properties"]
+
+
+@pytest.mark.parametrize("level", ["lsoa21", "lsoa11", "ward17", "lad24"])
+def test_area_summaries_at_once_equal_the_one_by_one_summaries(client, level):
+    from neighbourhood_lens.outputs.profiles import _summaries, _summary
+
+    store = client.app.state.store
+    frame = store.frames[level]
+    codes = frame.index[:: max(1, len(frame) // 300)].tolist()  # ~300 areas across the country
+    if "cni_decile" in frame.columns:
+        codes += frame.index[frame["cni_decile"].isna()][:5].tolist()  # missing values become None
+    assert _summaries(store, level, codes) == [_summary(store, level, c) for c in codes]
+    with pytest.raises(KeyError):
+        _summaries(store, level, ["E99999999"])

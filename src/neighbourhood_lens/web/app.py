@@ -379,7 +379,9 @@ def create_app(
             message = (f"the request ({size}) is over the limit of {MAX_CUSTOM_BODY_BYTES[scope['path']] / 1e6:.1f} "
                        f"MB for {scope['path']}; a custom area has at most {MAX_CUSTOM_LSOAS:,} LSOA codes "
                        "(about 70 kB)")
-        await error(Request(scope), 413, message)(scope, receive, send)
+        response = error(Request(scope), 413, message)
+        response.headers["connection"] = "close"  # the server then drops the rest of the body unread
+        await response(scope, receive, send)
 
     app.add_middleware(_UploadLimit, limit=body_limit, refuse=refuse)
     # Outermost, around Starlette's error middleware too: every response (413, 404, 422 and 500
