@@ -437,10 +437,14 @@ def custom_area_profile(store: ProfileStore, codes: list[str] | pd.Series, *, na
     if bad:
         raise DataError(f"{len(bad)} code(s) are not English LSOA codes (E01 and 8 digits): "
                         f"{', '.join(bad[:5])}; list one LSOA code per line")
-    level = next((lv for lv in ("lsoa21", "lsoa11") if wanted.isin(store.frames[lv].index).all()), None)
+
+    def known(lv: str) -> np.ndarray:  # hash lookup (Index.isin on Arrow strings converts each value: slow)
+        return store.frames[lv].index.get_indexer(wanted) >= 0
+
+    level = next((lv for lv in ("lsoa21", "lsoa11") if known(lv).all()), None)
     if level is None:
-        missing21 = wanted[~wanted.isin(store.frames["lsoa21"].index)]
-        missing11 = wanted[~wanted.isin(store.frames["lsoa11"].index)]
+        missing21 = wanted[~known("lsoa21")]
+        missing11 = wanted[~known("lsoa11")]
         raise UnknownAreaError(
             f"the codes are not all LSOAs of one vintage: {len(missing21)} are not 2021 LSOAs "
             f"({', '.join(missing21[:5])}) and {len(missing11)} are not 2011 LSOAs ({', '.join(missing11[:5])}); "
