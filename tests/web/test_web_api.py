@@ -261,6 +261,10 @@ def test_custom_area_json_is_validated_off_the_loop_with_the_usual_messages(clie
                         "(SELECT min(ward24_code) FROM hierarchy_lsoa21)").df()["lsoa21_code"].tolist()
     r = client.post("/api/custom-area", json={"name": "One ward", "codes": codes})
     assert r.status_code == 200 and r.json()["n_lsoas"] == len(codes) and r.json()["bbox"]
+    assert r.headers["content-encoding"] == "gzip" and r.headers["x-frame-options"] == "DENY"  # gzipped off the loop
+    plain = client.post("/api/custom-area", json={"name": "One ward", "codes": codes},
+                        headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == r.json()
     r = client.post("/api/custom-area", json={"codes": ["E01000001"], "colour": "red"})
     assert r.status_code == 422 and "colour: Extra inputs are not permitted" in r.json()["detail"]
     r = client.post("/api/custom-area", content=b'{"codes": [', headers={"content-type": "application/json"})

@@ -245,8 +245,8 @@ def create_app(
 
     # ---- JSON API -------------------------------------------------------------------------------
     @app.get("/api/health", tags=["api"])
-    def health() -> dict[str, Any]:
-        """Liveness and what is loaded."""
+    async def health() -> dict[str, Any]:
+        """Liveness and what is loaded (answered on the event loop itself: no thread hop, never blocks)."""
         return {"status": "ok", "version": __version__, "ready": warmed.is_set(),
                 "web_cache": "warehouse" if cache else "built in memory",
                 "areas": {k: len(v) for k, v in store.frames.items()},
