@@ -237,6 +237,8 @@ def test_no_page_is_wider_than_a_phone(phone, server, url):
     for chart in phone.locator("article svg[role=img]").all():  # the trajectory chart scales, never clipped
         box = chart.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1 and box["height"] > 100
+        last = chart.locator("text", has_text="2025").bounding_box()  # the last year is drawn inside the chart
+        assert last["x"] + last["width"] <= box["x"] + box["width"] + 1
 
 
 def test_phone_screenshots_of_a_profile_the_left_behind_list_and_a_search(phone, server):
