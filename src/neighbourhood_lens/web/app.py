@@ -173,7 +173,6 @@ def create_app(
     templates.env.globals.update(version=__version__)
     threading.Thread(target=warm_up, daemon=True, name="nlens-web-warm").start()
 
-
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith("/api")
 
