@@ -56,5 +56,5 @@ def test_a_directory_that_understates_the_size_does_not_get_past_the_read():
 
 
 def test_not_a_zip_is_a_clear_error():
-    with pytest.raises(DataError, match="not.xlsx: not a readable zip archive"):
+    with pytest.raises(DataError, match="not.xlsx: not a readable .xlsx workbook or zip archive"):
         check_zip(b"PK but not really", name="not.xlsx")

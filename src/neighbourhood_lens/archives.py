@@ -68,7 +68,7 @@ def check_zip(data: bytes, *, name: str, max_unpacked: int = MAX_UNPACKED_BYTES,
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
-        raise DataError(f"{name}: not a readable zip archive (an .xlsx workbook is one): {str(exc)[:120]}") from None
+        raise DataError(f"{name}: not a readable .xlsx workbook or zip archive: {str(exc)[:120]}") from None
     with archive:
         members = archive.infolist()
         if len(members) > max_members:
