@@ -57,7 +57,7 @@ def main() -> None:
         port = s.getsockname()[1]
     nlens = Path(sys.executable).with_name("nlens")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(nlens), "serve", "--db", str(args.db), "--port", str(port)],
+    proc = subprocess.Popen([str(nlens), "serve", "--db", str(args.db), "--port", str(port), "--no-web-cache"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -12,7 +12,8 @@ process and of its upload workers before and after. The cases are those of issue
 * ``5 x csv_2000_rows (concurrent)``: five ordinary SYNTHETIC 360Giving files of 2,000 rows
   each, posted at the same time (each row gives that upload's status and time).
 
-Run: ``.venv/bin/python benchmarks/bench_web_uploads.py --db nlens.duckdb``
+Run: ``.venv/bin/python benchmarks/bench_web_uploads.py --db nlens.duckdb`` (the server runs with
+``--no-web-cache``, so the warehouse is never written)
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     nlens = Path(sys.executable).with_name("nlens")
-    proc = subprocess.Popen([str(nlens), "serve", "--db", str(db), "--port", str(port), *extra],
+    proc = subprocess.Popen([str(nlens), "serve", "--db", str(db), "--port", str(port), "--no-web-cache", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(1200):

@@ -47,7 +47,7 @@ def shared_app(warehouse_path: Path, tmp_dir: Path):
     if "app" not in _SHARED:
         from neighbourhood_lens.web.app import create_app
 
-        app = create_app(demo_warehouse(warehouse_path, tmp_dir / "demo.duckdb"), geometry_cache=False)
+        app = create_app(demo_warehouse(warehouse_path, tmp_dir / "demo.duckdb"), geometry_cache=False, warm=False)
         app.state.geo.wait(900)
         _SHARED["app"] = app
     return _SHARED["app"]

@@ -152,7 +152,7 @@ def test_upload_limit_stops_reading_a_stream_once_it_is_passed():
     async def inner(scope, receive, send):
         reached.append(scope["path"])
 
-    mw = _UploadLimit(inner, limit=10_000, refuse=refuse)
+    mw = _UploadLimit(inner, limit=lambda path: 10_000 if path == "/api/funding/upload" else None, refuse=refuse)
     scope = {"type": "http", "method": "POST", "path": "/api/funding/upload", "headers": []}
     asyncio.run(mw(scope, endless, None))
     assert len(reads) == 11 and refused and not reached  # 11 kB read, then refused; the app never ran
@@ -213,3 +213,77 @@ def test_serve_binds_localhost_by_default():
     from neighbourhood_lens.cli.web import serve
 
     assert inspect.signature(inspect.unwrap(serve)).parameters["host"].default == "127.0.0.1"
+
+
+SECURITY = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
+
+
+def test_security_headers_are_on_every_response_errors_included(client, monkeypatch):
+    from neighbourhood_lens.web import app as web_app
+
+    ok = client.get("/api/health")
+    not_found = client.get("/no/such/page")
+    invalid = client.get("/api/areas/not-a-code")
+    too_large = client.post("/api/custom-area", content=b"{}", headers={"content-length": "5000000"})
+    monkeypatch.setattr(web_app, "area_profile", lambda *a, **k: 1 / 0)
+    crash = client.get("/area/E08000024")
+    statuses = [r.status_code for r in (ok, not_found, invalid, too_large, crash)]
+    assert statuses == [200, 404, 422, 413, 500]
+    for r in (ok, not_found, invalid, too_large, crash):
+        missing = [h for h in SECURITY if h not in r.headers]
+        assert not missing, (r.status_code, missing)
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    for r in (not_found, invalid, too_large, crash):
+        assert r.headers["cache-control"] == "no-store", r.status_code
+
+
+def test_favicon_is_served(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon" and r.content[:4] == b"\0\0\1\0"
+    assert client.get("/static/favicon.svg").status_code == 200
+    assert 'rel="icon" href="/favicon.ico"' in client.get("/").text
+
+
+def test_custom_area_bodies_are_size_limited_before_parsing(client):
+    from neighbourhood_lens.web._areas import MAX_CUSTOM_BODY_BYTES
+
+    big = b'{"codes": ["' + b"E01000001" * (MAX_CUSTOM_BODY_BYTES["/api/custom-area"] // 9) + b'"]}'
+    r = client.post("/api/custom-area", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "over the limit of 1.0 MB for /api/custom-area" in r.json()["detail"]
+    assert "at most 5,000 LSOA codes" in r.json()["detail"]
+    r = client.post("/custom", files={"file": ("codes.csv", b"E01000001\n" * 150_000, "text/csv")})
+    assert r.status_code == 413 and "for /custom" in r.text and "<html" in r.text.lower()
+
+
+def test_custom_area_json_is_validated_off_the_loop_with_the_usual_messages(client, con):
+    codes = con.execute("SELECT lsoa21_code FROM hierarchy_lsoa21 WHERE ward24_code = "
+                        "(SELECT min(ward24_code) FROM hierarchy_lsoa21)").df()["lsoa21_code"].tolist()
+    r = client.post("/api/custom-area", json={"name": "One ward", "codes": codes})
+    assert r.status_code == 200 and r.json()["n_lsoas"] == len(codes) and r.json()["bbox"]
+    assert r.headers["content-encoding"] == "gzip" and r.headers["x-frame-options"] == "DENY"  # gzipped off the loop
+    plain = client.post("/api/custom-area", json={"name": "One ward", "codes": codes},
+                        headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == r.json()
+    r = client.post("/api/custom-area", json={"codes": ["E01000001"], "colour": "red"})
+    assert r.status_code == 422 and "colour: Extra inputs are not permitted" in r.json()["detail"]
+    r = client.post("/api/custom-area", content=b'{"codes": [', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "invalid request" in r.json()["detail"]
+    r = client.post("/api/custom-area", json={"codes": ["E01000001"] * 5001})
+    assert r.status_code == 422 and "at most 5000 items" in r.json()["detail"]
+    schema = client.get("/api/openapi.json").json()["paths"]["/api/custom-area"]["post"]["requestBody"]
+    assert "codes" in schema["content"]["application/json"]["schema"]["properties"]
+
+
+@pytest.mark.parametrize("level", ["lsoa21", "lsoa11", "ward17", "lad24"])
+def test_area_summaries_at_once_equal_the_one_by_one_summaries(client, level):
+    from neighbourhood_lens.outputs.profiles import _summaries, _summary
+
+    store = client.app.state.store
+    frame = store.frames[level]
+    codes = frame.index[:: max(1, len(frame) // 300)].tolist()  # ~300 areas across the country
+    if "cni_decile" in frame.columns:
+        codes += frame.index[frame["cni_decile"].isna()][:5].tolist()  # missing values become None
+    assert _summaries(store, level, codes) == [_summary(store, level, c) for c in codes]
+    with pytest.raises(KeyError):
+        _summaries(store, level, ["E99999999"])

@@ -208,3 +208,67 @@ def test_upload_a_sample_file_shows_the_reach_dashboard(desktop, server, tmp_pat
     assert "SYNTHETIC" in frame.locator("body").inner_text()
     assert frame.locator("svg, img").count() >= 3  # decile chart, concentration curve, map
     page.screenshot(path=str(ARTIFACTS / "funding_reach.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def phone(browser):
+    """A page on the phone screen (390x844) only."""
+    context = browser.new_context(viewport=SCREENS["phone"], device_scale_factor=1)
+    context.set_default_timeout(WAIT)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+#: Every kind of page: the map, a profile of each area type, both left-behind lists, custom, funding, docs.
+PHONE_PAGES = ["/", "/area/E08000021", "/area/E12000001", "/area/E02001734", "/area/E05011437", "/area/E05001089",
+               "/area/E01008288", "/area/E01035622", "/left-behind?vintage=2019", "/left-behind?vintage=2023",
+               "/custom", "/funding", "/api/docs"]
+
+
+@pytest.mark.parametrize("url", PHONE_PAGES)
+def test_no_page_is_wider_than_a_phone(phone, server, url):
+    phone.goto(server + url)
+    if url == "/":
+        wait_map(phone, "imd2025:imd")
+    if url == "/api/docs":
+        phone.wait_for_selector(".swagger-ui .info .title")
+    fits(phone)
+    for chart in phone.locator("article svg[role=img]").all():  # the trajectory chart scales, never clipped
+        box = chart.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1 and box["height"] > 100
+        last = chart.locator("text", has_text="2025").bounding_box()  # the last year is drawn inside the chart
+        assert last["x"] + last["width"] <= box["x"] + box["width"] + 1
+
+
+def test_phone_screenshots_of_a_profile_the_left_behind_list_and_a_search(phone, server):
+    """Screenshots for docs/screenshots/ (copied from test-artifacts/ by hand when the layout changes)."""
+    phone.goto(server + "/area/E05001089")
+    chart = phone.locator("article svg[role=img]")
+    chart.scroll_into_view_if_needed()
+    assert chart.bounding_box()["width"] <= 390 and chart.locator("text", has_text="2025").count() == 1
+    phone.screenshot(path=str(ARTIFACTS / "phone_profile_chart.png"))
+    phone.goto(server + "/left-behind?vintage=2019")
+    fits(phone)
+    phone.screenshot(path=str(ARTIFACTS / "phone_left_behind.png"))
+    phone.goto(server + "/")
+    wait_map(phone, "imd2025:imd")
+    phone.fill("#search", "Jaywick")
+    first = phone.locator("#search-results li a").first
+    first.wait_for()
+    box = first.bounding_box()
+    on_top = phone.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('#search-results') !== null",
+                            [box["x"] + 12, box["y"] + box["height"] / 2])
+    assert on_top, "the map's controls cover the first search result"
+    phone.screenshot(path=str(ARTIFACTS / "phone_search.png"))
+
+
+def test_the_desktop_map_page_fits_the_window(browser, server):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(server + "/")
+    wait_map(page, "imd2025:imd")
+    assert page.evaluate("document.documentElement.scrollHeight") <= 900
+    assert page.locator("footer.source").bounding_box()["y"] + page.locator("footer.source").bounding_box()[
+        "height"] <= 900 + 1
+    context.close()

@@ -62,6 +62,41 @@ def test_xlsx_rows_are_read_only_as_wide_as_the_header():
     assert len(got.grants) == 1 and got.grants["geo_code"].iloc[0] == "E01000001"
 
 
+def _depth(doc) -> int:
+    if isinstance(doc, dict | list):
+        return 1 + max([_depth(v) for v in (doc.values() if isinstance(doc, dict) else doc)], default=0)
+    return 0
+
+
+@pytest.mark.parametrize("text", [
+    r'["\\", "[[["]',              # an escaped backslash ends before the closing quote
+    r'{"a": "\\\"["}',            # backslash, then an escaped quote: the string goes on
+    r'["\\\\", "]]]", [[]]]',    # two escaped backslashes, then closing brackets inside a string
+    r'[["\\"], "x{"]',
+    r'["a\"[[[", 1]',
+])
+def test_json_depth_counts_brackets_outside_strings_only(text):
+    import json
+
+    assert json_depth(text.encode()) == _depth(json.loads(text))
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_its_sheet_is_read():
+    import zipfile
+
+    book = io.BytesIO(_xlsx(HEADER))
+    out = io.BytesIO()
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * 80_000_000)
+            dst.writestr(item, data)
+    assert len(out.getvalue()) < 1_000_000
+    with pytest.raises(DataError, match=r"bomb.xlsx: the archive unpacks to 80,0\d\d,\d\d\d bytes"):
+        read_grants(out.getvalue(), filename="bomb.xlsx")
+
+
 def test_deeply_nested_json_is_refused_not_a_crash():
     assert json_depth(b'{"grants": [{"beneficiaryLocation": [{"geoCode": "[[[["}]}]}') == 5
     with pytest.raises(DataError, match="JSON nested 100,001 levels deep; a 360Giving package needs at most 32"):

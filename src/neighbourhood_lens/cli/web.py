@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import DbOption, console, handle_errors
+from ._common import DbOption, console, err_console, handle_errors, note
 
 
 @handle_errors
@@ -19,6 +21,9 @@ def serve(
         envvar="NLENS_BASEMAP_URL", help="Optional XYZ tile URL template drawn under the map (none by default).",
     )] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.1, help="Upload size limit for grants files, MB.")] = 10.0,
+    web_cache: Annotated[bool, typer.Option(
+        help="Store the map layers and trajectories in the warehouse on the first start after a build, so every "
+             "later start is ready in seconds.")] = True,
 ) -> None:
     """Start the web app (map, profiles, left-behind list, funding upload, JSON API under /api)."""
     import uvicorn
@@ -26,9 +31,46 @@ def serve(
     from ..warehouse import resolve_db_path
     from ..web.app import create_app
 
-    app = create_app(resolve_db_path(db), max_upload_bytes=int(max_upload_mb * 1e6), basemap_url=basemap_url)
-    console.print(f"Serving on http://{host}:{port}/ (API docs at /api/docs). Ctrl-C stops.")
+    path = resolve_db_path(db)
+    if web_cache:
+        _prepare_web_cache(path)
+    app = create_app(path, max_upload_bytes=int(max_upload_mb * 1e6), basemap_url=basemap_url)
+    console.print(f"Serving on http://{host}:{port}/ (API docs at /api/docs). Ctrl-C stops.", highlight=False)
+
+    def say_ready() -> None:
+        app.state.ready.wait()
+        console.print("Ready: every page is answered from memory.", highlight=False)
+
+    threading.Thread(target=say_ready, daemon=True).start()
+    # Worker threads (custom-area profiles) hand the interpreter back to the event loop every 1 ms, not 5 ms.
+    sys.setswitchinterval(0.001)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _prepare_web_cache(path: Path) -> None:
+    """Build the warehouse's web cache if it is missing or stale (once per build); never fatal."""
+    from ..errors import WarehouseError
+    from ..warehouse import connect
+    from ..web.cache import build_web_cache, web_cache_current
+
+    con = connect(path, read_only=True)
+    try:
+        if web_cache_current(con):
+            return
+    finally:
+        con.close()
+    try:
+        con = connect(path, read_only=False)
+    except WarehouseError as exc:
+        note(f"the web cache could not be written into the warehouse ({str(exc)[:160]}); the map and charts are "
+             "prepared in memory instead, so this start is slower")
+        return
+    try:
+        with err_console.status("Preparing the web cache in the warehouse (once per build)") as status:
+            build_web_cache(con, progress=lambda step: status.update(f"Preparing the web cache: {step}"))
+        console.print("Stored the web cache (map layers and trajectories) in the warehouse.", highlight=False)
+    finally:
+        con.close()
 
 
 @handle_errors

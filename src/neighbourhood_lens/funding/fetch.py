@@ -212,6 +212,10 @@ def _registry_files(org_id: str, registry: str, session: Any, timeout: float) ->
     return out
 
 
+#: Most bytes and members a fetched 360Giving workbook may unpack to (a large funder's file is well under this).
+_MAX_FETCHED_XLSX_BYTES, _MAX_FETCHED_XLSX_MEMBERS = 1_000_000_000, 1000
+
+
 def _read_file(resp: Any, url: str) -> pd.DataFrame:
     name = url.lower().split("?")[0]
     ctype = resp.headers.get("Content-Type", "")
@@ -219,6 +223,10 @@ def _read_file(resp: Any, url: str) -> pd.DataFrame:
         doc = _json(resp)
         return flatten_grants(doc.get("grants", []) if isinstance(doc, dict) else [])
     if name.endswith((".xlsx", ".xlsm")) or "spreadsheet" in ctype:
+        from neighbourhood_lens.archives import check_zip
+
+        # a publisher's whole file may be large, but not a zip bomb: bounded before pandas opens it
+        check_zip(resp.content, name=url, max_unpacked=_MAX_FETCHED_XLSX_BYTES, max_members=_MAX_FETCHED_XLSX_MEMBERS)
         frame = pd.read_excel(io.BytesIO(resp.content), dtype=str, sheet_name=0).fillna("")
     else:
         frame = pd.read_csv(io.BytesIO(resp.content), dtype=str, keep_default_na=False)

@@ -55,7 +55,8 @@ MAX_XLSX_ROWS = 500_000
 MAX_XLSX_CELLS = 20_000_000
 #: Deepest JSON nesting accepted (a 360Giving package nests about 5 levels).
 MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"(?:[^"\\\\]|\\\\.)*"', re.DOTALL)
+#: A JSON string: a quote, then ordinary bytes or escapes (a backslash and the byte after it), then a quote.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
 _CLOSE = np.frombuffer(b"]}", dtype=np.uint8)
 
@@ -271,10 +272,14 @@ def _read_xlsx(data: bytes, name: str) -> pd.DataFrame:
     A sheet whose declared dimension is over :data:`MAX_COLUMNS` columns or
     :data:`MAX_XLSX_ROWS` rows is refused before any row is read; rows are read only as wide
     as the header (never padded to the sheet's last column); blank trailing header cells are
-    ignored.
+    ignored. Before openpyxl opens it, the archive is checked (:func:`..archives.check_zip`): at
+    most 100 members and 50 MB unpacked, declared and actually read, so a zip bomb is refused.
     """
     import openpyxl
 
+    from neighbourhood_lens.archives import check_zip
+
+    check_zip(data, name=name)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = book.worksheets[0]

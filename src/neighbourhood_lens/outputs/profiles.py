@@ -345,6 +345,17 @@ def _summary(store: ProfileStore, level: str, code: str) -> dict[str, Any]:
             "population": _py(row.get("population"))}
 
 
+def _summaries(store: ProfileStore, level: str, codes: list[str]) -> list[dict[str, Any]]:
+    """:func:`_summary` of many areas at once (column-wise: 5,000 LSOAs in milliseconds, not seconds)."""
+    frame = store.frames[level]
+    cols = {k: frame[k].reindex(codes).tolist() if k in frame.columns else [None] * len(codes)
+            for k in ("name", "imd_decile", "imd_rank", "cni_decile", "left_behind", "population")}
+    missing = [c for c in codes if c not in frame.index]
+    if missing:
+        raise KeyError(missing[0])
+    return [{"code": c, **{k: _py(v[i]) for k, v in cols.items()}} for i, c in enumerate(codes)]
+
+
 def area_profile(con: duckdb.DuckDBPyConnection | None, code: str, *,
                  store: ProfileStore | None = None) -> dict[str, Any]:
     """The profile of an English LSOA, ward, LAD or region (see the module docstring).
@@ -438,10 +449,14 @@ def custom_area_profile(store: ProfileStore, codes: list[str] | pd.Series, *, na
     if bad:
         raise DataError(f"{len(bad)} code(s) are not English LSOA codes (E01 and 8 digits): "
                         f"{', '.join(bad[:5])}; list one LSOA code per line")
-    level = next((lv for lv in ("lsoa21", "lsoa11") if wanted.isin(store.frames[lv].index).all()), None)
+
+    def known(lv: str) -> np.ndarray:  # hash lookup (Index.isin on Arrow strings converts each value: slow)
+        return store.frames[lv].index.get_indexer(wanted) >= 0
+
+    level = next((lv for lv in ("lsoa21", "lsoa11") if known(lv).all()), None)
     if level is None:
-        missing21 = wanted[~wanted.isin(store.frames["lsoa21"].index)]
-        missing11 = wanted[~wanted.isin(store.frames["lsoa11"].index)]
+        missing21 = wanted[~known("lsoa21")]
+        missing11 = wanted[~known("lsoa11")]
         raise UnknownAreaError(
             f"the codes are not all LSOAs of one vintage: {len(missing21)} are not 2021 LSOAs "
             f"({', '.join(missing21[:5])}) and {len(missing11)} are not 2011 LSOAs ({', '.join(missing11[:5])}); "
@@ -495,8 +510,8 @@ def custom_area_profile(store: ProfileStore, codes: list[str] | pd.Series, *, na
         "lads": [{"code": str(k), "name": _py(store.frames[lad_level].loc[k, "name"]), "population_share": v / total}
                  for k, v in lad_pop.items()],
         "imd": imd, "domains": domains, "cni": cni, "left_behind": left, "other_editions": [],
-        "lsoas": [_summary(store, level, c) for c in wanted],
-        "neighbours": [_summary(store, level, c) for c in around],
+        "lsoas": _summaries(store, level, list(wanted)),
+        "neighbours": _summaries(store, level, around),
         "trajectory": None,
     }
     frame = store.frames[lad_level]

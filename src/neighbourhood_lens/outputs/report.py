@@ -39,7 +39,7 @@ def trajectory_svg(frame: pd.DataFrame, *, width: int = 560, height: int = 220) 
     """An inline SVG line chart of ``percentile`` (0-1; 0 = most deprived) by ``edition``.
 
     >>> svg = trajectory_svg(pd.DataFrame({"edition": [2004, 2025], "percentile": [0.1, 0.3]}))
-    >>> svg.startswith("<svg") and svg.count("<circle") == 2
+    >>> svg.startswith("<svg") and svg.count("<circle") == 2 and 'viewBox="0 0 560 220"' in svg
     True
     """
     if frame.empty:
@@ -55,8 +55,9 @@ def trajectory_svg(frame: pd.DataFrame, *, width: int = 560, height: int = 220) 
     def y(p: float) -> float:
         return top + p * (height - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             'aria-label="IMD percentile by edition">']
+    # viewBox + width 100%: the chart scales down to a phone's width instead of being clipped
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+             f'style="max-width:{width}px;height:auto" role="img" aria-label="IMD percentile by edition">']
     for p in (0, 0.25, 0.5, 0.75, 1):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(p):.1f}" y2="{y(p):.1f}" stroke="#ddd"/>'
                      f'<text x="{left - 6}" y="{y(p) + 4:.1f}" font-size="11" text-anchor="end">{p:.0%}</text>')

@@ -14,24 +14,33 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from neighbourhood_lens.outputs.profiles import custom_area_profile
 
 from ..errors import DataError
 from ._geo import BBOX_ONLY, MAX_LSOA_BBOX
 
-__all__ = ["add_routes", "parse_codes", "CustomArea", "MAX_CUSTOM_LSOAS"]
+__all__ = ["add_routes", "parse_codes", "gzipped", "CustomArea", "MAX_CUSTOM_LSOAS", "MAX_CUSTOM_BODY_BYTES"]
 
 #: Most LSOAs in one custom area (a large local authority has about 700).
 MAX_CUSTOM_LSOAS = 5000
 #: Largest code list file accepted (about 90,000 codes).
 MAX_CODES_BYTES = 1_000_000
+#: Largest request body of ``POST /custom`` (a code list file, the pasted codes, the form framing) and of
+#: ``POST /api/custom-area`` (5,000 codes as JSON are about 70 kB); larger bodies get 413 while they stream in.
+MAX_CUSTOM_BODY_BYTES = {"/custom": MAX_CODES_BYTES + 300_000, "/api/custom-area": 1_000_000}
+#: Custom-area profiles computed at once (in a thread, never on the event loop); more wait their turn, so the
+#: event loop competes with one busy thread at most for the interpreter.
+_PROFILES_AT_ONCE = threading.BoundedSemaphore(1)
 _LAYER = r"^(lad24|ward24|lsoa21|lsoa11|ward17|lad19|lsoa01|nbhd:[a-z][a-z0-9_]{0,47})$"
 _SET = r"^[a-z][a-z0-9_]{0,47}$"
 _TOKEN = re.compile(r"[\s,;\"'\t|]+")
@@ -57,6 +66,22 @@ def parse_codes(text: str) -> tuple[list[str], list[str]]:
     words = [w for w in _TOKEN.split(text) if w]
     codes = [w.upper() for w in words if re.fullmatch(r"[A-Za-z]\d{8}", w)]
     return codes, [w for w in words if not re.fullmatch(r"[A-Za-z]\d{8}", w)]
+
+
+def gzipped(request: Request, response: Response) -> Response:
+    """``response`` gzipped here (in a worker thread) when the client accepts it, else as it is.
+
+    Starlette's GZipMiddleware compresses on the event loop; a custom area's page of 5,000 LSOAs
+    is about 1 MB, so it is compressed where it was rendered (the middleware passes through a
+    response that already has a ``Content-Encoding``).
+    """
+    import gzip
+
+    if "gzip" not in request.headers.get("accept-encoding", "") or len(response.body) < 1000:
+        return response
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return Response(gzip.compress(response.body, compresslevel=6), status_code=response.status_code,
+                    headers={**headers, "content-encoding": "gzip", "vary": "Accept-Encoding"})
 
 
 def add_routes(app: FastAPI, *, store: Any, geo: Any, values: Any, templates: Any, parse_bbox: Any) -> None:
@@ -105,9 +130,16 @@ def add_routes(app: FastAPI, *, store: Any, geo: Any, values: Any, templates: An
         """Place names for the offline basemap: each local authority's name at a point inside it."""
         return {"items": geo.labels()}
 
-    @app.post("/api/custom-area", tags=["api"])
-    def custom_area_api(area: CustomArea) -> JSONResponse:
-        """Profile of a custom area: listed LSOA codes, or one neighbourhood of a stored set."""
+    def custom_area_json(request: Request, body: bytes) -> Response:
+        """Validate the JSON body and profile the area (runs in a worker thread)."""
+        try:
+            area = CustomArea.model_validate_json(body or b"null")
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+        with _PROFILES_AT_ONCE:
+            return gzipped(request, custom_area_response(area))
+
+    def custom_area_response(area: CustomArea) -> JSONResponse:
         if area.neighbourhood_set:
             if not area.neighbourhood:
                 raise DataError("give the neighbourhood code with neighbourhood_set")
@@ -116,9 +148,33 @@ def add_routes(app: FastAPI, *, store: Any, geo: Any, values: Any, templates: An
             raise DataError("give codes (a list of LSOA codes) or neighbourhood_set and neighbourhood")
         return JSONResponse(with_box(custom_area_profile(store, area.codes, name=area.name)))
 
+    @app.post("/api/custom-area", tags=["api"], response_class=JSONResponse, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": CustomArea.model_json_schema()}}}})
+    async def custom_area_api(request: Request) -> Response:
+        """Profile of a custom area: listed LSOA codes, or one neighbourhood of a stored set (body: ``CustomArea``).
+
+        The body is size-limited while it streams in (413), then parsed and profiled in a worker
+        thread, so the server keeps answering other requests meanwhile.
+        """
+        return await run_in_threadpool(custom_area_json, request, await request.body())
+
     @app.get("/custom", response_class=HTMLResponse, include_in_schema=False)
     def custom_page(request: Request) -> Response:
         return templates.TemplateResponse(request, "custom.html", {"sets": values.sets().to_dict("records")})
+
+    def custom_page_for(request: Request, text: str, name: str) -> Response:
+        """Parse the codes, profile the area and render its page (runs in a worker thread)."""
+        found, other = parse_codes(text)
+        if not found:
+            raise DataError("no LSOA codes found: type or upload codes such as E01012345, one per line")
+        if len(set(found)) > MAX_CUSTOM_LSOAS:
+            raise DataError(f"{len(set(found)):,} LSOA codes: a custom area can have at most {MAX_CUSTOM_LSOAS:,}")
+        with _PROFILES_AT_ONCE:
+            profile = with_box(custom_area_profile(store, found, name=name.strip() or "Custom area"))
+            if other:
+                profile.setdefault("notes", []).append(
+                    f"{len(other)} word(s) that are not area codes were ignored: {', '.join(other[:5])[:200]}")
+            return gzipped(request, templates.TemplateResponse(request, "area.html", {"p": profile}))
 
     @app.post("/custom", response_class=HTMLResponse, include_in_schema=False)
     async def custom_submit(request: Request,
@@ -132,16 +188,7 @@ def add_routes(app: FastAPI, *, store: Any, geo: Any, values: Any, templates: An
                 raise DataError(f"the code list is over {MAX_CODES_BYTES / 1e6:.0f} MB; list at most "
                                 f"{MAX_CUSTOM_LSOAS:,} LSOA codes")
             text += "\n" + data.decode("utf-8-sig", errors="replace")
-        found, other = parse_codes(text)
-        if not found:
-            raise DataError("no LSOA codes found: type or upload codes such as E01012345, one per line")
-        if len(set(found)) > MAX_CUSTOM_LSOAS:
-            raise DataError(f"{len(set(found)):,} LSOA codes: a custom area can have at most {MAX_CUSTOM_LSOAS:,}")
-        profile = with_box(custom_area_profile(store, found, name=name.strip() or "Custom area"))
-        if other:
-            profile.setdefault("notes", []).append(
-                f"{len(other)} word(s) that are not area codes were ignored: {', '.join(other[:5])[:200]}")
-        return templates.TemplateResponse(request, "area.html", {"p": profile})
+        return await run_in_threadpool(custom_page_for, request, text, name)
 
     @app.get("/neighbourhood/{set_name}/{code}", response_class=HTMLResponse, include_in_schema=False)
     def neighbourhood_page(request: Request, set_name: Annotated[str, PathParam(pattern=_SET)],

@@ -169,21 +169,53 @@ class GeoCache:
     user cache directory, so a restarted server prepares its map in a few seconds.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, store: ProfileStore, *, cache_key: str | None = None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, store: ProfileStore, *, cache_key: str | None = None,
+                 layers: dict[str, GeoLayer] | None = None) -> None:
         self._layers: dict[str, GeoLayer] = {}
         self._ready = {name: threading.Event() for name in LAYERS}
         self._error: Exception | None = None
-        lad = con.execute(
-            "SELECT lad24_code AS code, geometry FROM boundaries_lad24 WHERE lad24_code LIKE 'E%'"
-        ).df()
-        lsoa = con.execute(
-            "SELECT lsoa21_code AS code, geometry FROM boundaries_lsoa21 WHERE lsoa21_code LIKE 'E%'"
-        ).df()
         self._con, self._store, self._cache_key = con, store, cache_key
         self._boxes: dict[str, list[float]] = {}
         self._lazy_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._build, args=(lad, lsoa, store), daemon=True)
+        self._lsoa11: tuple[np.ndarray, np.ndarray] | None = None
+        if layers is not None and set(LAYERS) <= set(layers):  # prepared before (:mod:`.cache`)
+            self._thread = threading.Thread(target=self._adopt, args=(layers, store), daemon=True)
+        else:
+            lad = con.execute(
+                "SELECT lad24_code AS code, geometry FROM boundaries_lad24 WHERE lad24_code LIKE 'E%'"
+            ).df()
+            lsoa = con.execute(
+                "SELECT lsoa21_code AS code, geometry FROM boundaries_lsoa21 WHERE lsoa21_code LIKE 'E%'"
+            ).df()
+            self._thread = threading.Thread(target=self._build, args=(lad, lsoa, store), daemon=True)
         self._thread.start()
+
+    def _adopt(self, layers: dict[str, GeoLayer], store: ProfileStore) -> None:
+        """Take layers prepared earlier (from the warehouse's web cache); only the boxes are computed."""
+        try:
+            self._layers.update(layers)
+            self._group_boxes(self._layers["lsoa21"], store.frames["lsoa21"], ["region24_code"])
+            self._group_boxes(self._layers["lsoa11"], store.frames["lsoa11"], ["msoa11_code", "region19_code"])
+        except Exception as exc:  # reported to the caller of layer()
+            self._error = exc
+        finally:
+            for event in self._ready.values():
+                event.set()
+
+    def prepared(self) -> dict[str, GeoLayer]:
+        """The layers prepared so far (every layer once :meth:`wait` returns True)."""
+        return dict(self._layers)
+
+    def _lsoa11_geometry(self) -> tuple[np.ndarray, np.ndarray]:
+        """LSOA 2011 codes and polygons (read from the warehouse when the layers came from the cache)."""
+        import shapely
+
+        if self._lsoa11 is None:
+            lsoa = self._con.execute(
+                "SELECT lsoa11_code AS code, geometry FROM boundaries_lsoa11 WHERE lsoa11_code LIKE 'E%'").df()
+            lsoa = lsoa[lsoa["code"].isin(self._store.frames["lsoa11"].index)].reset_index(drop=True)
+            self._lsoa11 = (lsoa["code"].to_numpy(), shapely.from_wkb(lsoa["geometry"].map(bytes).to_numpy()))
+        return self._lsoa11
 
     def _build(self, lad: pd.DataFrame, lsoa: pd.DataFrame, store: ProfileStore) -> None:
         import shapely
@@ -265,7 +297,7 @@ class GeoCache:
             else:
                 key = assignment.columns[0]
             if key == "lsoa11_code":
-                codes, geoms = self._lsoa11
+                codes, geoms = self._lsoa11_geometry()
             else:
                 layer = self._layers["lsoa21"]
                 rows = self._con.execute(
@@ -319,7 +351,7 @@ class GeoCache:
                             for f, p in zip(feats, points, strict=True)]
         return self._labels
 
-    def wait(self, timeout: float = 60.0) -> bool:
+    def wait(self, timeout: float | None = 60.0) -> bool:
         """Block until every layer is ready (for tests and benchmarks)."""
         self._thread.join(timeout)
         return not self._thread.is_alive()

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from neighbourhood_lens.outputs.profiles import ProfileStore
 
     from ._geo import GeoCache
+    from .cache import Trajectories
 
 __all__ = ["EDITIONS", "MapValues"]
 
@@ -75,11 +76,14 @@ def _clean(series: pd.Series) -> dict[str, Any]:
 class MapValues:
     """Measures for the map from one warehouse connection; results are cached per (layer, measure)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, store: ProfileStore, geo: GeoCache) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, store: ProfileStore, geo: GeoCache,
+                 trajectories: Trajectories | None = None) -> None:
+        from .cache import Trajectories
+
         self.con, self.store, self.geo = con, store, geo
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._trajectories: dict[str, pd.DataFrame] = {}
+        self._trajectories = trajectories or Trajectories(con)
         self._columns = {t: {r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()}
                          for t, _, _ in EDITIONS.values()}
 
@@ -195,11 +199,7 @@ class MapValues:
                         f"{' or ' + ', '.join(family) if domain == 'imd' or year in (2019, 2025) else ''}")
 
     def _trajectory(self, level: str, year: int) -> pd.Series:
-        from neighbourhood_lens.deprivation.trajectories import trajectories
-
-        if level not in self._trajectories:
-            self._trajectories[level] = trajectories(self.con.cursor(), by=level)
-        frame = self._trajectories[level]
+        frame = self._trajectories.frame(level).reset_index(drop=True)
         edition = frame[frame["edition"].astype(str).str.contains(str(year))]
         return edition.set_index("code")["area_decile"]
 

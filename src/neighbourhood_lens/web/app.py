@@ -34,6 +34,7 @@ from neighbourhood_lens import __version__
 from neighbourhood_lens.outputs.profiles import CODE_PATTERN, UnknownAreaError, area_profile, load_store
 
 from ..errors import DataError, NeighbourhoodLensError
+from ._areas import MAX_CUSTOM_BODY_BYTES, MAX_CUSTOM_LSOAS, add_routes
 from ._funding import FundingUpload, UploadTooLargeError
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
@@ -86,6 +87,7 @@ def create_app(
     upload_queue: int = 4,
     upload_timeout: float = 120.0,
     geometry_cache: bool = True,
+    warm: bool = True,
 ) -> FastAPI:
     """Build the web app on the warehouse at ``db_path`` (opened read-only).
 
@@ -96,16 +98,23 @@ def create_app(
     Uploads are analysed by ``upload_workers`` worker processes (:mod:`._jobs`) with room for
     ``upload_queue`` waiting jobs (more get HTTP 503 with ``Retry-After``) and a limit of
     ``upload_timeout`` seconds per job; the workers start with the server (lifespan) or with
-    the first upload. With ``geometry_cache`` the dissolved map layers are kept in the user
-    cache directory (``NLENS_CACHE_DIR`` overrides it) between runs.
+    the first upload.
+
+    When the warehouse holds a current web cache (:mod:`.cache`: every map layer and every
+    level's trajectories, written by ``nlens serve`` on its first start after a build), it is
+    loaded and the server is ready as soon as it is in memory. Otherwise the layers are built in
+    a background thread; with ``geometry_cache`` the dissolved ones are kept in the user cache
+    directory (``NLENS_CACHE_DIR`` overrides it) between runs, and with ``warm`` the
+    trajectories of every level are computed in the background too. ``/api/health`` says
+    ``"ready": true`` once the first page of any kind is answered from memory.
     """
     from contextlib import asynccontextmanager
 
     from ..warehouse import connect, resolve_db_path
-    from ._areas import add_routes
     from ._geo import GeoCache
     from ._jobs import JobTimeoutError, PoolBusyError, UploadPool
     from ._layers import MapValues
+    from .cache import TRAJECTORY_LEVELS, Trajectories, load_web_cache
 
     pool = UploadPool(resolve_db_path(db_path), workers=upload_workers, queue=upload_queue,
                       timeout=upload_timeout)
@@ -118,7 +127,34 @@ def create_app(
 
     con = connect(db_path, read_only=True)
     store = load_store(con)
-    geo = GeoCache(con.cursor(), store, cache_key=_warehouse_key(resolve_db_path(db_path)) if geometry_cache else None)
+    cache = load_web_cache(con)
+    geo = GeoCache(con.cursor(), store, layers=cache.layers if cache else None,
+                   cache_key=_warehouse_key(resolve_db_path(db_path)) if geometry_cache else None)
+    trajectories = Trajectories(con, cache.trajectories if cache else None)
+    values = MapValues(con.cursor(), store, geo, trajectories)
+    warmed = threading.Event()
+
+    def warm_up() -> None:
+        """Everything a first page needs, in memory: geometry, trajectories, the common map values."""
+        try:
+            geo.wait(None)
+            if warm:
+                for level in TRAJECTORY_LEVELS:
+                    trajectories.frame(level)
+                for year in (2025, 2019, 2015, 2010, 2007, 2004):
+                    lsoa_layer = "lsoa21" if year == 2025 else "lsoa11" if year >= 2015 else "lsoa01"
+                    family = ("lad24", "ward24") if year == 2025 else ("lad19", "ward17")
+                    for layer in (*family, lsoa_layer):
+                        values.geometry(layer)
+                        values.values(layer, f"imd{year}:imd")
+                geo.labels()
+                for name in ("area.html", "map.html", "left_behind.html", "custom.html", "funding.html", "error.html"):
+                    templates.get_template(name)  # compiled once, before the first page asks
+        except Exception:  # a failure shows on the request that needs the piece
+            log.exception("warming the web app failed")
+        finally:
+            warmed.set()
+
     left_behind = _left_behind_tables(con)
     areas = store.areas.assign(key=store.areas["name"].str.lower())
     areas = areas[areas["code"].str.startswith("E")]
@@ -128,14 +164,14 @@ def create_app(
                   description="Deprivation, community need and left-behind neighbourhoods in England.",
                   docs_url=None, openapi_url="/api/openapi.json", redoc_url=None, lifespan=lifespan)
     app.state.store, app.state.geo, app.state.con, app.state.pool = store, geo, con, pool
+    app.state.ready, app.state.web_cache = warmed, cache
     app.state.max_upload_bytes = max_upload_bytes  # read on every upload, so it can be changed
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     web = resources.files("neighbourhood_lens.web")
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     templates = Jinja2Templates(directory=str(web / "templates"))
     templates.env.globals.update(version=__version__)
-
-    app.add_middleware(_CacheHeaders, img_src=_origin(basemap))
+    threading.Thread(target=warm_up, daemon=True, name="nlens-web-warm").start()
 
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith("/api")
@@ -192,20 +228,26 @@ def create_app(
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        response = error(request, 500, "internal error; the server log has the details")
-        response.headers["cache-control"] = "no-store"  # this handler runs outside the _CacheHeaders middleware
-        return response
+        return error(request, 500, "internal error; the server log has the details")
 
     @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs_page(request: Request) -> Response:
         """Swagger UI served from the package (vendored swagger-ui-dist), so it works offline."""
         return templates.TemplateResponse(request, "docs.html", {})
 
+    favicon = (web / "static" / "favicon.ico").read_bytes()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon_ico() -> Response:
+        """The site icon (browsers ask for it on every first load)."""
+        return Response(favicon, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"})
+
     # ---- JSON API -------------------------------------------------------------------------------
     @app.get("/api/health", tags=["api"])
-    def health() -> dict[str, Any]:
-        """Liveness and what is loaded."""
-        return {"status": "ok", "version": __version__,
+    async def health() -> dict[str, Any]:
+        """Liveness and what is loaded (answered on the event loop itself: no thread hop, never blocks)."""
+        return {"status": "ok", "version": __version__, "ready": warmed.is_set(),
+                "web_cache": "warehouse" if cache else "built in memory",
                 "areas": {k: len(v) for k, v in store.frames.items()},
                 "geometry_ready": geo.wait(0)}
 
@@ -263,7 +305,7 @@ def create_app(
         result = await pool.run(upload, index)
         return JSONResponse(result.as_dict(), status_code=200 if result.ok else 400)
 
-    add_routes(app, store=store, geo=geo, values=MapValues(con.cursor(), store, geo), templates=templates,
+    add_routes(app, store=store, geo=geo, values=values, templates=templates,
                parse_bbox=_parse_bbox)
 
     # ---- pages ----------------------------------------------------------------------------------
@@ -271,21 +313,11 @@ def create_app(
     def map_page(request: Request) -> Response:
         return templates.TemplateResponse(request, "map.html", {"basemap": basemap})
 
-    trajectories: dict[str, pd.DataFrame] = {}
-    lock = threading.Lock()
-
     def trajectory_svg_for(level: str, code: str) -> str:
-        """The 2004-2025 trajectory chart, computed per level on first use (about 1.5 s) and cached."""
-        try:
-            from neighbourhood_lens.deprivation.trajectories import trajectories as all_trajectories
-            from neighbourhood_lens.outputs.report import trajectory_svg
-        except ImportError:
-            return ""
-        with lock:
-            if level not in trajectories:
-                trajectories[level] = all_trajectories(con.cursor(), by=level)
-        frame = trajectories[level]
-        return trajectory_svg(frame[frame["code"] == code].sort_values("edition"))
+        """The 2004-2025 trajectory chart (trajectories from the web cache, else computed per level once)."""
+        from neighbourhood_lens.outputs.report import trajectory_svg
+
+        return trajectory_svg(trajectories.of(level, code))
 
     @app.get("/area/{code}", response_class=HTMLResponse, include_in_schema=False)
     def area_page(request: Request, code: Annotated[str, PathParam(pattern=_CODE)]) -> Response:
@@ -333,39 +365,50 @@ def create_app(
             "limit_mb": app.state.max_upload_bytes / 1e6, "result": result, "errors": errors,
             "filename": _base_name(file.filename) or "upload"}, status_code=status)
 
+    def body_limit(path: str) -> int | None:
+        if path in _UPLOAD_PATHS:
+            return app.state.max_upload_bytes + _MULTIPART_SLACK
+        return MAX_CUSTOM_BODY_BYTES.get(path)
+
     async def refuse(scope: dict[str, Any], receive: Any, send: Any, size: str) -> None:
-        message = (f"the upload ({size}) is over the upload limit of {app.state.max_upload_bytes / 1e6:.1f} MB; "
-                   "split the file or filter it to the grants you need")
+        if scope["path"] in _UPLOAD_PATHS:
+            message = (f"the upload ({size}) is over the upload limit of {app.state.max_upload_bytes / 1e6:.1f} MB; "
+                       "split the file or filter it to the grants you need")
+        else:
+            message = (f"the request ({size}) is over the limit of {MAX_CUSTOM_BODY_BYTES[scope['path']] / 1e6:.1f} "
+                       f"MB for {scope['path']}; a custom area has at most {MAX_CUSTOM_LSOAS:,} LSOA codes "
+                       "(about 70 kB)")
         response = error(Request(scope), 413, message)
-        response.headers["cache-control"] = "no-store"  # outside the _CacheHeaders middleware
+        response.headers["connection"] = "close"  # the server then drops the rest of the body unread
         await response(scope, receive, send)
 
-    app.add_middleware(_UploadLimit, limit=lambda: app.state.max_upload_bytes + _MULTIPART_SLACK, refuse=refuse)
+    app.add_middleware(_UploadLimit, limit=body_limit, refuse=refuse)
+    # Outermost, around Starlette's error middleware too: every response (413, 404, 422 and 500
+    # included) gets the security and cache headers.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: _CacheHeaders(build_stack(), img_src=_origin(basemap))  # type: ignore[method-assign]
     return app
 
 
 class _UploadLimit:
-    """Pure ASGI middleware: refuse an upload body over ``limit`` bytes while it streams in.
+    """Pure ASGI middleware: refuse a POST body over its path's limit while it streams in.
 
-    A declared ``Content-Length`` over the limit is refused before any byte is read; otherwise
-    the body is read chunk by chunk (at most ``limit`` bytes held) and refused as soon as it
-    passes the limit, so an oversized upload is neither parsed nor spooled to disk.
+    ``limit(path)`` gives the limit in bytes of a path (None: no limit here). A declared
+    ``Content-Length`` over the limit is refused before any byte is read; otherwise the body is
+    read chunk by chunk (at most the limit held) and refused as soon as it passes the limit, so an
+    oversized body is neither parsed nor spooled to disk.
     """
 
-    def __init__(self, app: Any, *, limit: int | Any, refuse: Any) -> None:
-        self.app, self._limit, self.refuse = app, limit, refuse
-
-    @property
-    def limit(self) -> int:
-        """The limit in bytes (``limit`` may be a number or a function giving it)."""
-        return int(self._limit() if callable(self._limit) else self._limit)
+    def __init__(self, app: Any, *, limit: Any, refuse: Any) -> None:
+        self.app, self.limit, self.refuse = app, limit, refuse
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _UPLOAD_PATHS:
+        limit = self.limit(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if limit is None:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
+        if declared.isdigit() and int(declared) > limit:
             await self.refuse(scope, receive, send, f"{int(declared) / 1e6:.1f} MB")
             return
         chunks, size, more = [], 0, True
@@ -376,8 +419,8 @@ class _UploadLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > self.limit:
-                await self.refuse(scope, receive, send, f"over {self.limit / 1e6:.1f} MB")
+            if size > limit:
+                await self.refuse(scope, receive, send, f"over {limit / 1e6:.1f} MB")
                 return
         body = b"".join(chunks)
         sent = False
