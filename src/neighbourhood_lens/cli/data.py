@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,10 +15,10 @@ from ._common import (
     console,
     data_format,
     emit,
-    err_console,
     handle_errors,
     is_stdout,
     note,
+    progress_bar,
     wrote,
 )
 
@@ -35,36 +33,6 @@ def _parse_files(items: list[str] | None) -> dict[str, Path]:
         k, v = item.split("=", 1)
         out[k.strip()] = Path(v).expanduser()
     return out
-
-
-@contextmanager
-def _lazy_progress(description: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar that appears at the first update and vanishes if the work fails before it
-    finishes (so a failed build never leaves a "0/None" bar above the error)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    state: dict[str, object] = {}
-
-    def update(label: str, n: int, total: int) -> None:
-        if "bar" not in state:
-            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                           TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[label]}"),
-                           TimeElapsedColumn(), console=err_console)
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task(description, total=total, label="")
-        state["bar"].update(state["task"], completed=n - 1, total=total, label=label)  # type: ignore[attr-defined]
-
-    try:
-        yield update
-    except BaseException:
-        if "bar" in state:
-            state["bar"].live.transient = True  # type: ignore[attr-defined]
-            state["bar"].stop()  # type: ignore[attr-defined]
-        raise
-    if "bar" in state:
-        bar = state["bar"]
-        bar.update(state["task"], completed=bar.tasks[0].total or 0, label="done")  # type: ignore[attr-defined]
-        bar.stop()  # type: ignore[attr-defined]
 
 
 SourcesOption = Annotated[
@@ -98,7 +66,7 @@ def fetch(
 
     cache_dir = cache or default_cache_dir()
     urls = {k: str(v) for k, v in _parse_files(url).items()}
-    with _lazy_progress("Fetching") as update:
+    with progress_bar("Fetching") as update:
         results = do_fetch(datasets, cache_dir=cache_dir, sources=load_sources_file(sources), urls=urls,
                            force=force, progress=update, timeout=timeout, progressbar=True)
     frame = pd.DataFrame([{"dataset": r.dataset_id, "status": r.status, "detail": r.detail} for r in results])
@@ -136,7 +104,7 @@ def build(
     from ..warehouse import resolve_db_path
 
     path = resolve_db_path(db)
-    with _lazy_progress("Loading") as update:
+    with progress_bar("Loading") as update:
         report = build_warehouse(
             path, mirror=mirror, cache_dir=cache or default_cache_dir(), files=_parse_files(file),
             only=[s.strip() for s in only.split(",")] if only else None, progress=update,
