@@ -17,6 +17,7 @@ __all__ = [
     "SourceUnavailableError",
     "ChecksumError",
     "WarehouseError",
+    "UnknownNameError",
     "examples",
 ]
 
@@ -66,3 +67,10 @@ class ChecksumError(DataError):
 
 class WarehouseError(NeighbourhoodLensError):
     """The warehouse is missing, not built, or lacks a table a command needs."""
+
+
+class UnknownNameError(DataError, KeyError):
+    """A name (a dataset id, a preset) that is not one of the known ones; also a ``KeyError``."""
+
+    def __str__(self) -> str:  # a KeyError would quote its message
+        return str(self.args[0]) if self.args else ""

@@ -180,7 +180,7 @@ def note(text: str, *, label: str = "note") -> None:
 def wrote(n: int, out: Path, what: str = "rows") -> None:
     """The one-line note after writing ``n`` rows to ``out``."""
     where = "stdout" if is_stdout(out) else str(out)
-    console.print(f"Wrote {n:,} {what} to {where}", highlight=False)
+    console.print(Text(f"Wrote {n:,} {what} to {where}"), highlight=False)
 
 
 # -- cells -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ._common import (
     DbOption,
@@ -116,8 +117,8 @@ def build(
     if report.fetched:
         parts.append(f"{len(report.fetched)} downloaded")
     n = len(report.loaded) + len(report.kept)
-    console.print(f"[green]Built[/] {path} with {n} datasets in {report.seconds:.1f} s ({', '.join(parts)})",
-                  highlight=False)
+    console.print(f"[green]Built[/] {escape(str(path))} with {n} datasets in {report.seconds:.1f} s "
+                  f"({', '.join(parts)})", highlight=False)
     if report.user_tables:
         console.print(f"Kept your tables: {', '.join(report.user_tables)}", highlight=False)
     for line in report.info:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from ..errors import DataError
 from ._common import DbOption, FormatOption, OutputFormat, console, emit, err_console, handle_errors, is_stdout, wrote
@@ -80,7 +81,7 @@ def _map_done(con: Any, path: Path, *, ids: list[str], command: str, params: dic
     from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar
 
     write_sidecar(path, provenance_record(con, ids, command=command, parameters=params))
-    console.print(f"Map written to {path}")
+    console.print(Text(f"Map written to {path}"))
 
 
 def _resolve_lad(con: Any, lad: str | None, index: str) -> str | None:
