@@ -409,7 +409,9 @@ def emit(frame: Any, *, title: str | None = None, formats: dict[str, str] | None
         if fmt == OutputFormat.json:
             sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         else:
-            sys.stdout.write(frame.to_csv(sep="," if fmt == OutputFormat.csv else "\t", index=False))
+            from neighbourhood_lens._spreadsheet import neutralise_frame
+
+            sys.stdout.write(neutralise_frame(frame).to_csv(sep="," if fmt == OutputFormat.csv else "\t", index=False))
         sys.stdout.flush()
         _STATE["emitted"] += 1
         return

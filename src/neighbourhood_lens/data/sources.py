@@ -440,10 +440,10 @@ def get_dataset(dataset_id: str) -> Dataset:
     """Return the registry entry for ``dataset_id``, or raise :class:`~neighbourhood_lens.errors.UnknownNameError`
     (a ``KeyError``) in one line naming the closest ids, or all of them.
 
-    >>> get_dataset("cni2019")
+    >>> get_dataset("cni2019")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    neighbourhood_lens.errors.UnknownNameError: unknown dataset id 'cni2019'; did you mean cni2019_ward17? (every id: `nlens data sources`)
+    neighbourhood_lens.errors.UnknownNameError: unknown dataset id 'cni2019'; did you mean cni2019_ward17? ...
     """
     try:
         return DATASETS[dataset_id]

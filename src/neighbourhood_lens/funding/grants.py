@@ -572,14 +572,22 @@ def synthetic_grants(con: object, n: int, *, seed: int = 1) -> pd.DataFrame:
 
 
 def write_grants(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a 360Giving spreadsheet-titled frame as ``.csv``, ``.xlsx`` or a 360Giving ``.json`` package."""
+    """Write a 360Giving spreadsheet-titled frame as ``.csv``, ``.xlsx`` or a 360Giving ``.json`` package.
+
+    Grants come from publishers and users, so text a spreadsheet would run as a formula is
+    made safe in CSV (``'`` prefix) and XLSX (string cells); see :mod:`neighbourhood_lens._spreadsheet`.
+    """
+    from .._spreadsheet import mark_text_cells, neutralise_frame
+
     path = Path(path)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        frame.to_csv(path, index=False)
+        neutralise_frame(frame).to_csv(path, index=False)
     elif suffix == ".xlsx":
-        frame.to_excel(path, index=False, sheet_name="grants")
+        with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            frame.to_excel(writer, index=False, sheet_name="grants")
+            mark_text_cells(writer.sheets["grants"])
     elif suffix == ".json":
         def one(r: dict) -> dict:
             amount = pd.to_numeric(r["Amount Awarded"], errors="coerce")

@@ -1,0 +1,101 @@
+"""Safe spreadsheet cells: user text is never written as a formula (CSV/formula injection).
+
+A spreadsheet program runs a cell that begins with ``=``, ``+``, ``-`` or ``@`` as a formula
+(and some also after a leading tab or carriage return), so a grants file with a recipient
+named ``=HYPERLINK("http://x","y")`` would become a live link, or worse, in the file we write.
+Every CSV and XLSX the toolkit writes goes through this module.
+
+Notes
+-----
+The rule follows OWASP's *CSV Injection* guidance: a text cell whose first character is one
+of ``= + - @ \\t \\r`` is prefixed with a single quote (``'``), which a spreadsheet shows as
+text and which a reader can strip. Choices:
+
+* only **text** is changed: numbers (``-5.0`` in a numeric column, or a ``float`` in a mixed
+  column) stay numbers, so a genuine negative amount is still a negative amount;
+* every text cell with a risky first character is prefixed, whatever follows: ``"-5 apples"``
+  becomes ``"'-5 apples"`` and so does the text ``"-5"`` (as in ``amount_as_given``, the
+  amount as the user typed it). Guessing which text is "only a number" is how attacks such
+  as ``-2+3+cmd|' /C calc'!A0`` get through, and the numeric value is in its own column;
+* column names are treated like cells (they can come from a user's file);
+* in ``.xlsx`` files the text is written unchanged but as a string cell with Excel's
+  "quote prefix" flag (what typing ``'`` in Excel does), never as a formula, so the workbook
+  shows exactly what the user's file said.
+
+References
+----------
+OWASP Foundation, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RISKY_FIRST", "is_risky", "mark_text_cells", "neutralise", "neutralise_frame"]
+
+#: First characters that make a spreadsheet treat a cell as a formula.
+RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_risky(value: Any) -> bool:
+    """Whether ``value`` is text a spreadsheet would run as a formula.
+
+    >>> [is_risky(v) for v in ["=1+1", "+1", "@SUM(A1)", "\\t=1", "-5 apples", -5.0, "Leeds", "a=1"]]
+    [True, True, True, True, True, False, False, False]
+    """
+    return isinstance(value, str) and value.startswith(RISKY_FIRST)
+
+
+def neutralise(value: Any) -> Any:
+    """``value`` with a leading ``'`` if it is risky text (see the module notes), else unchanged.
+
+    >>> neutralise('=HYPERLINK("http://x","y")'), neutralise(-5.0), neutralise("Leeds")
+    ('\\'=HYPERLINK("http://x","y")', -5.0, 'Leeds')
+    """
+    return "'" + value if is_risky(value) else value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every risky text cell and column name prefixed with ``'`` (a copy if anything changed).
+
+    Only text columns (object, string, category) are looked at; numeric columns are returned as they are.
+
+    >>> import pandas as pd
+    >>> neutralise_frame(pd.DataFrame({"name": ["=1+1", "Leeds"], "amount": [-5.0, 2.0]})).to_dict("list")
+    {'name': ["'=1+1", 'Leeds'], 'amount': [-5.0, 2.0]}
+    """
+    out = frame
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if values.dtype.kind not in "OSU" and str(values.dtype) not in ("string", "category", "str"):
+            continue
+        risky = values.map(is_risky, na_action="ignore").fillna(False).astype(bool)
+        if bool(risky.any()):
+            if out is frame:
+                out = frame.copy()
+            if str(values.dtype) == "category":
+                out.isetitem(i, values.astype(object).where(~risky, "'" + values.astype(str)))
+            else:
+                out.isetitem(i, values.where(~risky, "'" + values.astype(str)))
+    names = [neutralise(c) for c in frame.columns]
+    if names != list(frame.columns):
+        if out is frame:
+            out = frame.copy()
+        out.columns = names
+    return out
+
+
+def mark_text_cells(worksheet: Any) -> None:
+    """Turn every formula openpyxl made from a text value back into a string cell with Excel's quote prefix.
+
+    openpyxl stores any ``str`` starting with ``=`` as a formula; the toolkit never writes formulas, so
+    each such cell (and any other risky text cell) becomes plain text, value unchanged.
+    """
+    for row in worksheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and (cell.data_type == "f" or is_risky(cell.value)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
