@@ -327,6 +327,16 @@ def _standardise(raw: pd.DataFrame, name: str) -> tuple[pd.DataFrame, str]:
         return out, "360giving"
     code = next((keys[k] for k in _ALLOC_CODE if k in keys), None)
     amount = next((keys[k] for k in _ALLOC_AMOUNT if k in keys), None)
+    known = [keys[k] for k in _360G_COLUMNS if k in keys]
+    if (code is None or amount is None) and (len(known) >= 2 or any(":0:" in k for k in keys)):
+        missing = [t for t in ("Identifier", "Amount Awarded") if t.lower() not in keys]
+        if not any(k in keys for k in ("beneficiary location:0:geographic code", "recipient org:0:postal code")):
+            missing.append("Beneficiary Location:0:Geographic Code or Recipient Org:0:Postal Code")
+        raise SchemaError(
+            f"{name}: a 360Giving header (it has {examples([repr(k) for k in known], limit=4)}) without the "
+            f"column(s) {', '.join(repr(m) for m in missing)} that funding reach needs; add them (titles as in "
+            "the 360Giving standard) or check the file is the whole export."
+        )
     if code is None or amount is None:
         raise SchemaError(
             f"{name}: header is not 360Giving: found columns {examples(list(raw.columns), limit=8)}. "
