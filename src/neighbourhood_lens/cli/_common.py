@@ -393,19 +393,19 @@ def emit(frame: Any, *, title: str | None = None, formats: dict[str, str] | None
     """Print a table the way ``--format`` asks.
 
     ``table``/``auto``: the first ``limit`` rows (all if None) with a note when capped.
-    ``csv``/``tsv``/``json``: every row to stdout, no formatting; tables of one command are
-    separated by a blank line (json: one array per line). With ``--out -`` the screen tables
-    are left out, so stdout carries only the written file (as ``--format`` says: csv, tsv, json).
+    ``csv``/``tsv``/``json``: stdout carries exactly one table, the command's main one (the
+    first it emits): every row, no formatting; json is one array of records, so
+    ``json.loads(stdout)`` always works. Any further table of the command (a summary, a
+    balance table) is shown as on screen, on stderr with the other messages. With ``--out -``
+    the screen tables are left out, so stdout carries only the written file.
     """
     fmt = _STATE["format"]
     if _STATE["out_stdout"]:
         return
-    if fmt in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json):
+    if fmt in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json) and not _STATE["emitted"]:
         from neighbourhood_lens.outputs.tables import integer_counts
 
         frame = integer_counts(frame)
-        if _STATE["emitted"]:
-            sys.stdout.write("\n")
         if fmt == OutputFormat.json:
             sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         else:
