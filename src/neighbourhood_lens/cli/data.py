@@ -187,11 +187,9 @@ def sources(
 ) -> None:
     """List the source registry: every dataset, its publisher, licence and direct address (or why none).
 
-    The screen shows each dataset's host; ``--format csv|tsv|json`` and ``--out`` give the full
-    registry (title, publisher, licence, URL, fallbacks, landing page, ...).
+    The screen shows each dataset's publisher, whole URL and licence; ``--format csv|tsv|json``
+    and ``--out`` give the full registry (title, publisher, licence, URL, fallbacks, landing page, ...).
     """
-    from urllib.parse import urlparse
-
     from neighbourhood_lens.data.download import write_sources_file
     from neighbourhood_lens.data.sources import registry_frame
 
@@ -200,10 +198,9 @@ def sources(
     if data_format():
         emit(full)
     else:
-        frame = full[["id", "format"]].copy()
-        frame["host"] = [urlparse(u).netloc if d else "(none)"
-                         for u, d in zip(full["url"], full["direct_download"], strict=True)]
-        frame["fallbacks"] = full["fallbacks"].str.split().str.len().fillna(0).astype(int)
+        frame = full[["id", "publisher"]].copy()
+        frame["url"] = [u if d else "(no direct address)"
+                        for u, d in zip(full["url"], full["direct_download"], strict=True)]
         frame["licence"] = full["licence"]
         emit(frame, title="Source registry")
     open_ = full[full["open_data"]]
