@@ -92,7 +92,7 @@ def build(
 def sensitivity(
     spec: SpecArg = None,
     preset: PresetOpt = None,
-    draws: Annotated[int, typer.Option(help="Monte Carlo draws.")] = 1000,
+    draws: Annotated[int, typer.Option(min=1, help="Monte Carlo draws (at least 1).")] = 1000,
     weight_jitter: Annotated[float, typer.Option(help="J: each weight x Uniform(1-J, 1+J), rescaled.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Random seed (reproducible draws).")] = 1,
     transforms: Annotated[str | None, typer.Option(

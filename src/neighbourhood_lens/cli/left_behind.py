@@ -24,7 +24,7 @@ def left_behind(
     db: DbOption = None,
     sensitivity: Annotated[bool, typer.Option(
         "--sensitivity", help="Stability of the 2019 list when the domain weights are jittered.")] = False,
-    draws: Annotated[int, typer.Option(help="With --sensitivity: Monte Carlo draws.")] = 1000,
+    draws: Annotated[int, typer.Option(min=1, help="With --sensitivity: Monte Carlo draws (at least 1).")] = 1000,
     weight_jitter: Annotated[float, typer.Option(help="With --sensitivity: weights x Uniform(1-J, 1+J).")] = 0.2,
     seed: Annotated[int, typer.Option(help="With --sensitivity: random seed.")] = 1,
     cni: Annotated[str, typer.Option(help="With --sensitivity: 'jitter' (rebuild CNI from its domains) or "
