@@ -18,6 +18,7 @@ __all__ = [
     "ChecksumError",
     "WarehouseError",
     "UnknownNameError",
+    "CoverageNote",
     "examples",
 ]
 
@@ -74,3 +75,8 @@ class UnknownNameError(DataError, KeyError):
 
     def __str__(self) -> str:  # a KeyError would quote its message
         return str(self.args[0]) if self.args else ""
+
+
+class CoverageNote(UserWarning):
+    """A warning category for an expected coverage difference (e.g. LSOAs new in 2011 that have no
+    2001 parent): the command line shows it as ``note:``, not as a warning."""

@@ -30,12 +30,16 @@ _BASE_IDS = {
 
 @contextmanager
 def _reported_warnings() -> Iterator[None]:
-    """Show library warnings (e.g. split wards, unmatched codes) in yellow on stderr."""
+    """Show library warnings (e.g. split wards, unmatched codes) on stderr as ``warning:`` lines, and
+    expected coverage differences (:class:`~neighbourhood_lens.errors.CoverageNote`) as ``note:``."""
+    from ..errors import CoverageNote
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        err_console.print(f"[bold yellow]Warning:[/] {w.message}", highlight=False)
+        label = "note" if issubclass(w.category, CoverageNote) else "warning"
+        err_console.print(Text.assemble((f"{label}:", "yellow"), " ", str(w.message)), highlight=False)
 
 
 def _index_ids(index: str, *, boundaries: bool = False) -> list[str]:

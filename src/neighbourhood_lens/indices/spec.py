@@ -214,8 +214,8 @@ class IndexSpec(_Model):
         if same:
             raise ValueError(f"duplicate component/domain name(s): {', '.join(same)}; every name must be unique")
         if dup:
-            clashes = "; ".join(" and ".join(repr(c.label or c.name) for c in items if c.name == n) + f" (each gives {n})"
-                                for n in dup)
+            clashes = "; ".join(" and ".join(repr(c.label or c.name) for c in items if c.name == n)
+                                + f" (each gives {n})" for n in dup)
             raise ValueError(f"component/domain names must give different column names: {clashes}. "
                              "Rename one of each pair")
         bad = sorted(set(names) & set(RESERVED_COLUMNS))
