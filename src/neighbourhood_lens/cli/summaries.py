@@ -112,7 +112,7 @@ def trajectory(
     if by is None:
         from neighbourhood_lens.geo.places import resolve_place
 
-        code = resolve_place(con, code, prefer="oldest", option="CODE").code
+        code = resolve_place(con, code, prefer="ask", option="CODE").code
     frame = tr.trajectory(con, code, by=by)
     emit(frame[["edition", "percentile", "area_rank", "n_areas", "area_decile", "n_lsoas"]],
          title=f"{frame['name'].iloc[0]} ({code}, {frame['level'].iloc[0]}): national percentile, 0 = most deprived",
