@@ -8,8 +8,9 @@ catches to :func:`user_message`, which returns the text to print and the exit co
   their message, exit code 2;
 * errors from reading a file the user named (empty, binary, wrong encoding, not CSV/Parquet/
   XLSX, missing or unreadable): ``--option PATH: what is wrong; how to fix it``, exit code 2.
-  The file is found from the command's options: the one file option, else the option whose
-  path the failing code was reading (from the traceback), else every file option given;
+  The file is the one the failing code was reading (the error's ``filename``, else the
+  innermost frame of the traceback holding the path of an existing file), shown with the
+  option that named it; failing that, every file option of the command;
 * Ctrl-C, including DuckDB's ``Query interrupted``: ``Interrupted.``, exit code 130 (the
   shell's code for SIGINT). The warehouse is written in transactions, so an interrupted
   command leaves it as it was.
@@ -70,10 +71,8 @@ def _same_file(a: Any, b: str) -> bool:
         return False
 
 
-def _which_file(exc: BaseException, candidates: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The candidate the failing code was reading: a local variable of the innermost frame naming it."""
-    if len(candidates) <= 1:
-        return candidates
+def _file_being_read(exc: BaseException) -> str | None:
+    """The file the failing code was reading: the innermost frame with a local naming an existing file."""
     frames = []
     tb = exc.__traceback__
     while tb is not None:
@@ -81,25 +80,27 @@ def _which_file(exc: BaseException, candidates: list[tuple[str, str]]) -> list[t
         tb = tb.tb_next
     for frame in reversed(frames):
         for value in list(frame.f_locals.values()):
-            if isinstance(value, (str, Path)) and len(str(value)) < 4096:
-                hits = [c for c in candidates if _same_file(value, c[1])]
-                if hits:
-                    return hits[:1]
-    return candidates
+            if isinstance(value, (str, Path)) and 0 < len(str(value)) < 4096:
+                try:
+                    if os.path.isfile(value):
+                        return os.fspath(value)
+                except (OSError, ValueError):
+                    continue
+    return None
 
 
 def _where(exc: BaseException) -> str:
-    named = getattr(exc, "filename", None)
+    """``--option PATH`` (or just ``PATH``) of the file an error is about."""
+    named = getattr(exc, "filename", None) or _file_being_read(exc)
     candidates = file_options()
     if named:
         for option, path in candidates:
             if _same_file(named, path):
                 return f"{option} {path}"
         return str(named)
-    picked = _which_file(exc, candidates)
-    if not picked:
+    if not candidates:
         return "the input file"
-    return " or ".join(f"{option} {path}" for option, path in picked)
+    return " or ".join(f"{option} {path}" for option, path in candidates)
 
 
 def _first_line(text: str, limit: int = 200) -> str:
