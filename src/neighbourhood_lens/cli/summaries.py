@@ -37,7 +37,9 @@ def _read_population(path: Path | None):  # noqa: ANN202
         return None
     import pandas as pd
 
-    return pd.read_csv(path, dtype={"lsoa11_code": str, "lsoa21_code": str})
+    frame = pd.read_csv(path, dtype={"lsoa11_code": str, "lsoa21_code": str})
+    frame.attrs["source"] = f"--population {path}"
+    return frame
 
 
 @handle_errors
