@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RISKY_FIRST", "is_risky", "mark_text_cells", "neutralise", "neutralise_frame"]
+__all__ = ["RISKY_FIRST", "csv_quoting", "is_risky", "mark_text_cells", "neutralise", "neutralise_frame"]
 
 #: First characters that make a spreadsheet treat a cell as a formula.
 RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
@@ -86,6 +86,28 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out = frame.copy()
         out.columns = names
     return out
+
+
+def csv_quoting(frame: pd.DataFrame) -> int:
+    """The ``quoting`` for ``frame.to_csv``: minimal, unless a text cell holds a carriage return.
+
+    Python's CSV writer quotes a field with a newline but not one with a lone ``\r`` (it is not
+    in the line terminator), which readers take as the end of a row; such a frame is written
+    with every text field quoted instead.
+
+    >>> import csv
+    >>> import pandas as pd
+    >>> csv_quoting(pd.DataFrame({"a": ["x"]})) == csv.QUOTE_MINIMAL, csv_quoting(pd.DataFrame({"a": ["'\\r=1"]}))
+    (True, 2)
+    """
+    import csv
+
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if values.dtype.kind in "OSU" or str(values.dtype) in ("string", "str"):
+            if bool(values.map(lambda v: isinstance(v, str) and "\r" in v, na_action="ignore").fillna(False).any()):
+                return csv.QUOTE_NONNUMERIC
+    return csv.QUOTE_MINIMAL
 
 
 def mark_text_cells(worksheet: Any) -> None:

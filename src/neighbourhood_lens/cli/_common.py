@@ -409,9 +409,11 @@ def emit(frame: Any, *, title: str | None = None, formats: dict[str, str] | None
         if fmt == OutputFormat.json:
             sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         else:
-            from neighbourhood_lens._spreadsheet import neutralise_frame
+            from neighbourhood_lens._spreadsheet import csv_quoting, neutralise_frame
 
-            sys.stdout.write(neutralise_frame(frame).to_csv(sep="," if fmt == OutputFormat.csv else "\t", index=False))
+            safe = neutralise_frame(frame)
+            sys.stdout.write(safe.to_csv(sep="," if fmt == OutputFormat.csv else "\t", index=False,
+                                         quoting=csv_quoting(safe)))
         sys.stdout.flush()
         _STATE["emitted"] += 1
         return

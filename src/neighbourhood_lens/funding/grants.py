@@ -587,13 +587,14 @@ def write_grants(frame: pd.DataFrame, path: str | Path) -> Path:
     Grants come from publishers and users, so text a spreadsheet would run as a formula is
     made safe in CSV (``'`` prefix) and XLSX (string cells); see :mod:`neighbourhood_lens._spreadsheet`.
     """
-    from .._spreadsheet import mark_text_cells, neutralise_frame
+    from .._spreadsheet import csv_quoting, mark_text_cells, neutralise_frame
 
     path = Path(path)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        neutralise_frame(frame).to_csv(path, index=False)
+        safe = neutralise_frame(frame)
+        safe.to_csv(path, index=False, quoting=csv_quoting(safe))
     elif suffix == ".xlsx":
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
             frame.to_excel(writer, index=False, sheet_name="grants")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from neighbourhood_lens import __version__
-from neighbourhood_lens._spreadsheet import mark_text_cells, neutralise_frame
+from neighbourhood_lens._spreadsheet import csv_quoting, mark_text_cells, neutralise_frame
 from neighbourhood_lens.errors import DataError
 
 if TYPE_CHECKING:
@@ -162,7 +162,9 @@ def write_table(
         if stdout_format == "json":
             sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         elif stdout_format in ("csv", "tsv"):
-            sys.stdout.write(neutralise_frame(frame).to_csv(index=False, sep="," if stdout_format == "csv" else "\t"))
+            safe = neutralise_frame(frame)
+            sys.stdout.write(safe.to_csv(index=False, sep="," if stdout_format == "csv" else "\t",
+                                         quoting=csv_quoting(safe)))
         else:
             raise DataError(f"cannot write {stdout_format!r} to stdout; use csv, tsv or json")
         sys.stdout.flush()
@@ -176,7 +178,8 @@ def write_table(
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = json.dumps(provenance, indent=2, default=str)
     if suffix == ".csv":
-        neutralise_frame(frame).to_csv(path, index=False)
+        safe = neutralise_frame(frame)
+        safe.to_csv(path, index=False, quoting=csv_quoting(safe))
     elif suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
