@@ -43,15 +43,15 @@ def assert_fits_80(output: str, what: str) -> None:
 def test_programme_design_csv_and_json(warehouse_path):
     spec = str(ROOT / "examples/programmes/budget_greedy.toml")
     result = invoke(["programme", "design", spec, "--format", "csv"], warehouse_path)
-    (chosen,) = csv_tables(result.stdout)  # stdout carries one table: the chosen areas
-    assert chosen["code"].str.match(r"^E05\d{6}$").all() and chosen["code"].is_unique
-    assert chosen["amount"].sum() <= 500_000_000  # the spec's [budget] total
+    (chosen_csv,) = csv_tables(result.stdout)  # stdout carries one table: the chosen areas
+    assert chosen_csv["code"].str.match(r"^E05\d{6}$").all() and chosen_csv["code"].is_unique
+    assert chosen_csv["amount"].sum() <= 500_000_000  # the spec's [budget] total
     # The other tables (eligibility, reach by decile, missed areas) went to stderr with the prose.
     assert "areas of" in result.stderr and "Eligibility" in result.stderr and "Reach by" in result.stderr
     result = invoke(["programme", "design", spec, "--format", "json", "--out", "-"], warehouse_path)
     chosen = json.loads(result.stdout)  # --out -: stdout carries only the chosen areas
     assert len(chosen) > 0 and {"code", "amount"} <= set(chosen[0])
-    assert sum(r["amount"] for r in chosen) == pytest.approx(deciles["amount"].sum(), rel=1e-6)
+    assert sum(r["amount"] for r in chosen) == pytest.approx(chosen_csv["amount"].sum(), rel=1e-6)
 
 
 def test_programme_compare_csv_keeps_every_measure(warehouse_path):
