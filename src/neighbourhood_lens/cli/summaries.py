@@ -13,6 +13,7 @@ from ._common import (
     OutputFormat,
     check_suffix,
     console,
+    data_format,
     emit,
     err_console,
     handle_errors,
@@ -155,7 +156,9 @@ def movers(
         err_console.print(f"[yellow]note:[/] {skipped['count']} area(s) lack a value in {start} or {end} and "
                       f"are not compared: {', '.join(skipped['examples'])}", highlight=False)
     fmt = {f"percentile_{start}": ".3f", f"percentile_{end}": ".3f", "change": "+.3f"}
-    for direction in ("improved", "declined"):
+    if data_format():  # one table on stdout: improvers and decliners, with their direction (as --out)
+        emit(frame)
+    for direction in () if data_format() else ("improved", "declined"):
         part = frame[frame["direction"] == direction].drop(columns="direction")
         label = "improvements" if direction == "improved" else "declines"
         emit(part, title=f"{len(part):,} largest relative {label} {start}->{end} ({by})", formats=fmt)
