@@ -33,3 +33,8 @@ def test_column_names_from_a_user_file_are_neutralised_too():
 
 def test_safe_text_is_left_alone():
     assert not any(is_risky(v) for v in ["Leeds", "a=1", "E01000001", "", 5, -5.0, None])
+
+
+def test_a_negative_number_as_text_stays_a_number():
+    out = neutralise_frame(pd.DataFrame({"amount_as_given": ["-2500", "-5.0", "-5 apples", "-2+3", "-1e3"]}))
+    assert out["amount_as_given"].tolist() == ["-2500", "-5.0", "'-5 apples", "'-2+3", "'-1e3"]

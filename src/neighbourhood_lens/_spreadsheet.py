@@ -13,10 +13,12 @@ text and which a reader can strip. Choices:
 
 * only **text** is changed: numbers (``-5.0`` in a numeric column, or a ``float`` in a mixed
   column) stay numbers, so a genuine negative amount is still a negative amount;
-* every text cell with a risky first character is prefixed, whatever follows: ``"-5 apples"``
-  becomes ``"'-5 apples"`` and so does the text ``"-5"`` (as in ``amount_as_given``, the
-  amount as the user typed it). Guessing which text is "only a number" is how attacks such
-  as ``-2+3+cmd|' /C calc'!A0`` get through, and the numeric value is in its own column;
+* a negative number written as text, exactly ``-`` then digits with an optional decimal part
+  (``"-2500"``, ``"-5.0"``), is left alone: in a CSV it is the same bytes as the number, every
+  spreadsheet reads it as that number, and it is often an amount as the user typed it. Every
+  other text cell with a risky first character is prefixed, whatever follows: ``"-5 apples"``
+  becomes ``"'-5 apples"``, ``"-2+3+cmd|' /C calc'!A0"`` becomes ``"'-2+3+cmd|' /C calc'!A0"``,
+  and ``"+1"`` becomes ``"'+1"``;
 * column names are treated like cells (they can come from a user's file);
 * in ``.xlsx`` files the text is written unchanged but as a string cell with Excel's
   "quote prefix" flag (what typing ``'`` in Excel does), never as a formula, so the workbook
@@ -29,6 +31,7 @@ OWASP Foundation, "CSV Injection", https://owasp.org/www-community/attacks/CSV_I
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,15 +41,16 @@ __all__ = ["RISKY_FIRST", "csv_quoting", "is_risky", "mark_text_cells", "neutral
 
 #: First characters that make a spreadsheet treat a cell as a formula.
 RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
+_NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d+)?")
 
 
 def is_risky(value: Any) -> bool:
     """Whether ``value`` is text a spreadsheet would run as a formula.
 
-    >>> [is_risky(v) for v in ["=1+1", "+1", "@SUM(A1)", "\\t=1", "-5 apples", -5.0, "Leeds", "a=1"]]
-    [True, True, True, True, True, False, False, False]
+    >>> [is_risky(v) for v in ["=1+1", "+1", "@SUM(A1)", "\\t=1", "-5 apples", "-2+3", -5.0, "-2500", "Leeds"]]
+    [True, True, True, True, True, True, False, False, False]
     """
-    return isinstance(value, str) and value.startswith(RISKY_FIRST)
+    return isinstance(value, str) and value.startswith(RISKY_FIRST) and not _NEGATIVE_NUMBER.fullmatch(value)
 
 
 def neutralise(value: Any) -> Any:
