@@ -19,16 +19,37 @@ def mirror() -> Path:
     return MIRROR
 
 
+def _run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder shared by every worker of this test run (pytest-xdist), or this session's own."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def warehouse_path(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built from the full mirror, with LSOA adjacency cached, once per session."""
+    """A warehouse built from the full mirror, with LSOA adjacency cached, once per test run.
+
+    Under pytest-xdist the first worker builds it while the others wait on a file lock, so the
+    run builds it once; tests only read it (those that write work on a copy).
+    """
+    import fcntl
+
     from neighbourhood_lens.data.build import build_warehouse
     from neighbourhood_lens.geo.adjacency import ensure_adjacency
 
-    path = tmp_path_factory.mktemp("warehouse") / "nlens.duckdb"
-    build_warehouse(path, mirror=mirror)
-    for vintage in (2011, 2021):
-        ensure_adjacency(path, vintage)
+    folder = _run_dir(tmp_path_factory) / "session-warehouse"
+    folder.mkdir(exist_ok=True)
+    path, done = folder / "nlens.duckdb", folder / "built"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                build_warehouse(path, mirror=mirror)
+                for vintage in (2011, 2021):
+                    ensure_adjacency(path, vintage)
+                done.write_text("ok")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return path
 
 
@@ -51,3 +72,11 @@ def terminal80(monkeypatch):
     monkeypatch.setattr(_common.console, "_color_system", None)
     monkeypatch.setattr(_common.console, "_width", 80)
     monkeypatch.setenv("COLUMNS", "80")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the web tests in one pytest-xdist worker, so the shared app (tests/web_demo.py) is built once."""
+    web = Path(__file__).resolve().parent / "web"
+    for item in items:
+        if web in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("web"))

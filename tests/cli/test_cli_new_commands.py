@@ -100,6 +100,7 @@ def test_evaluate_fits_80_columns_and_writes_sidecars(warehouse_path, treated_wa
         assert side["command"] == "evaluate"
 
 
+@pytest.mark.slow
 def test_evaluate_json_tables_and_out_dash(warehouse_path, treated_wards, tmp_path):
     args = [str(treated_wards) if a == "TREATED" else a for a in EVALUATE]
     result = invoke([*args, "--out", str(tmp_path / "effects.csv"), "--format", "json"], warehouse_path)

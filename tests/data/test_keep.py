@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from neighbourhood_lens.cli import app
 from neighbourhood_lens.data.build import build_warehouse
+from neighbourhood_lens.data.sources import DATASETS
 from neighbourhood_lens.deprivation.left_behind import left_behind
 from neighbourhood_lens.errors import WarehouseError
 from neighbourhood_lens.neighbourhoods.build import store_neighbourhoods
@@ -64,13 +65,14 @@ def test_replacing_cni_keeps_every_other_table_and_the_set_and_left_behind_follo
     result = CliRunner().invoke(app, ["data", "build", "--db", str(work), "--file", f"cni2019_ward17={copy}"],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "1 loaded, 27 kept from the previous warehouse" in result.output
+    said = " ".join(result.output.split())  # the console may wrap at any width
+    assert f"1 loaded, {len(DATASETS) - 1} kept from the previous warehouse" in said
     assert ("Kept your tables: adjacency_lsoa11, adjacency_lsoa21, index_my_need, neighbourhood_sets, "
-            "neighbourhoods_by_lad, stored_results") in result.output
+            "neighbourhoods_by_lad, stored_results") in said
     # the replaced dataset is checked (its 12 known CNI 2019 codes outside the ward lookup: a note, as in
     # the official file; more would be a warning); kept ones are not re-reported
-    assert "note: cni2019_ward17: 12 English ward17_code value(s) are not in lookup_lsoa11_ward17" in result.output
-    assert "warning: imd2019_lsoa11" not in result.output and "lookup_lsoa11_msoa11" not in result.output
+    assert "note: cni2019_ward17: 12 English ward17_code value(s) are not in lookup_lsoa11_ward17" in said
+    assert "warning: imd2019_lsoa11" not in said and "lookup_lsoa11_msoa11" not in said
 
     after = _tables(work)
     assert after == before  # every table, the set and the caches, with the same row counts
@@ -83,6 +85,7 @@ def test_replacing_cni_keeps_every_other_table_and_the_set_and_left_behind_follo
     assert same == before["neighbourhoods_by_lad"]
 
 
+@pytest.mark.slow
 def test_only_deletes_nothing_and_changed_inputs_invalidate_caches_with_a_reason(work, mirror, tmp_path):
     before = _tables(work)
     report = build_warehouse(work, mirror=mirror, only=["lookup_lad19_region19"])

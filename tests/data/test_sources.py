@@ -12,10 +12,16 @@ from neighbourhood_lens.errors import DataError
 def test_every_open_dataset_has_a_direct_address_and_cni_says_why_not():
     frame = registry_frame()
     open_ = frame[frame["open_data"]]
-    assert len(open_) == 26 and open_["direct_download"].all()
-    closed = frame[~frame["direct_download"]]
+    assert len(open_) == 36 and (open_["direct_download"] | (open_["no_url_reason"] != "")).all()
+    closed = frame[~frame["open_data"]]
     assert sorted(closed["id"]) == ["cni2019_ward17", "cni2023_lsoa21"]
     assert closed["no_url_reason"].str.contains("not open data").all()
+    # outcome statistics published without a stable file address say why (official-sources.md, section 8)
+    landing = frame[frame["open_data"] & ~frame["direct_download"]].set_index("id")["no_url_reason"]
+    assert sorted(landing.index) == ["boundaries_ward21", "census2011_household_deprivation_lsoa11",
+                                     "children_low_income_msoa11", "fuel_poverty_lsoa", "insolvencies_ward",
+                                     "uc_households_msoa11"]
+    assert landing[["fuel_poverty_lsoa", "insolvencies_ward"]].str.contains("landing page; file link changes").all()
 
 
 def test_addresses_are_machine_endpoints_in_known_formats():

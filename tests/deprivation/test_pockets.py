@@ -143,6 +143,7 @@ def test_real_pockets_are_ranked_and_national(lsoa_pockets):
     assert (lsoa_pockets["in_affluent_lad"] | lsoa_pockets["beside_affluent"]).all()
 
 
+@pytest.mark.slow
 def test_cli_pockets_and_next_door(warehouse_path, tmp_path):
     from neighbourhood_lens.cli import app
 

@@ -150,6 +150,7 @@ def test_imd_panel_rates_are_on_one_scale(con) -> None:  # noqa: ANN001
     assert "relative measure" in p.attrs["notes"][0]
 
 
+@pytest.mark.slow
 def test_cli_evaluate_lads_end_to_end(con, warehouse_path, tmp_path) -> None:  # noqa: ANN001
     import shutil
 

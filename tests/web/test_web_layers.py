@@ -34,6 +34,7 @@ def test_2019_left_behind_wards_are_the_225(client):
     assert sum(counts.values()) == 225 and len(client.get("/api/geo/lad19").json()["features"]) == 317
 
 
+@pytest.mark.slow
 def test_each_edition_on_its_own_lsoa_vintage(client, con):
     box = "-3.10,53.75,-2.95,53.90"  # Blackpool
     for year, layer, key in ((2025, "lsoa21", "lsoa21_code"), (2019, "lsoa11", "lsoa11_code"),

@@ -12,6 +12,7 @@ import typer
 
 from . import data, funding, geography_cmds, neighbourhoods, summaries, web
 from . import index as index_cmds
+from . import outcomes as outcomes_cmds
 from . import programme as programme_cmds
 from .doctor import doctor
 from .evaluate import evaluate
@@ -63,6 +64,7 @@ app.command("left-behind", rich_help_panel=_PLACES)(left_behind)
 app.add_typer(neighbourhoods.app, name="neighbourhoods", rich_help_panel=_PLACES)
 app.add_typer(index_cmds.app, name="index", rich_help_panel=_PLACES)
 app.command("summarise", rich_help_panel=_PLACES)(summaries.summarise)
+app.add_typer(outcomes_cmds.app, name="outcomes", rich_help_panel=_PLACES)
 for _name, _fn in geography_cmds.COMMANDS.items():
     app.command(_name, rich_help_panel=_WHERE)(_fn)
 for _name in ("trajectory", "movers", "entrenched"):

@@ -21,7 +21,8 @@ from ._common import (
 )
 
 
-def _years(text: str | None) -> list[int] | None:
+def _years(text: str | None, outcome: str | None = None) -> list[int] | None:
+    """``--years``: a list (2010,2019,2025) or a range (2012-2022) of IMD editions or series years."""
     from ..errors import DataError
 
     if not text:
@@ -29,12 +30,16 @@ def _years(text: str | None) -> list[int] | None:
     try:
         if "-" in text and "," not in text:
             lo, hi = (int(x) for x in text.split("-"))
+            from ..evaluation.outcome_panel import is_series
+
+            if is_series(outcome):
+                return list(range(lo, hi + 1))
             from ..evaluation.panel import IMD_EDITIONS
 
             return [y for y in IMD_EDITIONS if lo <= y <= hi]
         return [int(x) for x in text.split(",")]
     except ValueError:
-        raise DataError(f"--years {text!r}: give editions like 2010,2019,2025 or a range like 2015-2025") from None
+        raise DataError(f"--years {text!r}: give years like 2010,2019,2025 or a range like 2012-2022") from None
 
 
 @handle_errors
@@ -44,11 +49,16 @@ def evaluate(
                                            "estimate, ci_low, ci_high, p_value, n_treated, n_comparators.")],
     panel: Annotated[Path | None, typer.Option(help="CSV with code, year, value at the treated areas' unit.")] = None,
     outcome: Annotated[str | None, typer.Option(
-        help="IMD outcome instead of --panel: imd:DOMAIN (its score), imd:DOMAIN:percentile, e.g. "
-             "imd:income.")] = None,
+        help="Outcome instead of --panel: an annual series (fuel_poverty, insolvency, child_low_income, "
+             "uc_households, household_deprivation) or an IMD domain, imd:DOMAIN (its score) or "
+             "imd:DOMAIN:percentile, e.g. imd:income.")] = None,
+    measure: Annotated[str | None, typer.Option(
+        help="Measure of a series: fuel_poverty lihc (2011-2018) | lilee (2019-2022) | mixed (reads the 2019 "
+             "break as a change); household_deprivation one_or_more (default) | two_or_more.")] = None,
     start: Annotated[int | None, typer.Option(
         help="Start year for every treated area when --treated has no start column.")] = None,
-    years: Annotated[str | None, typer.Option(help="IMD editions, e.g. 2010,2019,2025 or 2015-2025.")] = None,
+    years: Annotated[str | None, typer.Option(help="IMD editions (2010,2019,2025 or 2015-2025) or series years "
+                                                   "(2012-2022).")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit of the codes (default: detected, 2011-based first).")] = None,
     halo: Annotated[bool, typer.Option("--halo", help="Also estimate the effect on untreated neighbours.")] = False,
     k: Annotated[int, typer.Option(help="Comparators per treated area (nearest, with replacement).")] = 5,
@@ -69,6 +79,7 @@ def evaluate(
     from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar, write_table
 
     from ..evaluation import read_panel, read_treated
+    from ..evaluation.outcome_panel import is_series, outcome_series
     from ..evaluation.panel import IMD_EDITIONS
     from ..evaluation.report import interpret, plot_event_study, write_report
     from ..evaluation.run import evaluate_in_warehouse
@@ -82,7 +93,7 @@ def evaluate(
     con = connect(db, read_only=store is None)
     with progress_bar("Evaluating") as update:
         ev, unit_name, label = evaluate_in_warehouse(
-            con, t, panel=p, outcome=outcome, years=_years(years), unit=unit,
+            con, t, panel=p, outcome=outcome, years=_years(years, outcome), unit=unit, measure=measure,
             match_on=[s.strip() for s in match_on.split(",")] if match_on else (), halo=halo, k=k, caliper=caliper,
             min_pre=min_pre, n_placebo=placebo, seed=seed, strict=strict, progress=update)
     for text in ev.notes:
@@ -91,9 +102,14 @@ def evaluate(
          formats={"estimate": ".4g", "ci_low": ".4g", "ci_high": ".4g", "p_value": ".3g"})
     emit(ev.matching.balance, title="Balance (standardised mean differences)",
          formats={c: ".3g" for c in ev.matching.balance.columns if c != "feature"})
+    series = outcome_series(outcome) if is_series(outcome) else None
     higher_worse = True if outcome and ":percentile" not in outcome and outcome.startswith("imd:") else None
-    console.print(interpret(ev.effects, outcome=label, higher_is_worse=higher_worse), highlight=False)
-    ids = [] if outcome is None else [tbl for tbl, _ in IMD_EDITIONS.values()]
+    if series is not None:
+        higher_worse = series.higher_is_worse
+    console.print(interpret(ev.effects, outcome=label, higher_is_worse=higher_worse, relative=series is None),
+                  highlight=False)
+    ids = ([] if outcome is None else list(series.sources) if series is not None
+           else [tbl for tbl, _ in IMD_EDITIONS.values()])
     prov = provenance_record(con, ids, command="evaluate", parameters=ev.parameters)
     write_table(ev.effects, out, provenance=prov)
     wrote(len(ev.effects), out, "effects")

@@ -40,6 +40,7 @@ def report(
 ) -> None:
     """Write a single self-contained HTML report on one local authority."""
     from neighbourhood_lens.geo.places import resolve_lad
+    from neighbourhood_lens.outputs.profile_outcomes import profile_sources
     from neighbourhood_lens.outputs.report import write_lad_report
     from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar
 
@@ -50,7 +51,7 @@ def report(
     path = write_lad_report(con, place.code, out)
     ids = ["imd2025_lsoa21", "cni2023_lsoa21", "census2021_population_lsoa21", "lookup_lsoa21_ward24_lad24",
            "lookup_lad24_region24", "imd2019_lsoa11", "cni2019_ward17", "population2019_lsoa11",
-           "lookup_lsoa11_ward17", "boundaries_lsoa21"]
+           "lookup_lsoa11_ward17", "boundaries_lsoa21", *profile_sources()]
     write_sidecar(path, provenance_record(con, ids, command="report", parameters={"lad": place.code}))
     console.print(f"Wrote the report on {place.name} ({place.code}) to {path} ({path.stat().st_size / 1e3:,.0f} kB)",
                   highlight=False)

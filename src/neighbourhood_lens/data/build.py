@@ -222,9 +222,11 @@ def build_warehouse(
         A user's sources (:func:`neighbourhood_lens.data.download.load_sources_file`) for fetching.
 
     Open datasets that cannot be found are an error listing every place tried; OCSI's CNI
-    (not open data) is skipped with a warning when absent (and kept from the existing
-    warehouse when it is there). Derived tables (hierarchies, ``areas``, ``iod_lsoa``) are
-    recomputed; the user's tables are carried across and checked (see :mod:`._keep`).
+    (not open data) and open datasets the publisher gives no direct download for (the DWP
+    Stat-Xplore series, tables behind a landing page) are skipped with a warning saying where to
+    get them when absent (and kept from the existing warehouse when they are there). Derived
+    tables (hierarchies, ``areas``, ``iod_lsoa``, the WD21 best fit) are recomputed; the user's
+    tables are carried across and checked (see :mod:`._keep`).
     """
     import time
 
@@ -232,6 +234,7 @@ def build_warehouse(
 
     from neighbourhood_lens.data import derive as _derive
     from neighbourhood_lens.data import keep as _keep
+    from neighbourhood_lens.data import outcome_tables as _outcome_tables
 
     t0 = time.perf_counter()
     db = Path(db)
@@ -250,7 +253,9 @@ def build_warehouse(
     found, tried = locate_sources(ids, mirror=mirror, cache_dir=cache_dir, files=files)
     report = BuildReport(db_path=db)
     keep = [d for d in DATASETS if d in existing and d not in found]
-    missing = {d: t for d, t in tried.items() if DATASETS[d].open_data and d not in existing}
+    # open datasets with no direct address (Stat-Xplore exports, landing pages) are skipped like CNI when absent
+    missing = {d: t for d, t in tried.items() if DATASETS[d].open_data and DATASETS[d].url is not None
+               and d not in existing}
     if missing and fetch_missing:
         missing = _fetch_missing(missing, cache_dir, sources, timeout, report)
         found, tried = locate_sources(ids, mirror=mirror, cache_dir=cache_dir, files=files)
@@ -263,6 +268,10 @@ def build_warehouse(
         elif not DATASETS[d].open_data:
             report.skipped[d] = "not found: " + ", ".join(t)
             report.warnings.append(f"{d} skipped: not open data, supply your copy with --file {d}=PATH")
+        elif DATASETS[d].url is None:
+            report.skipped[d] = "not found: " + ", ".join(t)
+            report.warnings.append(f"{d} skipped: no direct download ({DATASETS[d].no_url_reason}); get it from "
+                                   f"{DATASETS[d].landing_page} and build with --file {d}=PATH")
 
     sums_cache: dict[Path, dict[str, str]] = {}
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -283,13 +292,15 @@ def build_warehouse(
             _load_one(con, DATASETS[ds_id], path, files=files, cache_dir=cache_dir, sums_cache=sums_cache)
             report.loaded.append(ds_id)
         info: list[str] = []
-        checks = _derive.check_vintages(con, info=info) + _derive.check_ranks(con)
+        checks = (_derive.check_vintages(con, info=info) + _derive.check_ranks(con)
+                  + _outcome_tables.check_outcome_tables(con))
         # datasets kept from the previous warehouse were checked when they were loaded (see their provenance)
         checks = [m for m in checks if m.split(":", 1)[0] not in report.kept] + _derive.derive_tables(con)
         expected = [_derive.is_expected(m) for m in checks]  # quirks of the official files: notes
         report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
         report.info.extend(m for m, e in zip(checks, expected, strict=True) if e)
         report.warnings.extend(m for m, e in zip(checks, expected, strict=True) if not e)
+        report.info.extend(_outcome_tables.derive_ward21_bestfit(con))  # expected: generalised coastlines
         if existing:
             report.user_tables, messages = _keep.carry_user_tables(con)
             report.warnings.extend(messages)

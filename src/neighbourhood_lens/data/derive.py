@@ -22,6 +22,8 @@ _REFERENCE = {
     "ward17": ("lookup_lsoa11_ward17", "ward17_code"),
     "lad19": ("lookup_lsoa11_lad19", "lad19_code"),
     "lad24": ("lookup_lsoa21_ward24_lad24", "lad24_code"),
+    "msoa11": ("lookup_lsoa11_msoa11", "msoa11_code"),
+    "ward21": ("boundaries_ward21", "ward21_code"),
 }
 #: geography -> other vintages its codes are easily confused with.
 _CONFUSABLE = {

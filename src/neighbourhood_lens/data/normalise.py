@@ -181,7 +181,8 @@ def _iod_archive(headers: Sequence[str]) -> dict[str, str]:
     return _mapping(headers, _geo_column, alias, _iod_column)
 
 
-@_register("imd2019_lsoa11_indicators", "imd2019_lsoa11_subdomains", "imd2025_lsoa21_subdomains")
+@_register("imd2019_lsoa11_indicators", "imd2019_lsoa11_subdomains", "imd2025_lsoa21_subdomains",
+           "imd2025_lsoa21_indicators")
 def _iod_supplementary(headers: Sequence[str]) -> dict[str, str]:
     """IoD indicator (File 8) and sub-domain files: area columns, then snake_case."""
     return _mapping(headers, _geo_column)
@@ -258,9 +259,13 @@ def _census_population(headers: Sequence[str]) -> dict[str, str]:
     return _mapping(headers, _geo_column, alias, _age_column, _nomis_total)
 
 
-@_register("census2021_household_deprivation_lsoa21")
-def _census_household_deprivation(headers: Sequence[str]) -> dict[str, str]:
-    """Census 2021 TS011 households by dimensions of deprivation."""
+def _census_household_deprivation(headers: Sequence[str], yy: str = "21") -> dict[str, str]:
+    """Census 2021 TS011 and Census 2011 QS119EW households by dimensions of deprivation.
+
+    ``households_total`` and ``households_deprived_<n>_dimensions`` for n = 0..4. A Nomis
+    ``geography code`` column is the LSOA code of the file's vintage (2011 codes start the
+    same way, so the vintage is told apart by the dataset, and checked by the build).
+    """
     words = {"not deprived": 0, "one": 1, "two": 2, "three": 3, "four": 4}
 
     def rule(h: str) -> str | None:
@@ -273,8 +278,115 @@ def _census_household_deprivation(headers: Sequence[str]) -> dict[str, str]:
                     return f"households_deprived_{n}_dimensions"
         return None
 
-    alias = _aliases({"geography code": "lsoa21_code", "geography": "lsoa21_name"})
+    alias = _aliases({"geography code": f"lsoa{yy}_code", "geography": f"lsoa{yy}_name"})
     return _mapping(headers, _geo_column, alias, rule)
+
+
+NORMALISERS["census2021_household_deprivation_lsoa21"] = _census_household_deprivation
+NORMALISERS["census2011_household_deprivation_lsoa11"] = lambda h: _census_household_deprivation(h, "11")
+
+
+# -- Outcome statistics (issue 18) ------------------------------------------------------
+_TOTALS = {"total_households": "households_total", "total: all households": "households_total",
+           "total_residents": "residents_total", "total: all usual residents": "residents_total"}
+
+
+def _strip_topic(header: str) -> str:
+    """``Disability: Disabled under the Equality Act; measures: Value`` -> ``disabled under the equality act``."""
+    h = header.strip().lower()
+    h = re.sub(r";\s*measures:\s*value$", "", h)
+    for topic in ("disability: ", "occupancy rating for bedrooms: ", "tenure of household: "):
+        h = h.removeprefix(topic)
+    return h
+
+
+def _total_rule(header: str) -> str | None:
+    return _TOTALS.get(_strip_topic(header))
+
+
+@_register("census2021_disability_lsoa21")
+def _census_disability(headers: Sequence[str]) -> dict[str, str]:
+    """Census 2021 TS038 (top level): ``residents_total``, ``residents_disabled``, ``residents_not_disabled``
+    (disabled under the Equality Act 2010: day-to-day activities limited a lot or a little)."""
+
+    def rule(h: str) -> str | None:
+        low = _strip_topic(h)
+        if low.startswith("not disabled under the equality act"):
+            return "residents_not_disabled"
+        if low.startswith("disabled under the equality act"):
+            return "residents_disabled"
+        return None
+
+    alias = _aliases({"geography code": "lsoa21_code", "geography": "lsoa21_name"})
+    return _mapping(headers, _geo_column, alias, _total_rule, rule)
+
+
+@_register("census2021_overcrowding_lsoa21")
+def _census_overcrowding(headers: Sequence[str]) -> dict[str, str]:
+    """Census 2021 TS052 occupancy rating for bedrooms: ``households_total`` and
+    ``households_occupancy_{plus_2_or_more, plus_1, 0, minus_1, minus_2_or_less}``; a negative
+    rating means fewer bedrooms than the household needs (overcrowded)."""
+
+    def rule(h: str) -> str | None:
+        low = _strip_topic(h)
+        m = re.match(r"([+-]?)(\d)\s*(or more|or less)?", low)
+        if not m:
+            return None
+        sign = {"+": "plus_", "-": "minus_", "": ""}[m.group(1)]
+        more = "_" + m.group(3).replace(" ", "_") if m.group(3) else ""
+        return f"households_occupancy_{sign}{m.group(2)}{more}"
+
+    alias = _aliases({"geography code": "lsoa21_code", "geography": "lsoa21_name"})
+    return _mapping(headers, _geo_column, alias, _total_rule, rule)
+
+
+_TENURE = (
+    ("owns outright", "households_owned_outright"),
+    ("owns with a mortgage or loan", "households_owned_mortgage"),
+    ("shared ownership", "households_shared_ownership"),
+    ("rents from council or local authority", "households_social_rented_council"),
+    ("other social rented", "households_social_rented_other"),
+    ("private landlord or letting agency", "households_private_rented_landlord"),
+    ("other private rented", "households_private_rented_other"),
+    ("lives rent free", "households_rent_free"),
+)
+
+
+@_register("census2021_tenure_lsoa21")
+def _census_tenure(headers: Sequence[str]) -> dict[str, str]:
+    """Census 2021 TS054 tenure (8 detailed categories): ``households_total``, ``households_owned_outright``,
+    ``households_owned_mortgage``, ``households_shared_ownership``, ``households_social_rented_council``,
+    ``households_social_rented_other``, ``households_private_rented_landlord``,
+    ``households_private_rented_other``, ``households_rent_free``. Nomis subtotals (``Owned``,
+    ``Social rented`` ...) are kept under snake_case names."""
+
+    def rule(h: str) -> str | None:
+        low = _strip_topic(h)
+        for words, name in _TENURE:
+            if low.endswith(words):
+                return name
+        return None
+
+    alias = _aliases({"geography code": "lsoa21_code", "geography": "lsoa21_name"})
+    return _mapping(headers, _geo_column, alias, _total_rule, rule)
+
+
+@_register("fuel_poverty_lsoa", "children_low_income_msoa11", "uc_households_msoa11", "boundaries_ward21")
+def _outcome_long(headers: Sequence[str]) -> dict[str, str]:
+    """Long outcome tables in the mirror's layout, already canonical: fuel poverty
+    (``year, measure, lsoa_vintage, lsoa_code, households, fuel_poor_households, fuel_poor_share``),
+    DWP Stat-Xplore series (``msoa11_code, msoa11_name, year|month, status, <count>``) and ward
+    boundaries (``WD21CD`` or ``ward21_code``)."""
+    return _mapping(headers, _geo_column)
+
+
+@_register("insolvencies_ward")
+def _insolvencies(headers: Sequence[str]) -> dict[str, str]:
+    """Insolvency Service ward table made long: ``year, ward21_code, ward21_name, type, insolvencies``
+    (``type`` is bankruptcy, dro, iva or total; ``insolvencies`` the count of individuals)."""
+    alias = _aliases({"count": "insolvencies", "ward_code": "ward21_code", "ward_name": "ward21_name",
+                      "insolvency_type": "type"})
+    return _mapping(headers, _geo_column, alias)
 
 
 # -- Lookups, classifications, boundaries -----------------------------------------------

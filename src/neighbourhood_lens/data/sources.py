@@ -432,6 +432,93 @@ _ALL = [
     ),
 ]
 
+# -- Outcome statistics (issue 18; official-sources.md, section 8) ------------------------
+# Landing pages where no stable file address is known: the entry says why in no_url_reason.
+_LANDING = "landing page; file link changes each release"
+_FUEL = "https://www.gov.uk/government/collections/fuel-poverty-sub-regional-statistics"
+_INSOLVENCY = ("https://www.gov.uk/government/statistics/individual-insolvencies-by-location-age-and-gender-"
+               "england-and-wales-2022")
+_CILIF = "https://www.gov.uk/government/collections/children-in-low-income-families-local-area-statistics"
+_STATXPLORE = "https://stat-xplore.dwp.gov.uk/"
+_DWP = "Department for Work and Pensions"
+_NOMIS21 = "https://www.nomisweb.co.uk/output/census/2021"
+_F8_2025 = "File_8_IoD2025_Underlying_Indicators.xlsx"
+
+#: The outcome datasets, one contiguous block (see docs/outcomes.md for what each measures).
+_OUTCOMES = [
+    Dataset(
+        "imd2025_lsoa21_indicators", "English Indices of Deprivation 2025, File 8 (underlying indicators)",
+        _MHCLG, OGL, "2025", "lsoa21", _LSOA21, ("lsoa21_code",), _IOD2025,
+        sources=(_asset("media/691dec012c6b98ecdbc500d4/" + _F8_2025, "xlsx"),
+                 _asset("media/6900df8dab5cc9c8937994e6/" + _F8_2025, "xlsx")),
+        expected_rows=33755,
+    ),
+    Dataset(
+        "fuel_poverty_lsoa", "Sub-regional fuel poverty statistics, LSOA tables, data years 2011-2022 (long)",
+        "Department for Energy Security and Net Zero", OGL, "2011-2022", "lsoa01/lsoa11/lsoa21",
+        ("lsoa_code", "year"),
+        ("year", "measure", "lsoa_vintage", "lsoa_code", "households", "fuel_poor_households"), _FUEL,
+        no_url_reason=_LANDING + " (one workbook per data year, sheet 'Table 3'; measure LIHC to 2018, "
+        "LILEE from 2019; LSOA 2001 codes for 2011, 2011 codes for 2012-2020, 2021 codes from 2021)",
+    ),
+    Dataset(
+        "insolvencies_ward", "Individual insolvencies by ward (December 2021 wards), 2012-2022 (long)",
+        "The Insolvency Service", OGL, "2022", "ward21", ("ward21_code", "year", "type"),
+        ("ward21_code", "year", "type", "insolvencies"), _INSOLVENCY, england_only=False,
+        no_url_reason=_LANDING + " (the ward CSV is linked from the release page; series at "
+        "https://www.gov.uk/government/collections/individual-insolvency-statistics-releases)",
+    ),
+    Dataset(
+        "children_low_income_msoa11", "Children in relative low income families by MSOA 2011, FYE 2015-2022",
+        _DWP, OGL, "2022", "msoa11", ("msoa11_code", "year"),
+        ("msoa11_code", "year", "children_relative_low_income"), _CILIF,
+        no_url_reason="no file URL: a Stat-Xplore export (" + _STATXPLORE + ", needs an API key for the API); "
+        + _LANDING,
+    ),
+    Dataset(
+        "uc_households_msoa11", "Households on Universal Credit by MSOA 2011, monthly 2015-08 to 2023-11",
+        _DWP, OGL, "2023", "msoa11", ("msoa11_code", "month"), ("msoa11_code", "month", "households_on_uc"),
+        _STATXPLORE,
+        no_url_reason="no file URL: a Stat-Xplore export (dataset 'Households on Universal Credit'; the API "
+        "needs a key)",
+    ),
+    Dataset(
+        "census2011_household_deprivation_lsoa11", "Census 2011 households by deprivation dimensions (QS119EW)",
+        _ONS, OGL, "2011", "lsoa11", _LSOA11, ("lsoa11_code", "households_total"),
+        "https://www.nomisweb.co.uk/census/2011/qs119ew", england_only=False,
+        no_url_reason="no bulk file: Nomis API dataset NM_519_1 (geography TYPE298, c_deprived 0...5, "
+        "measures 20100), paged past the 25,000-row cap; " + _LANDING,
+    ),
+    Dataset(
+        "census2021_disability_lsoa21", "Census 2021 disability under the Equality Act (TS038)",
+        _ONS, OGL, "2021", "lsoa21", _LSOA21, ("lsoa21_code", "residents_total", "residents_disabled"),
+        _CENSUS, england_only=False,
+        sources=(Source(f"{_NOMIS21}/census2021-ts038.zip", "zip", member="census2021-ts038-lsoa.csv"),),
+    ),
+    Dataset(
+        "census2021_overcrowding_lsoa21", "Census 2021 occupancy rating for bedrooms (TS052)",
+        _ONS, OGL, "2021", "lsoa21", _LSOA21,
+        ("lsoa21_code", "households_total", "households_occupancy_minus_1", "households_occupancy_minus_2_or_less"),
+        _CENSUS, england_only=False,
+        sources=(Source(f"{_NOMIS21}/census2021-ts052.zip", "zip", member="census2021-ts052-lsoa.csv"),),
+    ),
+    Dataset(
+        "census2021_tenure_lsoa21", "Census 2021 tenure of households (TS054)",
+        _ONS, OGL, "2021", "lsoa21", _LSOA21,
+        ("lsoa21_code", "households_total", "households_social_rented_council", "households_social_rented_other"),
+        _CENSUS, england_only=False,
+        sources=(Source(f"{_NOMIS21}/census2021-ts054.zip", "zip", member="census2021-ts054-lsoa.csv"),),
+    ),
+    Dataset(
+        "boundaries_ward21", "Wards (December 2021) boundaries, generalised, England and Wales",
+        _ONS, OGL + "; contains OS data (c) Crown copyright", "2021", "ward21", ("ward21_code",),
+        ("ward21_code", "geometry"), "https://geoportal.statistics.gov.uk/datasets/wards-december-2021-uk-bsc/explore",
+        england_only=False, geometry=True,
+        no_url_reason=_LANDING + " (ONS Open Geography Portal; FeatureServer service name not confirmed)",
+    ),
+]
+_ALL += _OUTCOMES
+
 #: Every dataset, by id, in build order.
 DATASETS: dict[str, Dataset] = {d.id: d for d in _ALL}
 
@@ -467,7 +554,7 @@ def registry_frame() -> pd.DataFrame:
     landing page); ``no_url_reason`` says why not where there is none.
 
     >>> frame = registry_frame()
-    >>> int(frame[frame["open_data"]]["direct_download"].sum()) == int(frame["open_data"].sum())
+    >>> bool((frame["direct_download"] | (frame["no_url_reason"] != "")).all())
     True
     """
     rows = [

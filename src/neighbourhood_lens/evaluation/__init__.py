@@ -5,6 +5,9 @@ Stages in the order a user works:
 :mod:`.panel`
     the outcome panel ``code, year, value`` (a user's CSV, or an IMD domain across the
     editions 2004-2025 on one boundary vintage) and the treated areas ``code, start``.
+:mod:`.outcome_panel`
+    annual outcome series (fuel poverty, insolvency, child poverty, Universal Credit,
+    household deprivation) as ratio-of-sums panels at any unit, across LSOA vintages.
 :mod:`.match`
     k-nearest-neighbour comparators on the pre-period level and trend, with replacement,
     within a caliper, the halo ring excluded; the balance table.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from .did import EFFECT_COLUMNS, event_study, fit_did, min_detectable_effect, naive_did, stack_panel
 from .match import Matching, balance_table, match, pre_features
+from .outcome_panel import SERIES, outcome_lsoa_counts, outcome_panel, outcome_series
 from .panel import (
     IMD_CAVEAT,
     Outcome,
@@ -40,6 +44,7 @@ __all__ = [
     "Evaluation",
     "Matching",
     "Outcome",
+    "SERIES",
     "balance_table",
     "detect_unit",
     "evaluate",
@@ -51,6 +56,9 @@ __all__ = [
     "match",
     "min_detectable_effect",
     "naive_did",
+    "outcome_lsoa_counts",
+    "outcome_panel",
+    "outcome_series",
     "parse_outcome",
     "pre_features",
     "read_panel",

@@ -102,9 +102,11 @@ def plot_trends(trends: pd.DataFrame, path: str | Path | None = None, *, ylabel:
     return _save(fig, path)
 
 
-def interpret(effects: pd.DataFrame, *, outcome: str, higher_is_worse: bool | None = None) -> str:
+def interpret(effects: pd.DataFrame, *, outcome: str, higher_is_worse: bool | None = None,
+              relative: bool = True) -> str:
     """One plain-English sentence on the ATT and its interval (descriptive, not causal, wording
-    for designations such as 'left behind')."""
+    for designations such as 'left behind'). ``relative=False`` for outcomes that are counts
+    or rates (the annual series) rather than the IMD's relative measures."""
     att = effects[effects["effect"] == "att"].iloc[0]
     sig = not (att["ci_low"] <= 0 <= att["ci_high"])
     direction = "rose" if att["estimate"] > 0 else "fell"
@@ -115,9 +117,14 @@ def interpret(effects: pd.DataFrame, *, outcome: str, higher_is_worse: bool | No
         text += "The interval includes zero: no difference from similar places can be distinguished. "
     elif higher_is_worse is not None:
         worse = (att["estimate"] > 0) == higher_is_worse
-        text += ("They fell further behind similar places on this relative measure " if worse else
-                 "They gained on similar places on this relative measure ")
-        text += "(a change relative to comparable areas, not an absolute improvement or decline). "
+        if relative:
+            text += ("They fell further behind similar places on this relative measure " if worse else
+                     "They gained on similar places on this relative measure ")
+            text += "(a change relative to comparable areas, not an absolute improvement or decline). "
+        else:
+            text += ("The outcome worsened more than in similar places " if worse else
+                     "The outcome improved more (or worsened less) than in similar places ")
+            text += "(a difference in change, descriptive unless the start is a real intervention). "
     mde = effects[effects["effect"] == "mde"]
     if len(mde):
         text += f"The design could detect an effect of about {mde['estimate'].iloc[0]:.3g} (5% test, 80% power)."
@@ -177,7 +184,10 @@ def write_report(
     st = ev.matching.status
     counts = (st.assign(reason=st["reason"].replace("", "-")).groupby(["status", "reason"], as_index=False)
               .size().rename(columns={"size": "treated areas"}))
-    lead = html.escape(interpret(ev.effects, outcome=outcome, higher_is_worse=higher_is_worse))
+    from .outcome_panel import is_series
+
+    relative = not is_series(str(ev.parameters.get("outcome", "")))
+    lead = html.escape(interpret(ev.effects, outcome=outcome, higher_is_worse=higher_is_worse, relative=relative))
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f"<p><b>Outcome:</b> {html.escape(outcome)}. <b>Unit:</b> {html.escape(unit)}.</p>",
                 f"<p class='lead'>{lead}</p>",

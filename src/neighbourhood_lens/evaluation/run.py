@@ -280,14 +280,21 @@ def evaluate_in_warehouse(
     years: Sequence[int] | None = None,
     unit: str | None = None,
     match_on: Sequence[str] = (),
+    measure: str | None = None,
     **options: object,
 ) -> tuple[Evaluation, str, str]:
-    """:func:`evaluate` with the unit, halo ring, covariates and (for ``outcome='imd:...'``) the
-    panel taken from the warehouse. Give exactly one of ``panel`` (validated ``code, year,
-    value``) and ``outcome``. Returns the evaluation, the unit name and the outcome label.
+    """:func:`evaluate` with the unit, halo ring, covariates and (for ``outcome='imd:...'`` or an
+    annual series of :data:`.outcome_panel.SERIES`, e.g. ``'insolvency'``) the panel taken from
+    the warehouse. Give exactly one of ``panel`` (validated ``code, year, value``) and
+    ``outcome``; ``measure`` picks a series' measure (``lihc``/``lilee``/``mixed`` for fuel
+    poverty, ``one_or_more``/``two_or_more`` for household deprivation). A two-point series
+    (household deprivation, 2011 and 2021) is matched on its one pre-period level
+    (``min_pre`` is lowered to 1, with a note). Returns the evaluation, the unit name and the
+    outcome label.
     """
     from neighbourhood_lens.geo.units import unit_adjacency
 
+    from .outcome_panel import is_series, outcome_panel
     from .panel import detect_unit, imd_panel
 
     if (panel is None) == (outcome is None):
@@ -297,7 +304,16 @@ def evaluate_in_warehouse(
         label = "outcome (panel value)"
     else:
         unit = unit or detect_unit(con, treated["code"].tolist(), what="treated")
-        panel = imd_panel(con, unit, outcome=str(outcome), years=years)
+        if str(outcome).strip().lower().startswith("imd:"):
+            if measure is not None:
+                raise DataError("--measure is for the annual series; give an IMD measure as imd:DOMAIN:MEASURE")
+            panel = imd_panel(con, unit, outcome=str(outcome), years=years)
+        else:
+            panel = outcome_panel(con, unit, outcome=str(outcome), years=years, measure=measure)
+            if panel["year"].nunique() == 2 and int(options.get("min_pre", 2)) > 1:  # type: ignore[call-overload]
+                options["min_pre"] = 1
+                panel.attrs["notes"].append("a two-point series: comparators are matched on the one pre-period "
+                                            "level (no pre-trend), min_pre = 1")
         label = panel.attrs["outcome"]
     check_treated_unit(con, treated, unit)
     covariates, exact = area_covariates(con, unit, match_on) if match_on else (None, [])
@@ -305,4 +321,10 @@ def evaluate_in_warehouse(
                   **options)  # type: ignore[arg-type]
     ev.parameters.update({"unit": unit, "outcome": outcome or "panel", "years": list(years) if years else None,
                           "match_on": list(match_on)})
+    if outcome is not None and is_series(outcome):
+        ev.parameters["measure"] = panel.attrs.get("measure")
+        built = panel.attrs["years"]
+        ev.parameters["years_built"] = built.loc[built["status"] == "built", "year"].tolist()
+        ev.parameters["years_not_built"] = dict(zip(built.loc[built["status"] != "built", "year"].tolist(),
+                                                    built.loc[built["status"] != "built", "reason"], strict=True))
     return ev, unit, label

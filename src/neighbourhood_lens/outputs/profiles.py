@@ -87,6 +87,8 @@ class ProfileStore:
     neighbours: dict[str, dict[str, list[str]]]
     areas: pd.DataFrame
     notes: dict[str, str] = field(default_factory=dict)
+    #: per-level outcome tables (:func:`.profile_outcomes.outcome_tables`)
+    outcomes: dict[str, Any] = field(default_factory=dict)
 
     def levels_of(self, code: str) -> list[str]:
         """The geography levels whose frame holds ``code``, newest vintage first."""
@@ -172,8 +174,9 @@ def _neighbour_lists(pairs: pd.DataFrame, mapping: pd.Series | None = None) -> d
     return {k: b[s:e].tolist() for k, s, e in zip(keys, starts, ends, strict=True)}
 
 
-def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True) -> ProfileStore:
-    """Read the national tables once and index them by code (see :class:`ProfileStore`)."""
+def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True, outcomes: bool = True) -> ProfileStore:
+    """Read the national tables once and index them by code (see :class:`ProfileStore`);
+    with ``outcomes``, also the outcome statistics of every level (:mod:`.profile_outcomes`)."""
     from neighbourhood_lens.deprivation.left_behind import left_behind_scores
     from neighbourhood_lens.warehouse import require_tables
 
@@ -243,7 +246,12 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True) -> Pr
         for lv in ("ward17", "lad19", "msoa11"):
             nb[lv] = _neighbour_lists(p11, l11.set_index("code")[f"{lv}_code"])
     areas = con.execute("SELECT code, name, type, vintage, lad_code, lad_name FROM areas").df()
-    return ProfileStore(frames=frames, neighbours=nb, areas=areas)
+    tables: dict[str, Any] = {}
+    if outcomes:
+        from neighbourhood_lens.outputs.profile_outcomes import outcome_tables
+
+        tables = outcome_tables(con, frames)
+    return ProfileStore(frames=frames, neighbours=nb, areas=areas, outcomes=tables)
 
 
 _EDITION = {
@@ -393,6 +401,10 @@ def area_profile(con: duckdb.DuckDBPyConnection | None, code: str, *,
                    n_left_behind=_py(frame.loc[lad, "n_left_behind"]))
         profile["lad_context"] = ctx
     profile["trajectory"] = None
+    from neighbourhood_lens.outputs.profile_outcomes import outcomes_section
+
+    profile["outcomes"] = outcomes_section(store.outcomes, level, code, decile=profile["imd"]["decile"],
+                                           kind_label=GEOGRAPHY_LABELS[level], edition=_EDITION[level][0])
     return profile
 
 
@@ -492,4 +504,8 @@ def custom_area_profile(store: ProfileStore, codes: list[str] | pd.Series, *, na
     ctx.update(geography=lad_level, n_areas=len(frame), decile1_share=_py(frame.loc[lad, "imd_decile1_share"]),
                n_left_behind=_py(frame.loc[lad, "n_left_behind"]))
     profile["lad_context"] = ctx
+    from neighbourhood_lens.outputs.profile_outcomes import custom_outcomes_section
+
+    profile["outcomes"] = custom_outcomes_section(store.outcomes, wanted, vintage=2021 if level == "lsoa21" else 2011,
+                                                  decile=imd["decile"])
     return profile

@@ -1,6 +1,7 @@
 """A single self-contained HTML report on one local authority (works offline).
 
-The report holds: the LAD's profile (IoD2025 and IoD2019 positions, CNI, left-behind counts),
+The report holds: the LAD's profile (IoD2025 and IoD2019 positions, CNI, left-behind counts,
+outcomes against equally deprived authorities and England, :mod:`.profile_outcomes`),
 a map of its LSOAs coloured by IMD 2025 decile (PNG embedded as base64), its most deprived
 LSOAs, its left-behind LSOAs (2023) and wards (2019), the spread of its LSOAs over the
 national deciles and the population-weighted Gini coefficient of their IMD scores
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from neighbourhood_lens.errors import DataError
+from neighbourhood_lens.outputs.profile_outcomes import outcomes_html
 from neighbourhood_lens.outputs.profiles import ProfileStore, area_profile, load_store
 
 if TYPE_CHECKING:
@@ -175,6 +177,7 @@ def lad_report(con: duckdb.DuckDBPyConnection, lad: str, *, store: ProfileStore 
         "(2019 definition: the published 225).</p>",
         _table(lb23, formats={"population": ",.0f"}) if len(lb23) else "",
         _table(lb19, formats={"population": ",.0f", "imd_rank": ",d"}) if len(lb19) else "",
+        outcomes_html(p["outcomes"]),
         "<h2>Inequality within the authority</h2>", ineq,
         _table(spread, formats={"population": ",.0f"}),
         "<h2>Trajectory 2004-2025</h2>", traj,
