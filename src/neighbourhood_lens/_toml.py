@@ -22,6 +22,13 @@ def read_toml(path: str | Path, *, what: str, hint: str = "") -> dict[str, Any]:
     if not p.is_file():
         raise DataError(f"{what} {p} does not exist{hint}")
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} {p} is not UTF-8 text (byte 0x{exc.object[exc.start:exc.start + 1].hex()} at "
+                        f"position {exc.start}); is it a binary file? A {what} is a TOML text file") from None
+    if not text.strip():
+        raise DataError(f"{what} {p} is empty; a {what} is a TOML text file{hint}")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{what} {p} is not valid TOML: {exc}") from None

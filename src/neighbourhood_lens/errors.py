@@ -17,6 +17,8 @@ __all__ = [
     "SourceUnavailableError",
     "ChecksumError",
     "WarehouseError",
+    "UnknownNameError",
+    "CoverageNote",
     "examples",
 ]
 
@@ -66,3 +68,15 @@ class ChecksumError(DataError):
 
 class WarehouseError(NeighbourhoodLensError):
     """The warehouse is missing, not built, or lacks a table a command needs."""
+
+
+class UnknownNameError(DataError, KeyError):
+    """A name (a dataset id, a preset) that is not one of the known ones; also a ``KeyError``."""
+
+    def __str__(self) -> str:  # a KeyError would quote its message
+        return str(self.args[0]) if self.args else ""
+
+
+class CoverageNote(UserWarning):
+    """A warning category for an expected coverage difference (e.g. LSOAs new in 2011 that have no
+    2001 parent): the command line shows it as ``note:``, not as a warning."""

@@ -57,6 +57,22 @@ def is_duckdb_file(path: Path) -> bool:
     return len(head) >= 12 and head[8:12] == _DUCKDB_MAGIC
 
 
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at the last whole word within ``limit`` characters, with "…" when cut.
+
+    >>> _shorten("/usr/bin/python /venv/bin/nlens serve --db x.duckdb", 35)
+    '/usr/bin/python /venv/bin/nlens …'
+    """
+    if len(text) <= limit:
+        return text
+    words, out = text.split(), ""
+    for w in words:
+        if len(out) + len(w) + 1 > limit - 2:
+            break
+        out = f"{out} {w}" if out else w
+    return (out or text[: limit - 2]) + " …"
+
+
 def lock_message(path: Path, exc: BaseException) -> str:
     """One line naming the process that holds ``path`` (DuckDB's lock error gives its PID)."""
     import re
@@ -70,7 +86,7 @@ def lock_message(path: Path, exc: BaseException) -> str:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:
             cmd = ""
-        holder = f"process {pid}" + (f" ({cmd[:80]})" if cmd else "")
+        holder = f"process {pid}" + (f" ({_shorten(cmd, 80)})" if cmd else "")
     else:
         holder = "another process"
     return (

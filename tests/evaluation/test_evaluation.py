@@ -90,9 +90,11 @@ def test_duplicate_code_year_names_rows() -> None:
 
 
 def test_bad_values_and_treated_rows_are_named() -> None:
-    with pytest.raises(DataError, match=r"row 3 \(b\)"):
+    with pytest.raises(DataError, match=r"row 3 \(b: value 'x'\)"):
         validate_panel(pd.DataFrame({"code": ["a", "b"], "year": [1, 1], "value": [1, "x"]}))
-    with pytest.raises(DataError, match=r"start that is not a year: row 2 \(a\)"):
+    with pytest.raises(DataError, match=r"year that is not a whole number: row 2 \(a: year 'twenty'\)"):
+        validate_panel(pd.DataFrame({"code": ["a"], "year": ["twenty"], "value": [1]}))
+    with pytest.raises(DataError, match=r"start that is not a year: row 2 \(a: start 'soon'\)"):
         validate_treated(pd.DataFrame({"code": ["a"], "start": ["soon"]}))
     with pytest.raises(DataError, match="repeat a code"):
         validate_treated(pd.DataFrame({"code": ["a", "a"], "start": [1, 2]}))

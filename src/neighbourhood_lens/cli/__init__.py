@@ -20,6 +20,34 @@ from .funding_fetch import fetch as funding_fetch
 from .left_behind import left_behind
 from .search_cmd import search
 
+
+def _plain_help() -> None:
+    """Help in the usual Unix style: flags show no ``<bool>`` type, arguments read ``SPEC`` / ``[SPEC]``.
+
+    Typer (0.29) renders a flag's type as ``<bool>`` and a required argument as ``{spec}``; these
+    two display methods are the only hooks it offers, so they are replaced here, once.
+    """
+    from typer import core
+
+    option, argument = getattr(core, "TyperOption", None), getattr(core, "TyperArgument", None)
+    if option is not None and hasattr(option, "display_type_rich") and not getattr(option, "_nlens_plain", False):
+        shown = option.display_type_rich
+
+        def display_type_rich(self, ctx):  # noqa: ANN001, ANN202
+            return None if getattr(self, "is_flag", False) and not getattr(self, "count", False) else shown(self, ctx)
+
+        option.display_type_rich, option._nlens_plain = display_type_rich, True
+    if argument is not None and hasattr(argument, "_usage_display_name"):
+        def usage(self) -> str:  # noqa: ANN001
+            name = (self.metavar or self.name or "").upper()
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        argument._usage_display_name = usage
+
+
+_plain_help()
+
 app = typer.Typer(
     name="nlens",
     help="neighbourhood-lens: deprivation, need and funding at the scale of the neighbourhood in England.",

@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 from rich.text import Text
 
-from ..errors import DataError, NeighbourhoodLensError
+from ..errors import DataError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -78,7 +78,12 @@ def is_stdout(path: Path | str | None) -> bool:
 
 
 def handle_errors(fn: F) -> F:
-    """Run a command: its ``--format``/``--out -`` settings, and the package's errors as one red line (exit 2)."""
+    """Run a command: its ``--format``/``--out -`` settings, and every error a user can cause as one red line.
+
+    The one error path of ``nlens`` (see :mod:`neighbourhood_lens.cli._errors`): the package's
+    errors and file-reading errors exit with code 2, Ctrl-C with 130; anything else is a bug
+    and keeps its traceback. Text is printed as text, never as Rich markup.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -94,32 +99,61 @@ def handle_errors(fn: F) -> F:
         console.stderr = taken  # prose goes to stderr when stdout carries data
         try:
             return fn(*args, **kwargs)
-        except NeighbourhoodLensError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except BaseException as exc:  # the one error path: see cli/_errors.py
+            from ._errors import user_message
+
+            told = user_message(exc)
+            if told is None:
+                raise
+            text, code = told
+            line = Text(text, style="bold red") if code == 130 else Text.assemble(("Error:", "bold red"), " ", text)
+            err_console.print(line, highlight=False, soft_wrap=True)
+            raise typer.Exit(code) from None
         finally:
             STDOUT_FORMAT.reset(token)
             console.stderr = False
             _STATE.clear()
             _STATE.update(saved)
 
+    wrapper.handles_errors = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
 @contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A Rich progress bar; yields ``update(label, n, total)``."""
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[label]}"), TimeElapsedColumn(), console=err_console, transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=None, label="")
+    """A Rich progress bar on stderr; yields ``update(label, n, total)`` (step ``n`` of ``total`` begins).
 
-        def update(label: str, n: int, total: int) -> None:
-            bar.update(task, completed=n - 1, total=total, label=label)
+    The bar appears at the first update, so it always knows its total (never ``0/None``), and
+    vanishes without a trace if the work fails, so the error line stands alone.
+    """
+    state: dict[str, Any] = {}
 
+    def update(label: str, n: int, total: int) -> None:
+        if "bar" not in state:
+            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                           TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[label]}"),
+                           TimeElapsedColumn(), console=err_console)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(description, total=total, label="")
+        state["bar"].update(state["task"], completed=n - 1, total=total, label=label)
+
+    try:
         yield update
-        bar.update(task, completed=bar.tasks[0].total or 0, label="done")
+    except BaseException:
+        if "bar" in state:
+            state["bar"].live.transient = True
+            quiet, err_console.quiet = err_console.quiet, True  # no blank line left on a pipe either
+            try:
+                state["bar"].stop()
+            finally:
+                err_console.quiet = quiet
+        raise
+    if "bar" in state:
+        bar = state["bar"]
+        bar.update(state["task"], completed=bar.tasks[0].total or 0, label="done")
+        bar.stop()
 
 
 def check_suffix(path: Path | None, allowed: tuple[str, ...], *, option: str = "--out") -> None:
@@ -146,7 +180,7 @@ def note(text: str, *, label: str = "note") -> None:
 def wrote(n: int, out: Path, what: str = "rows") -> None:
     """The one-line note after writing ``n`` rows to ``out``."""
     where = "stdout" if is_stdout(out) else str(out)
-    console.print(f"Wrote {n:,} {what} to {where}", highlight=False)
+    console.print(Text(f"Wrote {n:,} {what} to {where}"), highlight=False)
 
 
 # -- cells -----------------------------------------------------------------------------------
@@ -359,23 +393,27 @@ def emit(frame: Any, *, title: str | None = None, formats: dict[str, str] | None
     """Print a table the way ``--format`` asks.
 
     ``table``/``auto``: the first ``limit`` rows (all if None) with a note when capped.
-    ``csv``/``tsv``/``json``: every row to stdout, no formatting; tables of one command are
-    separated by a blank line (json: one array per line). With ``--out -`` the screen tables
-    are left out, so stdout carries only the written file (as ``--format`` says: csv, tsv, json).
+    ``csv``/``tsv``/``json``: stdout carries exactly one table, the command's main one (the
+    first it emits): every row, no formatting; json is one array of records, so
+    ``json.loads(stdout)`` always works. Any further table of the command (a summary, a
+    balance table) is shown as on screen, on stderr with the other messages. With ``--out -``
+    the screen tables are left out, so stdout carries only the written file.
     """
     fmt = _STATE["format"]
     if _STATE["out_stdout"]:
         return
-    if fmt in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json):
+    if fmt in (OutputFormat.csv, OutputFormat.tsv, OutputFormat.json) and not _STATE["emitted"]:
         from neighbourhood_lens.outputs.tables import integer_counts
 
         frame = integer_counts(frame)
-        if _STATE["emitted"]:
-            sys.stdout.write("\n")
         if fmt == OutputFormat.json:
             sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         else:
-            sys.stdout.write(frame.to_csv(sep="," if fmt == OutputFormat.csv else "\t", index=False))
+            from neighbourhood_lens._spreadsheet import csv_quoting, neutralise_frame
+
+            safe = neutralise_frame(frame)
+            sys.stdout.write(safe.to_csv(sep="," if fmt == OutputFormat.csv else "\t", index=False,
+                                         quoting=csv_quoting(safe)))
         sys.stdout.flush()
         _STATE["emitted"] += 1
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ._common import (
     DbOption,
@@ -21,6 +22,7 @@ from ._common import (
     handle_errors,
     is_stdout,
     note,
+    progress_bar,
     wrote,
 )
 
@@ -35,36 +37,6 @@ def _parse_files(items: list[str] | None) -> dict[str, Path]:
         k, v = item.split("=", 1)
         out[k.strip()] = Path(v).expanduser()
     return out
-
-
-@contextmanager
-def _lazy_progress(description: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar that appears at the first update and vanishes if the work fails before it
-    finishes (so a failed build never leaves a "0/None" bar above the error)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    state: dict[str, object] = {}
-
-    def update(label: str, n: int, total: int) -> None:
-        if "bar" not in state:
-            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                           TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[label]}"),
-                           TimeElapsedColumn(), console=err_console)
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task(description, total=total, label="")
-        state["bar"].update(state["task"], completed=n - 1, total=total, label=label)  # type: ignore[attr-defined]
-
-    try:
-        yield update
-    except BaseException:
-        if "bar" in state:
-            state["bar"].live.transient = True  # type: ignore[attr-defined]
-            state["bar"].stop()  # type: ignore[attr-defined]
-        raise
-    if "bar" in state:
-        bar = state["bar"]
-        bar.update(state["task"], completed=bar.tasks[0].total or 0, label="done")  # type: ignore[attr-defined]
-        bar.stop()  # type: ignore[attr-defined]
 
 
 SourcesOption = Annotated[
@@ -178,7 +150,7 @@ def build(
     from ..warehouse import resolve_db_path
 
     path = resolve_db_path(db)
-    with _lazy_progress("Loading") as update:
+    with progress_bar("Loading") as update:
         report = build_warehouse(
             path, mirror=mirror, cache_dir=cache or default_cache_dir(), files=_parse_files(file),
             only=[s.strip() for s in only.split(",")] if only else None, progress=update,
@@ -190,8 +162,8 @@ def build(
     if report.fetched:
         parts.append(f"{len(report.fetched)} downloaded")
     n = len(report.loaded) + len(report.kept)
-    console.print(f"[green]Built[/] {path} with {n} datasets in {report.seconds:.1f} s ({', '.join(parts)})",
-                  highlight=False)
+    console.print(f"[green]Built[/] {escape(str(path))} with {n} datasets in {report.seconds:.1f} s "
+                  f"({', '.join(parts)})", highlight=False)
     if report.user_tables:
         console.print(f"Kept your tables: {', '.join(report.user_tables)}", highlight=False)
     for line in report.info:
@@ -260,11 +232,9 @@ def sources(
 ) -> None:
     """List the source registry: every dataset, its publisher, licence and direct address (or why none).
 
-    The screen shows each dataset's host; ``--format csv|tsv|json`` and ``--out`` give the full
-    registry (title, publisher, licence, URL, fallbacks, landing page, ...).
+    The screen shows each dataset's publisher, whole URL and licence; ``--format csv|tsv|json``
+    and ``--out`` give the full registry (title, publisher, licence, URL, fallbacks, landing page, ...).
     """
-    from urllib.parse import urlparse
-
     from neighbourhood_lens.data.download import write_sources_file
     from neighbourhood_lens.data.sources import registry_frame
 
@@ -273,10 +243,9 @@ def sources(
     if data_format():
         emit(full)
     else:
-        frame = full[["id", "format"]].copy()
-        frame["host"] = [urlparse(u).netloc if d else "(none)"
-                         for u, d in zip(full["url"], full["direct_download"], strict=True)]
-        frame["fallbacks"] = full["fallbacks"].str.split().str.len().fillna(0).astype(int)
+        frame = full[["id", "publisher"]].copy()
+        frame["url"] = [u if d else "(no direct address)"
+                        for u, d in zip(full["url"], full["direct_download"], strict=True)]
         frame["licence"] = full["licence"]
         emit(frame, title="Source registry")
     open_ = full[full["open_data"]]

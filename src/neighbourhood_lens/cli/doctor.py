@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ._common import DbOption, console
+from rich.text import Text
+
+from ._common import DbOption, console, handle_errors
 
 
 def _why(db: object) -> str:
@@ -15,6 +17,7 @@ def _why(db: object) -> str:
     return f"./{LOCAL_NAME} in the current directory (no --db or NLENS_DB)"
 
 
+@handle_errors
 def doctor(db: DbOption = None) -> None:
     """Print versions of Python and key libraries, data locations, and the warehouse's sources."""
     import os
@@ -45,7 +48,7 @@ def doctor(db: DbOption = None) -> None:
         try:
             con = connect(path)
         except NeighbourhoodLensError as exc:
-            console.print(f"  cannot open it: {exc}", highlight=False)
+            console.print(Text(f"  cannot open it: {exc}"), highlight=False)
             return
         if has_table(con, "provenance"):
             for ds, sha, src in con.execute("SELECT dataset_id, sha256, source FROM provenance ORDER BY 1").fetchall():

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ._common import DbOption, FormatOption, OutputFormat, check_suffix, console, emit, handle_errors, wrote
 
@@ -88,7 +89,7 @@ def reach(
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(render_reach_html(result), encoding="utf-8")
         write_sidecar(report, prov)
-        console.print(f"Wrote {report}")
+        console.print(Text(f"Wrote {report}"))
 
 
 def _amount_gbp(rejected: pd.DataFrame) -> pd.DataFrame:  # noqa: F821
@@ -126,4 +127,4 @@ def sample(
     funding.write_grants(frame, out)
     write_sidecar(out, provenance_record(con, [], command="funding sample",
                                          parameters={"n": n, "seed": seed, "synthetic": True}))
-    console.print(f"Wrote {len(frame):,} SYNTHETIC grants to {out}")
+    console.print(Text(f"Wrote {len(frame):,} SYNTHETIC grants to {out}"))

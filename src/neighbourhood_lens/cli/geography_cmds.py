@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from ..errors import DataError
 from ._common import DbOption, FormatOption, OutputFormat, console, emit, err_console, handle_errors, is_stdout, wrote
@@ -29,12 +30,16 @@ _BASE_IDS = {
 
 @contextmanager
 def _reported_warnings() -> Iterator[None]:
-    """Show library warnings (e.g. split wards, unmatched codes) in yellow on stderr."""
+    """Show library warnings (e.g. split wards, unmatched codes) on stderr as ``warning:`` lines, and
+    expected coverage differences (:class:`~neighbourhood_lens.errors.CoverageNote`) as ``note:``."""
+    from ..errors import CoverageNote
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        err_console.print(f"[bold yellow]Warning:[/] {w.message}", highlight=False)
+        label = "note" if issubclass(w.category, CoverageNote) else "warning"
+        err_console.print(Text.assemble((f"{label}:", "yellow"), " ", str(w.message)), highlight=False)
 
 
 def _index_ids(index: str, *, boundaries: bool = False) -> list[str]:
@@ -80,7 +85,7 @@ def _map_done(con: Any, path: Path, *, ids: list[str], command: str, params: dic
     from neighbourhood_lens.outputs.tables import provenance_record, write_sidecar
 
     write_sidecar(path, provenance_record(con, ids, command=command, parameters=params))
-    console.print(f"Map written to {path}")
+    console.print(Text(f"Map written to {path}"))
 
 
 def _resolve_lad(con: Any, lad: str | None, index: str) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ._common import DbOption, FormatOption, OutputFormat, check_suffix, console, emit, handle_errors, note, wrote
 
@@ -60,7 +61,7 @@ def build(
     con = connect(db, read_only=store is None)
     frame = ix.build_index(con, s)
     _notes(frame.attrs["notes"])
-    console.print(f"[bold]{s.name}[/]: {len(frame):,} areas of unit {s.unit} "
+    console.print(f"[bold]{escape(s.name)}[/]: {len(frame):,} areas of unit {s.unit} "
                   f"({s.aggregate.method} of {len(s.top)} item(s)).")
     if preset is not None:
         cmp = ix.compare_with_published(frame, ix.published(con, preset))
@@ -91,7 +92,7 @@ def build(
 def sensitivity(
     spec: SpecArg = None,
     preset: PresetOpt = None,
-    draws: Annotated[int, typer.Option(help="Monte Carlo draws.")] = 1000,
+    draws: Annotated[int, typer.Option(min=1, help="Monte Carlo draws (at least 1).")] = 1000,
     weight_jitter: Annotated[float, typer.Option(help="J: each weight x Uniform(1-J, 1+J), rescaled.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Random seed (reproducible draws).")] = 1,
     transforms: Annotated[str | None, typer.Option(

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from ._common import DbOption, FormatOption, OutputFormat, check_suffix, console, emit, handle_errors, wrote
+from ._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    check_suffix,
+    console,
+    data_format,
+    emit,
+    handle_errors,
+    wrote,
+)
 
 
 @handle_errors
@@ -24,7 +34,7 @@ def left_behind(
     db: DbOption = None,
     sensitivity: Annotated[bool, typer.Option(
         "--sensitivity", help="Stability of the 2019 list when the domain weights are jittered.")] = False,
-    draws: Annotated[int, typer.Option(help="With --sensitivity: Monte Carlo draws.")] = 1000,
+    draws: Annotated[int, typer.Option(min=1, help="With --sensitivity: Monte Carlo draws (at least 1).")] = 1000,
     weight_jitter: Annotated[float, typer.Option(help="With --sensitivity: weights x Uniform(1-J, 1+J).")] = 0.2,
     seed: Annotated[int, typer.Option(help="With --sensitivity: random seed.")] = 1,
     cni: Annotated[str, typer.Option(help="With --sensitivity: 'jitter' (rebuild CNI from its domains) or "
@@ -54,8 +64,7 @@ def left_behind(
         f"[bold]{len(frame):,}[/] left-behind {unit} (IMD top {imd_share:.0%} x CNI top "
         f"{cni_share:.0%}), home to [bold]{frame['population'].sum():,.0f}[/] people."
     )
-    emit(lb.summary_by_region(frame), title="By region", formats={"areas": ",d", "population": ",.0f"})
-    _show_list(frame, top=top, out=out)
+    _show_tables(frame, top=top, out=out)
     if out is not None:
         ids = (["imd2019_lsoa11", "cni2019_ward17", "lookup_lsoa11_ward17", "lookup_lsoa11_lad19",
                 "lookup_lad19_region19", "population2019_lsoa11"] if vintage == 2019 else
@@ -72,6 +81,17 @@ def left_behind(
         wrote(len(frame), out)
 
 
+def _show_tables(frame, *, top: int, out: Path | None) -> None:  # noqa: ANN001
+    """The regions then the list on screen; with --format csv|tsv|json the list is the one table on stdout."""
+    from neighbourhood_lens.deprivation import left_behind as lb
+
+    if data_format():
+        _show_list(frame, top=top, out=out)
+    emit(lb.summary_by_region(frame), title="By region", formats={"areas": ",d", "population": ",.0f"})
+    if not data_format():
+        _show_list(frame, top=top, out=out)
+
+
 def _show_list(frame, *, top: int, out: Path | None) -> None:  # noqa: ANN001
     cols = [c for c in ("code", "name", "lad_name", "population", "imd_rank", "cni_rank") if c in frame.columns]
     shown = frame.sort_values("imd_rank")[cols] if "imd_rank" in frame.columns else frame[cols]
@@ -81,7 +101,6 @@ def _show_list(frame, *, top: int, out: Path | None) -> None:  # noqa: ANN001
 
 def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, out: Path | None,  # noqa: ANN001
                         top: int) -> None:  # noqa: ANN001
-    from neighbourhood_lens.deprivation import left_behind as lb
     from neighbourhood_lens.neighbourhoods.build import (
         left_behind_for_neighbourhoods,
         load_neighbourhoods,
@@ -96,8 +115,7 @@ def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, o
         f"{cni_share:.0%} among {len(scores):,} neighbourhoods), home to "
         f"[bold]{frame['population'].sum():,.0f}[/] people."
     )
-    emit(lb.summary_by_region(frame), title="By region", formats={"areas": ",d", "population": ",.0f"})
-    _show_list(frame, top=top, out=out)
+    _show_tables(frame, top=top, out=out)
     if out is not None:
         assignment, vintage = load_neighbourhoods(con, name)
         ids = (["imd2019_lsoa11", "cni2019_ward17", "lookup_lsoa11_ward17", "population2019_lsoa11"]

@@ -68,6 +68,7 @@ def build(
     from ..errors import DataError
     from ..warehouse import connect
 
+    nb.check_population_bounds(max_population=max_population, min_population=min_population)
     name = name or f"lsoa{str(vintage)[2:]}_max{int(max_population)}"
     nb._table(name)
     if vintage not in (2011, 2021):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ._common import (
     DbOption,
@@ -33,7 +34,7 @@ _PCT = {"£→D1": ".1%", "£→LB": ".1%", "LB cov": ".1%", "D1 cov": ".1%", "C
 def _print_design(d) -> None:  # noqa: ANN001
     s = d.summary
     money = f"£{s['money']:,.0f}" + (f" of £{s['budget']:,.0f}" if s.get("budget") else " (no \\[budget])")
-    console.print(f"[bold]{d.spec.name}[/] ({s['unit']}, {s['method']}): [bold]{s['areas']:,}[/] areas of "
+    console.print(f"[bold]{escape(d.spec.name)}[/] ({s['unit']}, {s['method']}): [bold]{s['areas']:,}[/] areas of "
                   f"{s['eligible']:,} eligible, [bold]{s['people']:,.0f}[/] people, [bold]{money}[/]; "
                   f"people × need {s['people_x_need']:,.0f}.")
     for text in d.notes:
@@ -44,6 +45,8 @@ def _print_design(d) -> None:  # noqa: ANN001
             f"{s['mip_gap']:.4%}, {s['solve_seconds']:.2f} s, {s['n_binaries']:,} binaries. Greedy on the same rules: "
             f"{s['greedy_objective']:,.0f} ({s['greedy_areas']:,} areas) → optimal is "
             f"[bold]{s['improvement']:+,.0f}[/] people × need ({s['improvement_share']:+.2%}).")
+    if data_format():  # stdout carries one table: the chosen areas (the rest go to stderr)
+        emit(d.selection, title="Chosen areas")
     emit(d.eligibility, title="Eligibility (areas removed by each rule)",
          formats={"removes_alone": ",d", "first_reason": ",d"})
     if s["money"]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from ._common import DbOption, FormatOption, OutputFormat, console, emit, handle_errors
 
@@ -29,11 +31,11 @@ def search(
     kinds = [t.strip().lower() for t in types.split(",") if t.strip()] if types else None
     found = find(con, text, types=kinds, limit=None)
     if found.empty:
-        console.print(f"No area matches {text!r}. Try part of the name, or a code.", highlight=False)
+        console.print(Text(f"No area matches {text!r}. Try part of the name, or a code."), highlight=False)
         raise typer.Exit(1)
     how = "similar name" if (found["match"] == "similar").all() else "match"
     how = how if len(found) == 1 else ("similar names" if how == "similar name" else "matches")
-    console.print(f"[bold]{len(found):,}[/] {how} for {text!r}.", highlight=False)
+    console.print(f"[bold]{len(found):,}[/] {how} for {escape(repr(text))}.", highlight=False)
     emit(found[["code", "name", "type", "vintage", "lad_name", "match"]], title=f"Areas matching {text!r}",
          limit=top, hint="--top 0")
     parents = found[found["type"].isin(["ward", "msoa"]) & (found["match"] != "similar")]

@@ -13,6 +13,7 @@ from ._common import (
     OutputFormat,
     check_suffix,
     console,
+    data_format,
     emit,
     err_console,
     handle_errors,
@@ -37,7 +38,9 @@ def _read_population(path: Path | None):  # noqa: ANN202
         return None
     import pandas as pd
 
-    return pd.read_csv(path, dtype={"lsoa11_code": str, "lsoa21_code": str})
+    frame = pd.read_csv(path, dtype={"lsoa11_code": str, "lsoa21_code": str})
+    frame.attrs["source"] = f"--population {path}"
+    return frame
 
 
 @handle_errors
@@ -112,7 +115,7 @@ def trajectory(
     if by is None:
         from neighbourhood_lens.geo.places import resolve_place
 
-        code = resolve_place(con, code, prefer="oldest", option="CODE").code
+        code = resolve_place(con, code, prefer="ask", option="CODE").code
     frame = tr.trajectory(con, code, by=by)
     emit(frame[["edition", "percentile", "area_rank", "n_areas", "area_decile", "n_lsoas"]],
          title=f"{frame['name'].iloc[0]} ({code}, {frame['level'].iloc[0]}): national percentile, 0 = most deprived",
@@ -153,7 +156,9 @@ def movers(
         err_console.print(f"[yellow]note:[/] {skipped['count']} area(s) lack a value in {start} or {end} and "
                       f"are not compared: {', '.join(skipped['examples'])}", highlight=False)
     fmt = {f"percentile_{start}": ".3f", f"percentile_{end}": ".3f", "change": "+.3f"}
-    for direction in ("improved", "declined"):
+    if data_format():  # one table on stdout: improvers and decliners, with their direction (as --out)
+        emit(frame)
+    for direction in () if data_format() else ("improved", "declined"):
         part = frame[frame["direction"] == direction].drop(columns="direction")
         label = "improvements" if direction == "improved" else "declines"
         emit(part, title=f"{len(part):,} largest relative {label} {start}->{end} ({by})", formats=fmt)

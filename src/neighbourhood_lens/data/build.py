@@ -298,9 +298,11 @@ def build_warehouse(
         checks = (_derive.check_vintages(con, info=info) + _derive.check_ranks(con)
                   + _outcome_tables.check_outcome_tables(con))
         # datasets kept from the previous warehouse were checked when they were loaded (see their provenance)
-        report.warnings.extend(m for m in checks if m.split(":", 1)[0] not in report.kept)
+        checks = [m for m in checks if m.split(":", 1)[0] not in report.kept] + _derive.derive_tables(con)
+        expected = [_derive.is_expected(m) for m in checks]  # quirks of the official files: notes
         report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
-        report.warnings.extend(_derive.derive_tables(con))
+        report.info.extend(m for m, e in zip(checks, expected, strict=True) if e)
+        report.warnings.extend(m for m, e in zip(checks, expected, strict=True) if not e)
         report.info.extend(_outcome_tables.derive_ward21_bestfit(con))  # expected: generalised coastlines
         if existing:
             report.user_tables, messages = _keep.carry_user_tables(con)

@@ -531,13 +531,27 @@ DATASETS: dict[str, Dataset] = {d.id: d for d in _ALL}
 
 
 def get_dataset(dataset_id: str) -> Dataset:
-    """Return the registry entry for ``dataset_id`` or raise a helpful ``KeyError``."""
+    """Return the registry entry for ``dataset_id``, or raise :class:`~neighbourhood_lens.errors.UnknownNameError`
+    (a ``KeyError``) in one line naming the closest ids, or all of them.
+
+    >>> get_dataset("cni2019")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    neighbourhood_lens.errors.UnknownNameError: unknown dataset id 'cni2019'; did you mean cni2019_ward17? ...
+    """
     try:
         return DATASETS[dataset_id]
     except KeyError:
-        raise KeyError(
-            f"unknown dataset {dataset_id!r}; known datasets: {', '.join(DATASETS)}"
-        ) from None
+        import difflib
+
+        from ..errors import UnknownNameError
+
+        text = str(dataset_id).lower()
+        close = [d for d in DATASETS if d.startswith(text) or (len(text) >= 4 and text in d)]
+        close += [d for d in difflib.get_close_matches(text, DATASETS, n=3, cutoff=0.6) if d not in close]
+        hint = (f"did you mean {' or '.join(close[:4])}? (every id: `nlens data sources`)" if close
+                else f"known ids: {', '.join(DATASETS)}")
+        raise UnknownNameError(f"unknown dataset id {dataset_id!r}; {hint}") from None
 
 
 def registry_frame() -> pd.DataFrame:

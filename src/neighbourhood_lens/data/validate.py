@@ -50,6 +50,9 @@ def read_checksums(directory: Path) -> dict[str, str]:
 def normalise_table(table: pa.Table, dataset: Dataset, *, source: str) -> pa.Table:
     """Rename to canonical columns and validate; raise a :class:`DataError` naming the file,
     column and example values on any problem."""
+    if len(table.column_names) == 1 and (sep := next((d for d in ";\t|" if d in table.column_names[0]), None)):
+        raise SchemaError(f"{source}: only one column, {table.column_names[0]!r}: is the file separated by "
+                          f"{sep!r} instead of commas? Save it as comma-separated CSV")
     try:
         mapping = normalise_headers(dataset.id, table.column_names)
     except ValueError as exc:

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from neighbourhood_lens.errors import DataError, JoinError, examples
+from neighbourhood_lens.errors import CoverageNote, DataError, JoinError, examples
 from neighbourhood_lens.warehouse import require_tables
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ def edition_lsoas(
         if miss.any():
             warnings.warn(
                 f"{int(miss.sum())} LSOA 2011 code(s) have no LSOA 2001 parent in lookup_lsoa01_lsoa11 and are "
-                f"left out of {edition}: {examples(frame.loc[miss, 'code'])}", UserWarning, stacklevel=2)
+                f"left out of {edition}: {examples(frame.loc[miss, 'code'])}", CoverageNote, stacklevel=2)
             frame = frame[~miss].reset_index(drop=True)
     else:
         from neighbourhood_lens.geo.geography import hierarchy

@@ -123,10 +123,17 @@ def parse_outcome(spec: str) -> Outcome:
     return Outcome(parts[1], measure)
 
 
-def _rows(mask: pd.Series | np.ndarray, frame: pd.DataFrame) -> str:
-    """File rows (header = row 1) of the ``True`` entries, for error messages."""
+def _rows(mask: pd.Series | np.ndarray, frame: pd.DataFrame, *, column: str | None = None) -> str:
+    """File rows (header = row 1) of the ``True`` entries, for error messages; with ``column``,
+    the value given there, quoted.
+
+    >>> _rows([False, True], pd.DataFrame({"code": ["a", "b"], "year": ["2019", "twenty"]}), column="year")
+    "row 3 (b: year 'twenty')"
+    """
     idx = np.flatnonzero(np.asarray(mask))
-    return examples([f"row {i + 2} ({frame.iloc[i, 0]})" for i in idx])
+    if column is None:
+        return examples([f"row {i + 2} ({frame.iloc[i, 0]})" for i in idx])
+    return examples([f"row {i + 2} ({frame.iloc[i, 0]}: {column} {frame[column].iloc[i]!r})" for i in idx])
 
 
 def validate_panel(frame: pd.DataFrame, *, what: str = "panel") -> pd.DataFrame:
@@ -149,11 +156,13 @@ def validate_panel(frame: pd.DataFrame, *, what: str = "panel") -> pd.DataFrame:
     year = pd.to_numeric(f["year"], errors="coerce")
     bad = year.isna() | (year != year.round())
     if bad.any():
-        raise DataError(f"{what}: {int(bad.sum())} row(s) have a year that is not a whole number: {_rows(bad, f)}")
+        raise DataError(f"{what}: {int(bad.sum())} row(s) have a year that is not a whole number: "
+                        f"{_rows(bad, f, column='year')}")
     value = pd.to_numeric(f["value"], errors="coerce")
     bad = value.isna() | ~np.isfinite(value)
     if bad.any():
-        raise DataError(f"{what}: {int(bad.sum())} row(s) have a missing or non-numeric value: {_rows(bad, f)}; "
+        raise DataError(f"{what}: {int(bad.sum())} row(s) have a missing or non-numeric value: "
+                        f"{_rows(bad, f, column='value')}; "
                         "leave out the rows of years without a value")
     f["year"], f["value"] = year.astype(int), value.astype(float)
     dup = f.duplicated(["code", "year"], keep=False)
@@ -186,7 +195,8 @@ def validate_treated(frame: pd.DataFrame, *, what: str = "treated") -> pd.DataFr
     start = pd.to_numeric(f["start"], errors="coerce")
     bad = start.isna() | (start != start.round())
     if bad.any():
-        raise DataError(f"{what}: {int(bad.sum())} row(s) have a start that is not a year: {_rows(bad, f)}")
+        raise DataError(f"{what}: {int(bad.sum())} row(s) have a start that is not a year: "
+                        f"{_rows(bad, f, column='start')}")
     f["start"] = start.astype(int)
     dup = f["code"].duplicated(keep=False)
     if dup.any():

@@ -332,6 +332,16 @@ def _standardise(raw: pd.DataFrame, name: str) -> tuple[pd.DataFrame, str]:
         return out, "360giving"
     code = next((keys[k] for k in _ALLOC_CODE if k in keys), None)
     amount = next((keys[k] for k in _ALLOC_AMOUNT if k in keys), None)
+    known = [keys[k] for k in _360G_COLUMNS if k in keys]
+    if (code is None or amount is None) and (len(known) >= 2 or any(":0:" in k for k in keys)):
+        missing = [t for t in ("Identifier", "Amount Awarded") if t.lower() not in keys]
+        if not any(k in keys for k in ("beneficiary location:0:geographic code", "recipient org:0:postal code")):
+            missing.append("Beneficiary Location:0:Geographic Code or Recipient Org:0:Postal Code")
+        raise SchemaError(
+            f"{name}: a 360Giving header (it has {examples([repr(k) for k in known], limit=4)}) without the "
+            f"column(s) {', '.join(repr(m) for m in missing)} that funding reach needs; add them (titles as in "
+            "the 360Giving standard) or check the file is the whole export."
+        )
     if code is None or amount is None:
         raise SchemaError(
             f"{name}: header is not 360Giving: found columns {examples(list(raw.columns), limit=8)}. "
@@ -577,14 +587,23 @@ def synthetic_grants(con: object, n: int, *, seed: int = 1) -> pd.DataFrame:
 
 
 def write_grants(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a 360Giving spreadsheet-titled frame as ``.csv``, ``.xlsx`` or a 360Giving ``.json`` package."""
+    """Write a 360Giving spreadsheet-titled frame as ``.csv``, ``.xlsx`` or a 360Giving ``.json`` package.
+
+    Grants come from publishers and users, so text a spreadsheet would run as a formula is
+    made safe in CSV (``'`` prefix) and XLSX (string cells); see :mod:`neighbourhood_lens._spreadsheet`.
+    """
+    from .._spreadsheet import csv_quoting, mark_text_cells, neutralise_frame
+
     path = Path(path)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        frame.to_csv(path, index=False)
+        safe = neutralise_frame(frame)
+        safe.to_csv(path, index=False, quoting=csv_quoting(safe))
     elif suffix == ".xlsx":
-        frame.to_excel(path, index=False, sheet_name="grants")
+        with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            frame.to_excel(writer, index=False, sheet_name="grants")
+            mark_text_cells(writer.sheets["grants"])
     elif suffix == ".json":
         def one(r: dict) -> dict:
             amount = pd.to_numeric(r["Amount Awarded"], errors="coerce")

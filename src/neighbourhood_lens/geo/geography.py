@@ -64,7 +64,8 @@ def hierarchy(
     2021 the ``lsoa21``, ``ward24``, ``lad24`` and ``region24`` equivalents.
 
     ``population`` overrides the default population: a frame with the LSOA code column and
-    ``population``; every LSOA of the hierarchy must be in it.
+    ``population``; every LSOA of the hierarchy must be in it. Errors name ``population.attrs["source"]``
+    (the file it was read from) when set.
     """
     if vintage not in (2011, 2021):
         raise DataError(f"unknown LSOA vintage {vintage!r}; valid vintages: 2011, 2021")
@@ -73,16 +74,17 @@ def hierarchy(
     frame = con.execute(f"SELECT * FROM {table}").df()
     if population is not None:
         key = f"lsoa{str(vintage)[2:]}_code"
+        where = population.attrs.get("source") or "population override"
         if key not in population or "population" not in population:
             raise DataError(
-                f"population override needs columns {key!r} and 'population'; "
+                f"{where}: a population override needs columns {key!r} and 'population'; "
                 f"got {list(population.columns)}"
             )
         pop = population.set_index(key)["population"]
         missing = frame.loc[~frame[key].isin(pop.index), key]
         if len(missing):
             raise JoinError(
-                f"population override lacks {len(missing)} LSOA(s) of the {vintage} "
+                f"{where}: the population override lacks {len(missing)} LSOA(s) of the {vintage} "
                 f"hierarchy: {examples(missing)}"
             )
         frame["population"] = frame[key].map(pop).to_numpy(dtype=float)

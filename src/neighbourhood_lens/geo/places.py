@@ -137,7 +137,9 @@ def resolve_place(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str
     """The one area that ``text`` (a code or a whole name, any case) names.
 
     ``types`` limits the area types (default all); ``vintage`` prefers that vintage when the
-    code or name exists in several (else ``prefer`` "latest" or "oldest"). A name shared by
+    code or name exists in several (else ``prefer`` "latest" or "oldest"; "ask": a name that
+    names different areas in several vintages, such as the 2017 and 2024 wards called Ordsall,
+    is an error listing each with its code, so the user chooses). A name shared by
     several areas of the preferred type and vintage (two wards called "Abbey") is an error
     listing them with their LADs; an unknown one is an error with close names.
     """
@@ -156,6 +158,12 @@ def resolve_place(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str
     hits = hits[hits["_t"] == hits["_t"].min()]
     if vintage is not None and (hits["vintage"] == str(vintage)).any():
         hits = hits[hits["vintage"] == str(vintage)]
+    elif prefer == "ask" and hits["code"].nunique() > 1 and hits["vintage"].nunique() > 1:
+        hits = hits.sort_values(["vintage", "code"], ascending=[False, True])
+        listed = "; ".join(f"{r.code} ({_TYPE_LABEL[r.type]} {r.vintage}" + (f", {r.lad_name})" if r.lad_name else ")")
+                           for r in hits.itertuples())
+        raise DataError(f"{option} {text!r} names {hits['code'].nunique()} different areas: {listed}. "
+                        "Their boundaries differ; give the code of the one you mean")
     else:
         pick = hits["vintage"].max() if prefer == "latest" else hits["vintage"].min()
         hits = hits[hits["vintage"] == pick]

@@ -41,9 +41,25 @@ def resolve_column(column: str, available: list[str], *, source: str, where: str
         mapped = normalise_headers(dataset, [column]).get(column)
         if mapped in available:
             return mapped
-    raise SchemaError(
-        f"{where}: column {column!r} is not in {source}; available columns: {examples(available, limit=40)}"
-    )
+    raise SchemaError(f"{where}: column {column!r} is not in {source}.\n{_choices(column, available, what='columns')}")
+
+
+def _choices(name: str, options: list[str], *, what: str) -> str:
+    """A short second line for an unknown ``name``: the closest ``options``, then a few others.
+
+    >>> _choices("imd2019", ["imd2019_lsoa11", "areas", "cni2019_ward17"], what="tables")
+    'Closest tables: imd2019_lsoa11 (of 3)'
+    >>> _choices("x", ["a", "b"], what="tables")
+    'Tables: a, b'
+    """
+    import difflib
+
+    key = name.casefold()
+    close = [o for o in options if o.casefold().startswith(key) or (len(key) >= 4 and key in o.casefold())]
+    close += [o for o in difflib.get_close_matches(name, options, n=3, cutoff=0.6) if o not in close]
+    if close:
+        return f"Closest {what}: {', '.join(close[:4])} (of {len(options)})"
+    return f"{what.capitalize()}: {examples(options, limit=12)}"
 
 
 def _code_columns(unit: Unit) -> list[str]:
@@ -56,7 +72,8 @@ def _read_table(con: duckdb.DuckDBPyConnection, table: str, comps: list[Componen
     if not has_table(con, table):
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
-        raise DataError(f"{where}: table = {table!r} is not in the warehouse; tables: {examples(tables, limit=60)}")
+        raise DataError(f"{where}: table = {table!r} is not in the warehouse (`nlens data status` lists its datasets)."
+                        f"\n{_choices(table, tables, what='tables')}")
     desc = con.execute(f'DESCRIBE "{table}"').df()
     types = dict(zip(desc["column_name"], desc["column_type"], strict=True))
     cols = list(types)

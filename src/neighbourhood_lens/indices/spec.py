@@ -61,6 +61,7 @@ __all__ = [
     "Domain",
     "Aggregate",
     "IndexSpec",
+    "column_name",
     "load_spec",
     "parse_spec",
 ]
@@ -78,7 +79,41 @@ Transform = Literal["exponential", "rank", "zscore", "minmax", "none"]
 Method = Literal["weighted_sum", "weighted_mean", "geometric_mean"]
 Missing = Literal["error", "mean", "drop_component", "drop_area"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$",
-                            description="lower-case letters, digits and _, starting with a letter")]
+                            description="the column name: derived from the label (see column_name)")]
+
+
+def column_name(label: str) -> str:
+    """The column-safe name of a component or domain label: lower case ASCII letters, digits and ``_``.
+
+    Accents are dropped, every other run of characters becomes ``_``, a leading digit gets a
+    ``c_`` prefix, and the result is at most 48 characters. A label with no Latin letter or
+    digit at all gets ``c_`` and 8 hex digits of its SHA-1, so it is still stable. Applying it
+    twice changes nothing.
+
+    >>> [column_name(x) for x in ["Income", "Housing_and_Access", "Barriers to housing & services", "Santé", "2nd"]]
+    ['income', 'housing_and_access', 'barriers_to_housing_services', 'sante', 'c_2nd']
+    """
+    import hashlib
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", str(label)).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+    if not text:
+        return "c_" + hashlib.sha1(str(label).encode()).hexdigest()[:8]
+    if not text[0].isalpha():
+        text = "c_" + text
+    return text[:48].rstrip("_")
+
+
+def _label_to_name(data: object) -> object:
+    """``name`` as written becomes ``label``; ``name`` becomes its :func:`column_name`."""
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        label = data.get("label") or data["name"].strip()
+        if not label:
+            raise ValueError("name is empty; give every component and domain a name, e.g. name = \"Income\"")
+        data = {**data, "label": label, "name": column_name(data["name"])}
+    return data
 
 
 class _Model(BaseModel):
@@ -86,9 +121,14 @@ class _Model(BaseModel):
 
 
 class Component(_Model):
-    """One indicator: a numeric column of a warehouse table or a CSV file, keyed by area code."""
+    """One indicator: a numeric column of a warehouse table or a CSV file, keyed by area code.
+
+    ``name`` may be any label (``"Income"``, ``"Housing and access"``); it is kept as ``label``
+    and ``name`` becomes the column-safe :func:`column_name` used for output columns.
+    """
 
     name: Name
+    label: str = Field("", description="the name as written in the spec (any text)")
     table: str | None = Field(None, description="warehouse table with a code column of the unit")
     file: Path | None = Field(None, description="CSV file with a 'code' (or unit code) column")
     column: str = Field(description="the indicator column (case-insensitive)")
@@ -98,6 +138,8 @@ class Component(_Model):
     winsorise: tuple[float, float] | None = Field(
         None, description="clip raw values at these quantiles [lower, upper] before transforming")
     missing: Missing | None = Field(None, description="rule for missing values (default: the spec's)")
+
+    _label = model_validator(mode="before")(_label_to_name)
 
     @model_validator(mode="after")
     def _source(self) -> Component:
@@ -114,13 +156,17 @@ class Component(_Model):
 
 
 class Domain(_Model):
-    """A group of components aggregated into one domain value, itself weighted at the top level."""
+    """A group of components aggregated into one domain value, itself weighted at the top level (names as
+    for :class:`Component`)."""
 
     name: Name
+    label: str = Field("", description="the name as written in the spec (any text)")
     weight: float = 1.0
     transform: Transform = Field("none", description="applied to the domain value before the top level")
     aggregate: Method = "weighted_mean"
     component: list[Component] = Field(min_length=1)
+
+    _label = model_validator(mode="before")(_label_to_name)
 
     @model_validator(mode="after")
     def _weights(self) -> Domain:
@@ -161,11 +207,17 @@ class IndexSpec(_Model):
     def _structure(self) -> IndexSpec:
         if not self.component and not self.domain:
             raise ValueError("the spec has no [[component]] and no [[domain]]; add at least one")
-        names = [c.name for c in self.component] + [d.name for d in self.domain]
-        names += [c.name for d in self.domain for c in d.component]
+        items = [*self.component, *self.domain, *(c for d in self.domain for c in d.component)]
+        names = [c.name for c in items]
         dup = sorted({n for n in names if names.count(n) > 1})
+        same = [n for n in dup if len({c.label or c.name for c in items if c.name == n}) == 1]
+        if same:
+            raise ValueError(f"duplicate component/domain name(s): {', '.join(same)}; every name must be unique")
         if dup:
-            raise ValueError(f"duplicate component/domain name(s): {', '.join(dup)}; every name must be unique")
+            clashes = "; ".join(" and ".join(repr(c.label or c.name) for c in items if c.name == n)
+                                + f" (each gives {n})" for n in dup)
+            raise ValueError(f"component/domain names must give different column names: {clashes}. "
+                             "Rename one of each pair")
         bad = sorted(set(names) & set(RESERVED_COLUMNS))
         if bad:
             raise ValueError(f"name(s) {', '.join(bad)} are reserved for output columns "

@@ -80,6 +80,7 @@ __all__ = [
     "SEVERITY_ERROR",
     "standardise",
     "lsoa_inputs",
+    "check_population_bounds",
     "assign_neighbourhoods",
     "build_neighbourhoods",
     "check_neighbourhoods",
@@ -95,6 +96,26 @@ __all__ = [
 ]
 
 SEVERITY_ERROR = "error"
+
+
+def check_population_bounds(*, max_population: float, min_population: float) -> None:
+    """Refuse sizes no neighbourhood can have: a maximum that is not positive, a negative minimum,
+    or a minimum above the maximum; the message names the option and the number given.
+
+    >>> check_population_bounds(max_population=-5, min_population=3000)
+    Traceback (most recent call last):
+    ...
+    neighbourhood_lens.errors.DataError: --max-population must be a positive number of people; got -5
+    """
+    if not max_population > 0:
+        raise DataError(f"--max-population must be a positive number of people; got {max_population:g}")
+    if not min_population >= 0:
+        raise DataError(f"--min-population must be zero or more people; got {min_population:g}")
+    if min_population > max_population:
+        raise DataError(
+            f"--min-population ({min_population:,.0f}) is above --max-population ({max_population:,.0f}); "
+            "lower the minimum or raise the maximum."
+        )
 
 
 def assign_neighbourhoods(
@@ -123,13 +144,7 @@ def assign_neighbourhoods(
     """
     from neighbourhood_lens.neighbourhoods.regionalise import regionalise
 
-    if min_population > max_population:
-        raise DataError(
-            f"--min-population ({min_population:,.0f}) is above --max-population ({max_population:,.0f}); "
-            "lower the minimum or raise the maximum."
-        )
-    if max_population <= 0:
-        raise DataError(f"--max-population must be positive; got {max_population}")
+    check_population_bounds(max_population=max_population, min_population=min_population)
     index = pd.Index(lsoas[key])
     if index.has_duplicates:
         dups = index[index.duplicated()]
@@ -198,11 +213,7 @@ def build_neighbourhoods(
     from neighbourhood_lens.geo.adjacency import load_adjacency
 
     key, lad, _, ward_name = _cols(vintage)
-    if min_population > max_population:
-        raise DataError(
-            f"--min-population ({min_population:,.0f}) is above --max-population ({max_population:,.0f}); "
-            "lower the minimum or raise the maximum."
-        )
+    check_population_bounds(max_population=max_population, min_population=min_population)
     frame, warnings = lsoa_inputs(con, vintage=vintage, variables=variables, lads=lads)
     variables = list(variables or DEFAULT_VARIABLES[vintage])
     if links is None:

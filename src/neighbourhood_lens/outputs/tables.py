@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from neighbourhood_lens import __version__
+from neighbourhood_lens._spreadsheet import csv_quoting, mark_text_cells, neutralise_frame
 from neighbourhood_lens.errors import DataError
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, provenance: Mapping[str, Any]) 
         if len(sources):
             sources.to_excel(writer, sheet_name="provenance", index=False, startrow=len(meta) + 2)
         for sheet in writer.sheets.values():
+            mark_text_cells(sheet)  # user text is never a formula (see _spreadsheet)
             sheet.freeze_panes = "A2"
             for cells in sheet.columns:
                 longest = max((len(str(c.value)) for c in cells[:200] if c.value is not None), default=8)
@@ -148,10 +150,11 @@ def write_table(
 ) -> Path:
     """Write ``frame`` to ``path`` (``.csv``, ``.parquet``, ``.xlsx``, ``.geojson`` or ``.gpkg``) or ``-``.
 
-    Spatial formats need ``geometry``: a GeoDataFrame with ``key`` and ``geometry`` columns;
-    every row of ``frame`` must have a geometry. ``-`` writes ``stdout_format`` (``csv``,
-    ``tsv`` or ``json``; default :data:`STDOUT_FORMAT`) to stdout and no sidecar. Every file
-    gets ``FILE.provenance.json``.
+    Text that a spreadsheet would run as a formula is made safe in CSV and XLSX (see
+    :mod:`neighbourhood_lens._spreadsheet`). Spatial formats need ``geometry``: a GeoDataFrame
+    with ``key`` and ``geometry`` columns; every row of ``frame`` must have a geometry. ``-``
+    writes ``stdout_format`` (``csv``, ``tsv`` or ``json``; default :data:`STDOUT_FORMAT`) to
+    stdout and no sidecar. Every file gets ``FILE.provenance.json``.
     """
     frame = integer_counts(frame)
     if str(path) == "-":
@@ -159,7 +162,9 @@ def write_table(
         if stdout_format == "json":
             sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
         elif stdout_format in ("csv", "tsv"):
-            sys.stdout.write(frame.to_csv(index=False, sep="," if stdout_format == "csv" else "\t"))
+            safe = neutralise_frame(frame)
+            sys.stdout.write(safe.to_csv(index=False, sep="," if stdout_format == "csv" else "\t",
+                                         quoting=csv_quoting(safe)))
         else:
             raise DataError(f"cannot write {stdout_format!r} to stdout; use csv, tsv or json")
         sys.stdout.flush()
@@ -173,7 +178,8 @@ def write_table(
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = json.dumps(provenance, indent=2, default=str)
     if suffix == ".csv":
-        frame.to_csv(path, index=False)
+        safe = neutralise_frame(frame)
+        safe.to_csv(path, index=False, quoting=csv_quoting(safe))
     elif suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -72,10 +72,11 @@ def _nothing_chosen(spec: ProgrammeSpec, elig: pd.DataFrame, cands: pd.DataFrame
         cheapest = cands.loc[cands["cost"].idxmin()]
         if cheapest["cost"] > b.total:
             return DataError(
-                f"{spec.name}: budget.total = {b.total:,.0f} is below the cheapest eligible area's cost "
+                f"{spec.name}: nothing can be funded: the smallest cost of an eligible area is "
                 f"{cheapest['cost']:,.0f} ({cheapest['code']}, population {cheapest['population']:,.0f}; cost = "
-                f"per_area_fixed {b.per_area_fixed:,.0f} + per_head {b.per_head:,.2f} x population): the budget "
-                "binds. Raise budget.total or lower the costs.")
+                f"per_area_fixed {b.per_area_fixed:,.0f} + per_head {b.per_head:,.2f} x population), above "
+                f"budget.total = {b.total:,.0f}. Raise budget.total to at least {cheapest['cost']:,.0f} or lower "
+                "the costs.")
     return DataError(f"{spec.name}: the [select] rules allow no area among {len(cands):,} eligible ones "
                      f"(count={spec.select.count}, per_lad={spec.select.per_lad}, "
                      f"per_region={spec.select.per_region}); loosen them.")

@@ -1,0 +1,176 @@
+"""The one error path of ``nlens``: every failure a user can cause becomes one or two lines.
+
+:func:`neighbourhood_lens.cli._common.handle_errors` wraps every command and hands what it
+catches to :func:`user_message`, which returns the text to print and the exit code, or
+``None`` for a genuine bug (whose traceback is then shown, so it gets reported):
+
+* the package's own errors (:class:`~neighbourhood_lens.errors.NeighbourhoodLensError`):
+  their message, exit code 2;
+* errors from reading a file the user named (empty, binary, wrong encoding, not CSV/Parquet/
+  XLSX, missing or unreadable): ``--option PATH: what is wrong; how to fix it``, exit code 2.
+  The file is the one the failing code was reading (the error's ``filename``, else the
+  innermost frame of the traceback holding the path of an existing file), shown with the
+  option that named it; failing that, every file option of the command;
+* Ctrl-C, including DuckDB's ``Query interrupted``: ``Interrupted.``, exit code 130 (the
+  shell's code for SIGINT). The warehouse is written in transactions, so an interrupted
+  command leaves it as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import NeighbourhoodLensError
+
+__all__ = ["EXIT_INTERRUPT", "EXIT_USER", "file_options", "is_interrupt", "user_message"]
+
+EXIT_USER = 2
+EXIT_INTERRUPT = 130
+
+
+def _paths_in(value: Any) -> list[str]:
+    """Paths of existing files named by an option value (a path, ``ID=PATH``, or a list of them)."""
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths_in(v)]
+    if not isinstance(value, (str, Path)):
+        return []
+    text = str(value)
+    found = [text] if os.path.isfile(text) else []
+    if not found and "=" in text:
+        tail = text.split("=", 1)[1]
+        found = [tail] if os.path.isfile(os.path.expanduser(tail)) else []
+    return found
+
+
+def file_options() -> list[tuple[str, str]]:
+    """``(option, path)`` for every option or argument of the running command that names a file."""
+    try:  # Typer ships its own copy of click, with its own context stack
+        from typer.main import get_current_context
+    except ImportError:  # pragma: no cover - older Typer uses click itself
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return []
+    out: list[tuple[str, str]] = []
+    for param in ctx.command.params:
+        opts = [o for o in param.opts if o.startswith("-")]
+        label = max(opts, key=len) if opts else (param.name or "").upper()
+        for path in _paths_in(ctx.params.get(param.name or "")):
+            out.append((label, path))
+    return out
+
+
+def _same_file(a: Any, b: str) -> bool:
+    try:
+        return os.path.realpath(os.fspath(a)) == os.path.realpath(os.path.expanduser(b))
+    except (TypeError, ValueError):
+        return False
+
+
+def _file_being_read(exc: BaseException) -> str | None:
+    """The file the failing code was reading: the innermost frame with a local naming an existing file."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, (str, Path)) and 0 < len(str(value)) < 4096:
+                try:
+                    if os.path.isfile(value):
+                        return os.fspath(value)
+                except (OSError, ValueError):
+                    continue
+    return None
+
+
+def _where(exc: BaseException) -> str:
+    """``--option PATH`` (or just ``PATH``) of the file an error is about."""
+    named = getattr(exc, "filename", None) or _file_being_read(exc)
+    candidates = file_options()
+    if named:
+        for option, path in candidates:
+            if _same_file(named, path):
+                return f"{option} {path}"
+        return str(named)
+    if not candidates:
+        return "the input file"
+    return " or ".join(f"{option} {path}" for option, path in candidates)
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _read_problem(exc: BaseException) -> str | None:
+    """What is wrong with a file, from the error its reader raised; None if it is no reading error."""
+    import pandas as pd
+
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return "the file is empty (no header row); expected a CSV with a header row and data rows"
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start:exc.start + 1].hex() if isinstance(exc.object, bytes) else "?"
+        return (f"not UTF-8 text (byte 0x{byte} at position {exc.start}); is it a binary file? Save a CSV "
+                "as UTF-8 (Excel: 'CSV UTF-8')")
+    if isinstance(exc, pd.errors.ParserError):
+        return f"not a readable CSV ({_first_line(str(exc))}); check the delimiter is a comma and quotes are closed"
+    if isinstance(exc, zipfile.BadZipFile):
+        return "not a valid .xlsx workbook (it is not a zip archive); save it again from Excel, or as CSV"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "cannot be read (permission denied)"
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or _first_line(str(exc))})"
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pa = None
+    if pa is not None and isinstance(exc, pa.ArrowException):
+        return f"not a readable Parquet/Arrow file ({_first_line(str(exc))})"
+    try:
+        from openpyxl.utils.exceptions import InvalidFileException
+    except ImportError:  # pragma: no cover - openpyxl is a dependency
+        InvalidFileException = ()  # noqa: N806
+    if InvalidFileException and isinstance(exc, InvalidFileException):
+        return f"not a readable .xlsx workbook ({_first_line(str(exc))})"
+    import duckdb
+
+    if isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)) and file_options():
+        return f"cannot be read ({_first_line(str(exc))})"
+    return None
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, however it arrives: Python's ``KeyboardInterrupt`` or DuckDB's interrupted query."""
+    import duckdb
+
+    if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
+        return True
+    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+
+
+def user_message(exc: BaseException) -> tuple[str, int] | None:
+    """``(message, exit code)`` for an error the user can fix or caused; None for a bug.
+
+    >>> user_message(KeyboardInterrupt())
+    ('Interrupted.', 130)
+    >>> user_message(ZeroDivisionError()) is None
+    True
+    """
+    if is_interrupt(exc):
+        return "Interrupted.", EXIT_INTERRUPT
+    if isinstance(exc, NeighbourhoodLensError):
+        return str(exc), EXIT_USER
+    problem = _read_problem(exc)
+    if problem is None:
+        return None
+    return f"{_where(exc)}: {problem}", EXIT_USER

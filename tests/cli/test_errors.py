@@ -1,0 +1,159 @@
+"""The one error path of ``nlens``: every bad input file, unknown id and Ctrl-C is one or two lines.
+
+Every command that reads a file the user names is run against an empty file, a binary file,
+a header-only CSV and a semicolon-separated CSV: each must exit with code 2, print at most
+two lines that name the file, and show no traceback. Interrupts exit with 130.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from neighbourhood_lens.cli import app
+
+runner = CliRunner()
+
+BAD = {
+    "empty": b"",
+    "binary": bytes(random.Random(21).randrange(256) for _ in range(400)) + b"\x00\xff\xfe",
+    "header_only": b"code,start\n",
+    "semicolons": b"code;start\nE05000770;2012\n",
+}
+
+#: Every command that reads a file named on the command line; F is the bad file.
+FILE_COMMANDS = [
+    ["evaluate", "--treated", "F", "--out", "OUT/e.csv", "--placebo", "0"],
+    ["evaluate", "--treated", "TREATED", "--panel", "F", "--out", "OUT/e.csv", "--placebo", "0"],
+    ["summarise", "--by", "F"],
+    ["summarise", "--population", "F"],
+    ["movers", "--by", "F"],
+    ["entrenched", "--by", "F"],
+    ["funding", "reach", "F"],
+    ["programme", "design", "F"],
+    ["programme", "compare", "F"],
+    ["index", "build", "F"],
+    ["index", "sensitivity", "F", "--draws", "2"],
+    ["index", "build", "SPEC_WITH_FILE"],  # a component's file = "F" inside a valid spec
+    ["data", "build", "--file", "imd2019_lsoa11=F", "--only", "imd2019_lsoa11", "--offline", "--db", "OUT/w.duckdb"],
+    ["data", "build", "--sources", "F", "--offline", "--db", "OUT/w.duckdb"],
+    ["data", "fetch", "imd2019_lsoa11", "--sources", "F", "--cache", "OUT/cache"],
+    ["data", "build", "--mirror", "MIRROR_WITH_F", "--only", "imd2019_lsoa11", "--db", "OUT/w.duckdb"],
+]
+_NO_DB = {"data"}
+
+
+def _run(args: list[str], db: Path | None = None):
+    extra = ["--db", str(db)] if db is not None and args[0] not in _NO_DB else []
+    return runner.invoke(app, [*args, *extra])
+
+
+def _assert_one_clear_error(result, *, names: str, code: int = 2) -> None:
+    text = result.output
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert result.exit_code == code, text
+    assert "Traceback" not in text and not isinstance(result.exception, (KeyError, ValueError, RuntimeError)), text
+    assert 1 <= len(lines) <= 2, text
+    assert names in text, f"the message does not name {names!r}:\n{text}"
+
+
+@pytest.mark.parametrize("kind", list(BAD))
+@pytest.mark.parametrize("template", FILE_COMMANDS, ids=lambda t: " ".join(t[:3]))
+def test_every_bad_file_is_one_clear_line(template, kind, tmp_path, warehouse_path):
+    bad = tmp_path / f"{kind}_input.csv"
+    bad.write_bytes(BAD[kind])
+    treated = tmp_path / "treated.csv"
+    treated.write_text("code,start\nE05000770,2012\n")
+    spec = tmp_path / "with_file.toml"
+    spec.write_text(f'name = "x"\nunit = "lsoa11"\n[[component]]\nname = "Mine"\nfile = "{bad}"\n'
+                    'column = "v"\nneed = "high"\n')
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "imd2019_lsoa11.parquet").write_bytes(BAD[kind])
+    named = bad
+    if "MIRROR_WITH_F" in template:
+        named = mirror / "imd2019_lsoa11.parquet"
+    swap = {"F": str(bad), "TREATED": str(treated), "SPEC_WITH_FILE": str(spec), "MIRROR_WITH_F": str(mirror)}
+    args = [swap.get(a, a.replace("OUT", str(tmp_path)).replace("=F", f"={bad}")) for a in template]
+    result = _run(args, warehouse_path)
+    _assert_one_clear_error(result, names=named.name)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["data", "build", "--file", "cni2019=x.csv", "--offline"], "did you mean cni2019_ward17?"),
+    (["data", "build", "--only", "cni2019", "--offline"], "did you mean cni2019_ward17?"),
+    (["data", "fetch", "nosuch"], "known ids: imd2019_lsoa11, "),
+])
+def test_unknown_dataset_id_is_one_line_with_the_valid_ids(args, expected, tmp_path):
+    result = runner.invoke(app, [*args, "--db" if args[1] == "build" else "--cache", str(tmp_path / "x")])
+    _assert_one_clear_error(result, names=expected)
+    assert result.output.count("\n") == 1
+
+
+def test_missing_file_names_the_option(tmp_path, warehouse_path):
+    result = _run(["summarise", "--population", str(tmp_path / "nope.csv")], warehouse_path)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt(), RuntimeError("Query interrupted")])
+def test_ctrl_c_is_one_line_and_exit_130(raised, monkeypatch, tmp_path):
+    import neighbourhood_lens.data.build as build
+
+    def interrupted(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(build, "build_warehouse", interrupted)
+    result = runner.invoke(app, ["data", "build", "--db", str(tmp_path / "w.duckdb"), "--offline"])
+    assert result.exit_code == 130, result.output
+    assert result.output.strip() == "Interrupted."
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
+    """Only errors a user can cause are turned into a line; a genuine bug still surfaces."""
+    import neighbourhood_lens.data.build as build
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(build, "build_warehouse", bug)
+    result = runner.invoke(app, ["data", "build", "--db", str(tmp_path / "w.duckdb"), "--offline"])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_square_brackets_in_a_message_survive(monkeypatch, tmp_path):
+    import neighbourhood_lens.data.build as build
+    from neighbourhood_lens.errors import DataError
+
+    def refuse(*args, **kwargs):
+        raise DataError("name must match ^[a-z][a-z0-9_]{0,47}$ and [bold]stay[/bold] text")
+
+    monkeypatch.setattr(build, "build_warehouse", refuse)
+    result = runner.invoke(app, ["data", "build", "--db", str(tmp_path / "w.duckdb"), "--offline"])
+    assert result.exit_code == 2
+    assert "^[a-z][a-z0-9_]{0,47}$ and [bold]stay[/bold] text" in result.output
+
+
+def _commands(group: typer.Typer, prefix: tuple[str, ...] = ()):
+    for info in group.registered_commands:
+        yield (*prefix, info.name or info.callback.__name__), info.callback
+    for sub in group.registered_groups:
+        yield from _commands(sub.typer_instance, (*prefix, sub.name))
+
+
+def test_every_command_goes_through_the_one_handler():
+    found = dict(_commands(app))
+    assert len(found) > 25
+    unwrapped = [" ".join(name) for name, fn in found.items() if not getattr(fn, "handles_errors", False)]
+    assert unwrapped == []
+
+
+def test_help_has_no_bool_metavars_or_brace_usage():
+    for name, _ in _commands(app):
+        text = runner.invoke(app, [*name, "--help"], terminal_width=120).output
+        assert "<bool>" not in text, name
+        usage = next(line for line in text.splitlines() if "Usage:" in line)
+        assert "{" not in usage, usage
