@@ -367,3 +367,10 @@ def test_rows_in_is_counted_from_the_file_and_pennies_are_conserved(con) -> None
     gi = funding.read_grants(grants_csv(*rows), filename="c.csv")
     gi.grants = gi.grants.iloc[1:]
     assert funding.reach(con, gi, index="imd2025").summary["balanced"] is False
+
+
+def test_a_file_where_no_grant_can_be_located_is_reported_not_crashed(con) -> None:
+    gi = funding.read_grants(grants_csv("a,x,GBP,100,,,E01099999,LSOA", "b,x,GBP,200,,,,"), filename="none.csv")
+    result = funding.reach(con, gi, index="imd2019")
+    assert result.summary["converted"] == 0
+    assert len(result.unlocated) == 2 and result.unlocated["amount_gbp"].sum() == pytest.approx(300.0)

@@ -314,7 +314,7 @@ def reach(
         rejected, notes = gi.rejected, list(gi.notes)
         head = {"source": gi.source, "form": gi.form, "rows_in": gi.rows_in}
         facts = {"located": len(loc.grants), "located_amount_gbp": round(float(loc.grants["amount_gbp"].sum()), 2),
-                 "converted": int(loc.grants["route"].str.contains("converted").sum()),
+                 "converted": int(loc.grants["route"].astype("string").str.contains("converted", na=False).sum()),
                  "by_postcode": int((loc.grants["via"] == "postcode").sum()),
                  "synthetic": bool(gi.grants["identifier"].str.startswith("360G-SYNTHETIC-").any()),
                  "pence_in": int(np.round(loc.grants["amount_gbp"].to_numpy(float) * 100).sum())}
