@@ -18,7 +18,7 @@ stops the server and starts it again N times on the same warehouse copy, printin
 ready each time (what survives a restart). Run it against other code with ``PYTHONPATH``:
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_web_cold.py --db nlens.duckdb
-    PYTHONPATH=/work/main/src .venv/bin/python benchmarks/bench_web_cold.py --db nlens.duckdb
+    PYTHONPATH=OLD_CHECKOUT/src .venv/bin/python benchmarks/bench_web_cold.py --db nlens.duckdb
 """
 
 from __future__ import annotations

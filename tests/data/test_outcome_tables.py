@@ -147,5 +147,5 @@ def test_a_dataset_without_a_direct_download_is_skipped_with_where_to_get_it(tmp
     d = _mirror(tmp_path, mirror, {})
     report = build_warehouse(tmp_path / "w.duckdb", mirror=d, only=[*REFS, "children_low_income_msoa11"])
     assert "children_low_income_msoa11" in report.skipped
-    assert any("children_low_income_msoa11 skipped: no direct download (no file URL: a Stat-Xplore export" in w
+    assert any("children_low_income_msoa11 skipped: no direct address (no file URL: a Stat-Xplore export" in w
                and "--file children_low_income_msoa11=PATH" in w for w in report.warnings)

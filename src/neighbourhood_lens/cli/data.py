@@ -112,8 +112,9 @@ def _fetch_progress() -> Iterator[tuple[Callable[[str, int, int], None], Callabl
     try:
         yield update, transfer
     except BaseException:
-        bar.live.transient = True
-        bar.stop()
+        if "all" in tasks:  # a bar that never started leaves nothing behind
+            bar.live.transient = True
+            bar.stop()
         raise
     if "all" in tasks:
         total = bar.tasks[0].total or 0

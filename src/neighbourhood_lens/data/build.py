@@ -273,7 +273,7 @@ def build_warehouse(
             report.warnings.append(f"{d} skipped: not open data, supply your copy with --file {d}=PATH")
         elif DATASETS[d].url is None:
             report.skipped[d] = "not found: " + ", ".join(t)
-            report.warnings.append(f"{d} skipped: no direct download ({DATASETS[d].no_url_reason}); get it from "
+            report.warnings.append(f"{d} skipped: no direct address ({DATASETS[d].no_url_reason}); get it from "
                                    f"{DATASETS[d].landing_page} and build with --file {d}=PATH")
 
     sums_cache: dict[Path, dict[str, str]] = {}

@@ -550,7 +550,7 @@ def get_dataset(dataset_id: str) -> Dataset:
         close = [d for d in DATASETS if d.startswith(text) or (len(text) >= 4 and text in d)]
         close += [d for d in difflib.get_close_matches(text, DATASETS, n=3, cutoff=0.6) if d not in close]
         hint = (f"did you mean {' or '.join(close[:4])}? (every id: `nlens data sources`)" if close
-                else f"known ids: {', '.join(DATASETS)}")
+                else f"known ids: {', '.join(list(DATASETS)[:3])}, ... ({len(DATASETS)} in all: `nlens data sources`)")
         raise UnknownNameError(f"unknown dataset id {dataset_id!r}; {hint}") from None
 
 
