@@ -93,8 +93,7 @@ def default_groups(con: duckdb.DuckDBPyConnection, *, vintage: int) -> dict[str,
                              f"{len(lb):,} left-behind {kind}: IMD top 10% x CNI top 10% (nlens left-behind)"),
         "other_deprived": Group("other_deprived", h[h["cluster"].isin(od)].reset_index(drop=True),
                                 f"{len(od):,} other {kind} in the most deprived 10% on the IMD, not left behind"),
-        "england": Group("england", h.reset_index(drop=True), f"every English {kind[:-7].strip()} "
-                         f"({h['cluster'].nunique():,})"),
+        "england": Group("england", h.reset_index(drop=True), f"all {h['cluster'].nunique():,} English {kind}"),
     }
 
 
