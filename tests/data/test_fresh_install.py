@@ -5,6 +5,7 @@ holding an XLS, an ODS with title rows, a paged FeatureServer layer)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,12 @@ def test_a_fresh_venv_with_only_the_declared_dependencies_fetches(tmp_path, mirr
     venv = tmp_path / "venv"
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
+    project = tmp_path / "project"  # a copy, so the build leaves nothing (build/, *.egg-info) in the checkout
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(project)],
                          capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr[-2000:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NLENS_", "PYTHON", "VIRTUAL_ENV"))}
