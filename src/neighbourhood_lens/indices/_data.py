@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["resolve_column", "load_raw"]
 
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
 
@@ -91,6 +93,9 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str, *, where: str) -> dict[
     import duckdb
 
     try:
+        if _PLAIN.match(table):  # the relation's schema is bound without running a statement
+            rel = con.table(table)
+            return dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
         rows = con.execute(f'DESCRIBE "{table}"').fetchall()
     except duckdb.Error:
         if has_table(con, table):
@@ -150,8 +155,17 @@ def _read_file(comp: Component, unit: Unit) -> _Source:
                    {comp.name: values.to_numpy(dtype=float)[has]})
 
 
-def _sorted(codes: pa.Array) -> pa.Array:
-    """Codes in ascending order (Arrow compares UTF-8 bytes, which is Python's code point order)."""
+def _ascending(codes: pa.Array) -> bool:
+    """Whether every code is greater than the one before (sorted and unique)."""
+    return len(codes) < 2 or bool(pc.all(pc.less(codes[:-1], codes[1:])).as_py())
+
+
+def _sorted_unique(codes: pa.Array) -> pa.Array:
+    """The distinct codes in ascending order (Arrow compares UTF-8 bytes, which is Python's code
+    point order); codes already so are returned as they are."""
+    if _ascending(codes):
+        return codes
+    codes = _strings(pc.unique(codes))
     return codes.take(pc.sort_indices(codes))
 
 
@@ -160,15 +174,22 @@ def _unit_codes(con: duckdb.DuckDBPyConnection, unit: Unit) -> pa.Array:
     geography level straight from its LSOA hierarchy (one column, not the whole area table)."""
     if unit.neighbourhood_set is not None or unit.name not in LEVELS:
         codes = unit_areas(con, unit)["code"].astype(str).to_numpy(dtype=object)
-        return _sorted(pc.unique(_strings(pa.array(codes))))
+        return _sorted_unique(_strings(pa.array(codes)))
     col = LEVELS[unit.name].code
     table = f"hierarchy_lsoa{str(unit.lsoa_vintage)[2:]}"
-    got = con.sql(f'SELECT DISTINCT CAST("{col}" AS VARCHAR) AS code FROM {table} WHERE "{col}" IS NOT NULL')
-    return _sorted(_strings(got.to_arrow_table().column("code")))
+    distinct = "" if col == unit.lsoa_code else "DISTINCT "  # the hierarchy has one row per LSOA (checked below)
+    got = con.sql(f'SELECT {distinct}CAST("{col}" AS VARCHAR) AS code FROM {table} WHERE "{col}" IS NOT NULL')
+    codes = _strings(got.to_arrow_table().column("code"))
+    if distinct and not _ascending(codes):
+        return codes.take(pc.sort_indices(codes))
+    return _sorted_unique(codes)
 
 
 def _positions(codes: pa.Array, universe: pa.Array) -> np.ndarray:
-    """Where each code is in ``universe`` (a hash lookup), -1 where it is not."""
+    """Where each code is in ``universe`` (a hash lookup), -1 where it is not; codes equal to the
+    universe element by element (a table in code order) need no lookup."""
+    if len(codes) == len(universe) and bool(pc.all(pc.equal(codes, universe)).as_py() or len(codes) == 0):
+        return np.arange(len(codes), dtype=np.intp)
     return pc.fill_null(pc.index_in(codes, value_set=universe), -1).to_numpy().astype(np.intp)
 
 
@@ -231,7 +252,7 @@ def load_raw(
         universe = unit_codes
     else:
         every = pa.chunked_array([s.codes for s in sources], type=pa.large_string())
-        universe = _sorted(_strings(pc.unique(every)))
+        universe = _sorted_unique(_strings(every))
         in_unit = [_positions(s.codes, universe) for s in sources]
     column = {c.name: j for j, c in enumerate(leaves)}
     raw = np.full((len(universe), len(leaves)), np.nan)
