@@ -92,10 +92,9 @@ class Plan:
 
 def prepare(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> Plan:
     """Read and check the spec's data, winsorise, and apply the missing-value rules."""
-    frame, notes, sources = load_raw(con, spec)
+    all_codes, raw, notes, sources = load_raw(con, spec)
     leaves = spec.leaves()
-    raw = frame[[c.name for c in leaves]].to_numpy(dtype=float)
-    keep = np.ones(len(frame), dtype=bool)
+    keep = np.ones(len(all_codes), dtype=bool)
     for i, c in enumerate(leaves):
         if c.winsorise is not None:
             raw[:, i], n_clipped = winsorise(raw[:, i], *c.winsorise)
@@ -104,7 +103,7 @@ def prepare(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> Plan:
         if not miss.any():
             continue
         rule = c.missing or spec.missing
-        codes = frame["code"].to_numpy()[miss]
+        codes = all_codes[miss]
         if rule == "error":
             raise DataError(
                 f"component {c.name!r}: {int(miss.sum())} area(s) have no value: {examples(codes)}. Set missing = "
@@ -121,7 +120,9 @@ def prepare(con: duckdb.DuckDBPyConnection, spec: IndexSpec) -> Plan:
         else:
             notes.append(f"component {c.name!r}: {int(miss.sum())} area(s) without a value scored on their other "
                          f"components (e.g. {examples(codes, limit=3)})")
-    raw, codes = raw[keep], frame["code"].to_numpy()[keep]
+    if not keep.all():
+        raw, all_codes = raw[keep], all_codes[keep]
+    codes = all_codes
     empty = np.isnan(raw).all(axis=1)
     if empty.any():
         notes.append(f"{int(empty.sum())} area(s) have no component at all and are left out: "
@@ -214,15 +215,49 @@ def rank_scores(score: np.ndarray) -> np.ndarray:
     >>> rank_scores(np.array([5.0, 9.0, 5.0, 1.0])).tolist()
     [2, 1, 2, 4]
     """
-    return pd.Series(score).rank(ascending=False, method="min").to_numpy().astype(int)
+    return _rank_and_order(score)[0]
+
+
+def _rank_and_order(score: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`rank_scores` and the order of the areas by rank, ties in their given order (None
+    when a score is missing: then pandas ranks, as before, and there is no order).
+
+    One stable sort of the negated scores gives both: a run of equal scores shares the rank of
+    its first position (pandas' ``rank(ascending=False, method="min")``).
+    """
+    s = np.asarray(score, dtype=float)
+    if np.isnan(s).any():
+        return pd.Series(s).rank(ascending=False, method="min").to_numpy().astype(int), None
+    order = np.argsort(-s, kind="stable")
+    ordered = s[order]
+    run_start = np.r_[True, ordered[1:] != ordered[:-1]] if len(s) else np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(run_start)
+    rank = np.empty(len(s), dtype=int)
+    rank[order] = (starts + 1)[np.cumsum(run_start) - 1]
+    return rank, order
+
+
+def _codes_ascending(codes: np.ndarray | pd.api.extensions.ExtensionArray) -> bool:
+    """Whether ``codes`` are sorted (then a stable order by rank is the order by rank, then code)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(codes) < 2:
+        return True
+    try:
+        arr = pa.array(codes)
+        return bool(pc.all(pc.less_equal(arr[:-1], arr[1:])).as_py())
+    except (pa.ArrowException, TypeError):
+        return bool(pd.Index(codes).is_monotonic_increasing)
 
 
 def build_index(source: duckdb.DuckDBPyConnection | Plan, spec: IndexSpec | None = None) -> pd.DataFrame:
     """Build the index: ``code, score, rank, decile`` and each component's (and domain's) transformed value.
 
     ``source`` is a warehouse connection (then pass ``spec``) or a prepared :class:`Plan`.
-    ``frame.attrs`` holds ``notes`` (what the missing rules and winsorising changed),
-    ``sources`` (warehouse tables read) and ``spec`` (the spec as a dict).
+    Rows are sorted by rank, then code. ``frame.attrs`` holds ``notes`` (what the missing
+    rules and winsorising changed), ``sources`` (warehouse tables read) and ``spec`` (the spec
+    as a dict).
     """
     if isinstance(source, Plan):
         plan = source
@@ -233,13 +268,15 @@ def build_index(source: duckdb.DuckDBPyConnection | Plan, spec: IndexSpec | None
     leaf = plan.transformed()
     score, parts = evaluate(plan, leaf, keep_parts=True)
     s = score[:, 0]
-    rank = rank_scores(s)
-    out = pd.DataFrame({"code": plan.codes, "score": s, "rank": rank,
-                        "decile": equal_count_decile(rank, len(rank))})
+    rank, order = _rank_and_order(s)
+    columns = {"code": plan.codes, "score": s, "rank": rank, "decile": equal_count_decile(rank, len(rank))}
     for i, c in enumerate(plan.leaves):
-        out[c.name] = leaf[:, i]
+        columns[c.name] = leaf[:, i]
     for name, v in parts.items():
-        out[name] = v[:, 0]
-    out = out.sort_values(["rank", "code"]).reset_index(drop=True)
+        columns[name] = v[:, 0]
+    if order is not None and _codes_ascending(plan.codes):  # the plan's codes are sorted (prepare sorts them)
+        out = pd.DataFrame({k: v.take(order) if k == "code" else np.asarray(v)[order] for k, v in columns.items()})
+    else:
+        out = pd.DataFrame(columns).sort_values(["rank", "code"]).reset_index(drop=True)
     out.attrs.update(notes=list(plan.notes), sources=list(plan.sources), spec=plan.spec.model_dump(mode="json"))
     return out

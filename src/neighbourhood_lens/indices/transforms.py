@@ -70,7 +70,9 @@ def need_rank(oriented: np.ndarray) -> np.ndarray:
 
     The average rank of a run of ties from sorted position :math:`s` to :math:`e` (1-based) is
     :math:`(s + e) / 2`, as ``scipy.stats.rankdata(method="average")``; written in NumPy so that
-    building an index does not import ``scipy.stats`` (1-2 s on its own).
+    building an index does not import ``scipy.stats`` (1-2 s on its own). Whole-number values
+    over a range of at most a few times their count (published ranks, counts) are ranked by
+    counting (``bincount``, linear time) instead of sorting; both give the same ranks.
 
     >>> need_rank(np.array([3.0, 9.0, 3.0, np.nan])).tolist()
     [2.5, 1.0, 2.5, nan]
@@ -79,16 +81,47 @@ def need_rank(oriented: np.ndarray) -> np.ndarray:
     flat = a.reshape(a.shape[0], -1) if a.ndim else a.reshape(1, 1)
     out = np.full(flat.shape, np.nan)
     for j in range(flat.shape[1]):
-        ok = ~np.isnan(flat[:, j])
-        v = -flat[ok, j]
-        order = np.argsort(v, kind="stable")
-        run_start = np.r_[True, v[order][1:] != v[order][:-1]]
-        starts = np.flatnonzero(run_start)
-        ends = np.r_[starts[1:], len(v)]
-        ranks = np.empty(len(v))
-        ranks[order] = ((starts + 1 + ends) / 2.0)[np.cumsum(run_start) - 1]
-        out[ok, j] = ranks
+        col = flat[:, j]
+        ok = ~np.isnan(col)
+        every = bool(ok.all())
+        v = col if every else col[ok]
+        ranks = _counted_ranks(v)
+        if ranks is None:
+            ranks = _sorted_ranks(v)
+        if every:
+            out[:, j] = ranks
+        else:
+            out[ok, j] = ranks
     return out.reshape(a.shape)
+
+
+def _sorted_ranks(v: np.ndarray) -> np.ndarray:
+    """Average ranks, 1 = highest ``v``, by sorting (ties get the mean of the positions they span,
+    whatever order the sort leaves them in)."""
+    order = np.argsort(-v)
+    ordered = v[order]
+    run_start = np.r_[True, ordered[1:] != ordered[:-1]]
+    starts = np.flatnonzero(run_start)
+    ends = np.r_[starts[1:], len(v)]
+    ranks = np.empty(len(v))
+    ranks[order] = ((starts + 1 + ends) / 2.0)[np.cumsum(run_start) - 1]
+    return ranks
+
+
+def _counted_ranks(v: np.ndarray) -> np.ndarray | None:
+    """Average ranks, 1 = highest ``v``, by counting, when ``v`` holds whole numbers over a range of
+    at most ``4 len(v) + 1024``; otherwise None. The run of value :math:`x` spans positions
+    :math:`s + 1 .. e` with :math:`s` the count of values above :math:`x` and :math:`e - s` its own count."""
+    if len(v) == 0:
+        return np.empty(0)
+    hi, lo = v.max(), v.min()
+    span = hi - lo
+    if not (span <= 4 * len(v) + 1024 and abs(hi) < 2**52 and abs(lo) < 2**52) or not np.array_equal(v, np.floor(v)):
+        return None
+    key = (hi - v).astype(np.intp)  # 0 = most need
+    counts = np.bincount(key, minlength=int(span) + 1)
+    ends = np.cumsum(counts)[key]
+    return (2 * ends - counts[key] + 1) / 2.0
 
 
 def _count(a: np.ndarray) -> np.ndarray:
