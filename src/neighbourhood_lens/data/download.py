@@ -261,7 +261,9 @@ def fetch_one(
     for old in target_dir.iterdir():  # an earlier download under another name (a fallback address)
         if old.is_file() and old.name not in keep and not old.name.endswith(".part"):
             old.unlink(missing_ok=True)
-    notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
+    # notes of the reader (columns dropped, rows left out) and of the checks
+    notes = list(dict.fromkeys(n.decode() for t in (table, normalised) for k, n in (t.schema.metadata or {}).items()
+                               if k.startswith(b"nlens_note")))
     return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {src.url}", raw, digest, out, src.url,
                        table.num_rows, notes)
 
