@@ -39,6 +39,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
+from _exports import statxplore_export, ward21_geojson
 from _loopback import Loopback, zip_bytes
 from _workbooks import ods_bytes, xls_bytes, xlsx_bytes
 
@@ -416,12 +417,25 @@ def serve_publishers(server: Loopback, mirror: Path, *, only: Sequence[str] | No
 LANDING_PAGE_FILES = {
     "insolvencies_ward": "/media/fixture-insolvency-2022/Individual_Insolvency_Statistics_by_Ward_2012_to_2022.csv",
     "fuel_poverty_lsoa": "/media/fixture-fuel-poverty/sub-regional-fuel-poverty-{year}-data.xlsx",
+    # no file address at all: the user's own Stat-Xplore exports, and the WD21 wards from the hub download API
+    "children_low_income_msoa11": "/user-exports/children_relative_low_income_msoa_14-22.csv",
+    "uc_households_msoa11": "/user-exports/households_on_UC_msoa_15-22.csv",
+    "boundaries_ward21": "/api/download/v1/items/fixture-wd21-bgc/geojson?layers=0",
 }
 
 
 def serve_landing_page_files(server: Loopback, mirror: Path) -> str:
-    """Serve the insolvency ward CSV (wide) and the twelve DESNZ fuel poverty workbooks; return the
-    sources-file tables (TOML) that point at them, as a user would write them."""
+    """Serve the insolvency ward CSV (wide), the twelve DESNZ fuel poverty workbooks, the two
+    Stat-Xplore exports and the WD21 ward GeoJSON (tests/_exports.py); return the sources-file
+    tables (TOML) that point at them, as a user would write them."""
+    for ds in ("children_low_income_msoa11", "uc_households_msoa11"):
+        server.file(LANDING_PAGE_FILES[ds], statxplore_export(mirror, ds))
+    server.file(LANDING_PAGE_FILES["boundaries_ward21"], ward21_geojson(mirror))
+    user_files = ("\n[children_low_income_msoa11]\n"
+                  f'url = "{server.url}{LANDING_PAGE_FILES["children_low_income_msoa11"]}"\nformat = "statxplore"\n'
+                  # the format of these two is guessed: a CSV of a DWP series, the hub's .../geojson
+                  f'\n[uc_households_msoa11]\nurl = "{server.url}{LANDING_PAGE_FILES["uc_households_msoa11"]}"\n'
+                  f'\n[boundaries_ward21]\nurl = "{server.url}{LANDING_PAGE_FILES["boundaries_ward21"]}"\n')
     ins = _mirror(mirror, "insolvencies_ward")
     wide = ins.pivot_table(index=["ward21_code", "ward21_name", "type"], columns="year", values="count",
                            aggfunc="first").reset_index()
@@ -461,7 +475,7 @@ def serve_landing_page_files(server: Loopback, mirror: Path) -> str:
     return ("\n[insolvencies_ward]\n"
             f'url = "{server.url}{LANDING_PAGE_FILES["insolvencies_ward"]}"\nformat = "csv"\n'
             "\n[fuel_poverty_lsoa]\nformat = \"xlsx\"\nsheet = \"Table 3\"\nskip = 2\nparts = [\n    "
-            + ",\n    ".join(parts) + ",\n]\n")
+            + ",\n    ".join(parts) + ",\n]\n" + user_files)
 
 
 def serve_nomis_api(server: Loopback, mirror: Path) -> None:

@@ -101,10 +101,12 @@ def test_build_matches_the_mirror_build_table_by_table(online, warehouse_path, m
     assert built.exit_code == 0, built.output
     db = work / "nlens.duckdb"  # no --db, no NLENS_DB: the current directory
     report = compare_warehouses(db, warehouse_path).set_index("table")
-    no_address = {d for d, ds in DATASETS.items() if not ds.sources and ds.open_data} - SUPPLIED
+    # every open dataset has an address or a user-supplied file in the sources file, so every table is online
+    assert {d for d, ds in DATASETS.items() if not ds.sources and ds.open_data} <= SUPPLIED
     missing = set(report.index[report["missing_columns"] == "(table)"])
-    assert missing == no_address | ({"bestfit_lsoa11_ward21", "bestfit_lsoa21_ward21"} if
-                                    "boundaries_ward21" in no_address else set())
+    assert missing == set(), sorted(missing)
+    assert {"children_low_income_msoa11", "uc_households_msoa11", "boundaries_ward21", "bestfit_lsoa11_ward21",
+            "bestfit_lsoa21_ward21"} <= set(report.index)
     present = report.drop(index=sorted(missing))
     assert (present["rows_online"] == present["rows_reference"]).all(), present[["rows_online", "rows_reference"]]
     assert (present["missing_columns"] == "").all(), present["missing_columns"]
@@ -120,5 +122,24 @@ def test_the_build_says_where_it_wrote_and_what_it_left_out(online):
     work, _, _, built, _ = online
     assert f"Built {work / 'nlens.duckdb'}" in built.output.replace("\n", "")
     said = " ".join(built.output.split())  # the console may wrap at any width
-    for ds in (d for d, x in DATASETS.items() if not x.sources and x.open_data and d not in SUPPLIED):
-        assert f"{ds} skipped: no direct address" in said
+    assert "skipped" not in said  # the landing-page files and the user's exports come from the sources file
+
+
+def test_statxplore_names_and_ward_geojson_are_read_and_noted(online):
+    """The exports name areas: mapped to MSOA 2011 codes at build, Welsh and Scottish areas counted;
+    the ward GeoJSON keeps code, name and geometry."""
+    import duckdb
+
+    work, cache, _, _, _ = online
+    manifest = read_manifest(cache)
+    assert manifest["uc_households_msoa11"]["format"] == "statxplore"  # guessed from the .csv of a DWP series
+    assert manifest["boundaries_ward21"]["format"] == "geojson"  # guessed from the hub's .../geojson
+    con = duckdb.connect(str(work / "nlens.duckdb"), read_only=True)
+    notes = dict(con.execute("SELECT dataset_id, notes FROM provenance").fetchall())
+    welsh = con.execute("SELECT count(*) FROM uc_households_msoa11 WHERE msoa11_code NOT LIKE 'E02%'").fetchone()[0]
+    con.close()
+    assert welsh == 0
+    for ds in ("children_low_income_msoa11", "uc_households_msoa11"):
+        assert "Unknown and Total rows left out" in notes[ds], notes[ds]
+        assert "6,791 English MSOAs; left out 410 Welsh MSOA(s)" in notes[ds], notes[ds]
+    assert "dropped column(s) FID, WD21NMW, LONG, LAT, GlobalID" in " ".join(manifest["boundaries_ward21"]["notes"])

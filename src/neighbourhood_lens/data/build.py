@@ -33,6 +33,7 @@ import pyarrow as pa
 from neighbourhood_lens import __version__
 from neighbourhood_lens.data.publisher_files import join_sheets, read_publisher_file
 from neighbourhood_lens.data.sources import DATASETS, Dataset, get_dataset
+from neighbourhood_lens.data.statxplore import STATXPLORE_DATASETS, add_msoa11_codes, needs_codes
 from neighbourhood_lens.data.validate import normalise_table, read_checksums, sha256_file, table_notes
 from neighbourhood_lens.errors import ChecksumError, DataError, SourceUnavailableError
 
@@ -125,6 +126,14 @@ def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
             import pyarrow.parquet as pq
 
             return pq.read_table(path)
+        if suffix == ".csv" and dataset is not None and dataset.id in STATXPLORE_DATASETS:
+            from neighbourhood_lens.data.sources import Source
+
+            return read_publisher_file(path, Source(str(path), "csv"), dataset)  # an export, or a long CSV
+        if suffix in (".geojson", ".json") and dataset is not None:
+            from neighbourhood_lens.data.sources import Source
+
+            return read_publisher_file(path, Source(str(path), "geojson"), dataset)
         if suffix == ".csv":
             from neighbourhood_lens.data.layouts import reshape
 
@@ -357,8 +366,11 @@ def _load_one(con: object, ds: Dataset, path: Path, *, files: Mapping[str, Path]
                             f"download it again with `nlens data fetch --force {ds.id}`") from None
         raise
     rows_read = table.num_rows
+    if needs_codes(table, ds.id):  # a Stat-Xplore export names its areas: code them with the loaded lookup
+        table = add_msoa11_codes(table, _msoa11_names(con, ds), dataset_id=ds.id, where=source)
+        notes += [n for n in table_notes(table) if n not in notes]
     table = normalise_table(table, ds, source=str(path))
-    notes += table_notes(table)
+    notes += [n for n in table_notes(table) if n not in notes]
     con.register("_incoming", table)  # type: ignore[attr-defined]
     con.execute(f'CREATE OR REPLACE TABLE "{ds.id}" AS SELECT * FROM _incoming')  # type: ignore[attr-defined]
     con.unregister("_incoming")  # type: ignore[attr-defined]
@@ -369,6 +381,16 @@ def _load_one(con: object, ds: Dataset, path: Path, *, files: Mapping[str, Path]
     )
     for note in notes:
         _derive._note(con, ds.id, note)  # type: ignore[arg-type]
+
+
+def _msoa11_names(con: object, ds: Dataset) -> object:
+    """``msoa11_code, msoa11_name`` from ``lookup_lsoa11_msoa11`` in the warehouse being built."""
+    loaded = {r[0] for r in con.execute(  # type: ignore[attr-defined]
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    if "lookup_lsoa11_msoa11" not in loaded:
+        raise DataError(f"{ds.id}: a Stat-Xplore export names its areas, and lookup_lsoa11_msoa11 (the MSOA 2011 "
+                        "names) is needed to code them; build it too (drop --only, or add lookup_lsoa11_msoa11)")
+    return con.execute("SELECT DISTINCT msoa11_code, msoa11_name FROM lookup_lsoa11_msoa11").df()  # type: ignore[attr-defined]
 
 
 def _fetch_missing(missing: dict[str, list[str]], cache_dir: Path | None, sources: Mapping[str, object] | None,

@@ -171,7 +171,7 @@ def _session() -> Any:
 
 def _file_name(src: Source, ds_id: str) -> str:
     name = unquote(Path(urlparse(src.url).path).name)
-    ext = "." + src.format
+    ext = {"statxplore": ".csv"}.get(src.format, "." + src.format)
     return name if name.lower().endswith(ext) else f"{ds_id}{ext}"
 
 
@@ -218,6 +218,7 @@ def fetch_one(
     import pyarrow.parquet as pq
 
     from neighbourhood_lens.data.publisher_files import read_publisher_file
+    from neighbourhood_lens.data.statxplore import needs_codes
     from neighbourhood_lens.data.transfer import commit, download_part
     from neighbourhood_lens.data.validate import normalise_table
 
@@ -246,7 +247,8 @@ def fetch_one(
                 f"{src.url}: {table.num_rows:,} rows, but {ds.id} has {expected_rows:,} (registry); the file is "
                 "incomplete or a different edition. Check the address, or set rows = N in your sources file"
             )
-        normalised = normalise_table(table, ds, source=src.url)  # raises on any schema problem
+        # raises on any schema problem; a Stat-Xplore export names areas: the build adds the codes (.statxplore)
+        normalised = table if needs_codes(table, ds.id) else normalise_table(table, ds, source=src.url)
         pq.write_table(table, table_part)
         if part is not None and raw is not None:
             commit(part, raw)
@@ -259,7 +261,9 @@ def fetch_one(
     for old in target_dir.iterdir():  # an earlier download under another name (a fallback address)
         if old.is_file() and old.name not in keep and not old.name.endswith(".part"):
             old.unlink(missing_ok=True)
-    notes = [n.decode() for k, n in (normalised.schema.metadata or {}).items() if k.startswith(b"nlens_note")]
+    # notes of the reader (columns dropped, rows left out) and of the checks
+    notes = list(dict.fromkeys(n.decode() for t in (table, normalised) for k, n in (t.schema.metadata or {}).items()
+                               if k.startswith(b"nlens_note")))
     return FetchResult(ds.id, "downloaded", f"{table.num_rows:,} rows from {src.url}", raw, digest, out, src.url,
                        table.num_rows, notes)
 

@@ -22,9 +22,10 @@ import pyarrow as pa
 
 from neighbourhood_lens.data.normalise import normalise_headers
 from neighbourhood_lens.data.sources import Dataset, Source
+from neighbourhood_lens.data.statxplore import STATXPLORE_DATASETS, is_export, read_export
 from neighbourhood_lens.errors import DataError, examples
 
-__all__ = ["read_publisher_file", "parse_usecols", "zip_member"]
+__all__ = ["read_publisher_file", "read_geojson", "parse_usecols", "zip_member"]
 
 _TABULAR = (".csv", ".xlsx", ".xls", ".ods")
 
@@ -85,7 +86,14 @@ def read_publisher_file(path: Path, source: Source, dataset: Dataset, *, label: 
         name, data = zip_member(path, source.member, label=where)
         fmt = Path(name).suffix.lower().lstrip(".")
         where = f"{where}!{name}"
-    if fmt == "csv":
+    if fmt in ("statxplore", "csv") and dataset.id in STATXPLORE_DATASETS:
+        raw = data if data is not None else path.read_bytes()
+        if fmt == "statxplore" or is_export(raw):
+            return read_export(raw, dataset.id, where=where)
+        table = _read_csv_bytes(raw, where)
+    elif fmt == "geojson":
+        return read_geojson(data if data is not None else path.read_bytes(), dataset, where=where)
+    elif fmt == "csv":
         table = _read_csv_bytes(data if data is not None else path.read_bytes(), where)
     elif fmt in ("xlsx", "xls", "ods"):
         table = _read_sheet(io.BytesIO(data) if data is not None else path, source, dataset, where, fmt)
@@ -107,6 +115,43 @@ def read_publisher_file(path: Path, source: Source, dataset: Dataset, *, label: 
     from neighbourhood_lens.data.layouts import reshape
 
     return reshape(table, dataset.id, year=source.year, where=where)
+
+
+def read_geojson(data: bytes, dataset: Dataset, *, where: str) -> pa.Table:
+    """A GeoJSON boundary file (an ONS download, or the hub download API's ``.../geojson?layers=0``)
+    as GeoParquet in WGS84 (EPSG:4326), the layout of the FeatureServer reader and the mirror.
+
+    Only the area code and name columns of the dataset's geography are kept (``WD21CD, WD21NM`` ->
+    ``ward21_code, ward21_name`` after normalisation), plus ``geometry``; the others (``FID``,
+    ``WD21NMW``, ``BNG_E``, ``LAT``, ``GlobalID`` ...) are dropped, and a note names them.
+    """
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    if not data.strip():
+        raise DataError(f"{where}: the file is empty")
+    try:
+        gdf = gpd.read_file(io.BytesIO(data))
+    except Exception as exc:  # pyogrio raises DataSourceError, ValueError ... for a corrupt file
+        raise DataError(f"{where}: not a readable GeoJSON file ({type(exc).__name__}: {exc})") from None
+    if gdf.geometry.isna().all():
+        raise DataError(f"{where}: no feature has a geometry; is this the boundaries download?")
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    mapping = normalise_headers(dataset.id, [c for c in gdf.columns if c != gdf.geometry.name])
+    keep = [c for c, canon in mapping.items() if dataset.geography and canon.startswith(f"{dataset.geography}_")]
+    dropped = [c for c in mapping if c not in keep]
+    gdf = gdf[[*keep, gdf.geometry.name]].rename_geometry("geometry") if gdf.geometry.name != "geometry" \
+        else gdf[[*keep, "geometry"]]
+    buf = io.BytesIO()
+    gdf.set_crs(4326, allow_override=True).to_parquet(buf, index=False)
+    buf.seek(0)
+    table = pq.read_table(buf)
+    if dropped:
+        meta = {**(table.schema.metadata or {}), b"nlens_note_geojson": f"dropped column(s) {', '.join(dropped)} "
+                "of the GeoJSON file".encode()}
+        table = table.replace_schema_metadata(meta)
+    return table
 
 
 def _read_csv_bytes(data: bytes, where: str) -> pa.Table:

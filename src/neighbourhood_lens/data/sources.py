@@ -58,9 +58,12 @@ _ONS_FILE = (
 
 #: How a publisher's file is read: ``csv``, ``xlsx``, ``xls``, ``ods``, ``zip`` (a member named by
 #: ``Source.member``, itself any of these), ``arcgis`` (a paged FeatureServer layer, attributes
-#: only), ``arcgis-geojson`` (paged, with geometry in WGS84) and ``nomis`` (a Nomis API ``.data.csv``
-#: query, paged with ``RecordOffset`` past the 25,000-row cap and pivoted to one row per area).
-FORMATS = ("csv", "xlsx", "xls", "ods", "zip", "arcgis", "arcgis-geojson", "parquet", "nomis")
+#: only), ``arcgis-geojson`` (paged, with geometry in WGS84), ``nomis`` (a Nomis API ``.data.csv``
+#: query, paged with ``RecordOffset`` past the 25,000-row cap and pivoted to one row per area),
+#: ``statxplore`` (a DWP Stat-Xplore CSV export, areas by name: :mod:`.statxplore`) and ``geojson``
+#: (one GeoJSON file, e.g. the ONS hub download API's ``.../geojson?layers=0``).
+FORMATS = ("csv", "xlsx", "xls", "ods", "zip", "arcgis", "arcgis-geojson", "parquet", "nomis", "statxplore",
+           "geojson")
 
 
 @dataclass(frozen=True)
@@ -478,14 +481,14 @@ _OUTCOMES = [
         _DWP, OGL, "2022", "msoa11", ("msoa11_code", "year"),
         ("msoa11_code", "year", "children_relative_low_income"), _CILIF,
         no_url_reason="no file URL: a Stat-Xplore export (" + _STATXPLORE + ", needs an API key for the API); "
-        + _LANDING,
+        + _LANDING + "; give your CSV export in a sources file (format = \"statxplore\") or with --file",
     ),
     Dataset(
         "uc_households_msoa11", "Households on Universal Credit by MSOA 2011, monthly 2015-08 to 2023-11",
         _DWP, OGL, "2023", "msoa11", ("msoa11_code", "month"), ("msoa11_code", "month", "households_on_uc"),
         _STATXPLORE,
         no_url_reason="no file URL: a Stat-Xplore export (dataset 'Households on Universal Credit'; the API "
-        "needs a key)",
+        "needs a key); give your CSV export in a sources file (format = \"statxplore\") or with --file",
     ),
     Dataset(
         "census2011_household_deprivation_lsoa11", "Census 2011 households by deprivation dimensions (QS119EW)",
@@ -521,7 +524,8 @@ _OUTCOMES = [
         _ONS, OGL + "; contains OS data (c) Crown copyright", "2021", "ward21", ("ward21_code",),
         ("ward21_code", "geometry"), "https://geoportal.statistics.gov.uk/datasets/wards-december-2021-uk-bsc/explore",
         england_only=False, geometry=True,
-        no_url_reason=_LANDING + " (ONS Open Geography Portal; FeatureServer service name not confirmed)",
+        no_url_reason=_LANDING + " (ONS Open Geography Portal; FeatureServer service name not confirmed): give "
+        "the GeoJSON download (or the hub download API's .../geojson form) in a sources file or with --file",
     ),
 ]
 _ALL += _OUTCOMES

@@ -7,7 +7,8 @@ its internal mirror or a test at a loopback server::
     [imd2019_lsoa11]
     url = "https://mirror.example.org/iod/File_7_2019.csv"
     sha256 = "..."            # optional
-    format = "csv"            # optional: csv, xlsx, xls, ods, zip, arcgis, arcgis-geojson, parquet, nomis
+    format = "csv"            # optional: csv, xlsx, xls, ods, zip, arcgis, arcgis-geojson, parquet, nomis,
+                              # statxplore (a DWP Stat-Xplore CSV export), geojson
     member = "..."            # optional, for zip; also sheet, skip, usecols, where, dedupe, rows
     fallbacks = ["https://...", {url = "https://.../FeatureServer/0", format = "arcgis"}]
 
@@ -20,6 +21,15 @@ instead of ``url``; keys beside ``parts`` apply to every part::
     skip = 2
     parts = [{url = "https://.../sub-regional-fuel-poverty-2024-2022-data.xlsx", year = 2022},
              {url = "https://.../2011_fuel_poverty.xlsx", year = 2011, sheet = "LSOA"}]
+
+Datasets with no fixed file address take the user's own file the same way: a DWP Stat-Xplore CSV
+export (areas by name; :mod:`.statxplore`) or the ONS WD21 ward boundaries as GeoJSON (a file on disk
+is given with ``nlens data build --file ID=PATH`` instead)::
+
+    [uc_households_msoa11]
+    url = "https://intranet.example.org/dwp/households_on_UC_msoa.csv"   # format = "statxplore" (guessed)
+    [boundaries_ward21]
+    url = "https://open-geography-portalx-ons.hub.arcgis.com/api/download/v1/items/<ITEM_ID>/geojson?layers=0"
 
 ``nlens data sources --out FILE.toml`` writes the registry in this format.
 """
@@ -133,7 +143,17 @@ def _fallback(first: Source, fb: object, ds: Dataset, *, where: str) -> Source:
 
 
 def guess_format(url: str, ds: Dataset) -> str:
-    suffix = Path(urlparse(url).path).suffix.lower().lstrip(".")
+    """The format of ``url`` for ``ds``: from its suffix (a CSV of a DWP series is a Stat-Xplore export;
+    ``.geojson``, ``.json`` and the ONS hub's ``.../geojson`` are GeoJSON), a FeatureServer layer, or the
+    registry's first format."""
+    from neighbourhood_lens.data.statxplore import STATXPLORE_DATASETS
+
+    path = urlparse(url).path
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix == "csv" and ds.id in STATXPLORE_DATASETS:
+        return "statxplore"
+    if suffix in ("geojson", "json") or path.rstrip("/").endswith("/geojson"):
+        return "geojson"
     if suffix in ("csv", "xlsx", "xls", "ods", "zip", "parquet"):
         return suffix
     if "/FeatureServer/" in url:
