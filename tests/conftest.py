@@ -74,9 +74,30 @@ def terminal80(monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the web tests in one pytest-xdist worker, so the shared app (tests/web_demo.py) is built once."""
-    web = Path(__file__).resolve().parent / "web"
-    for item in items:
-        if web in Path(item.path).resolve().parents:
-            item.add_marker(pytest.mark.xdist_group("web"))
+#: Tests that share one expensive module- or session-level set-up run in one pytest-xdist worker: the
+#: web tests share one app (tests/web_demo.py, its geometry built once), and each module's tests share
+#: its module fixtures. Only the tests of :data:`SPREAD` (no costly module fixture, long tests) go one
+#: by one to whichever worker is free.
+GROUPS = {"tests/web/": "web"}
+SPREAD = ("tests/cli/test_cli_tour.py::",)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Schedule by :data:`GROUPS`, else by module, else (for :data:`SPREAD`) by test; largest units first.
+
+    pytest-xdist's own ``--dist loadgroup`` reads ``xdist_group`` marks by rewriting ``item._nodeid``,
+    which pytest 9.2 no longer reads (node ids come from ``item._id``), so its groups are ignored and
+    every worker would build the shared fixtures again. This scheduler groups by path instead.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, group in GROUPS.items():
+                if nodeid.startswith(prefix):
+                    return group
+            if nodeid.startswith(SPREAD):
+                return nodeid
+            return nodeid.split("::", 1)[0]
+
+    return ByGroup(config, log)

@@ -8,7 +8,7 @@ import pytest
 
 from neighbourhood_lens.errors import JoinError
 from neighbourhood_lens.geo.vintages import convert, lookup
-from neighbourhood_lens.outcomes.carry import apportion, isin, shares
+from neighbourhood_lens.outcomes.carry import apportion, shares
 
 
 def test_split_shares_by_population_and_merge_adds_up():
@@ -33,11 +33,6 @@ def test_unknown_sources_and_targets_without_weight_are_named():
                   columns=["n"])
     with pytest.raises(JoinError, match="no weight \\(population\\) for 1 target area\\(s\\): A"):
         shares(pairs, pd.Series({"B": 1.0}))
-
-
-def test_isin_matches_pandas():
-    a, b = pd.Series(["x", "y", "z", "x"]), pd.Series(["x", "q"])
-    assert isin(a, b).tolist() == a.isin(b).tolist()
 
 
 def test_score_carried_as_weighted_counts_equals_convert_for_unchanged_split_and_merged(con):

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError
 from ._common import DbOption, FormatOption, OutputFormat, console, emit, err_console, handle_errors, is_stdout, wrote
 
@@ -128,7 +130,7 @@ def _lsoa_polygons(con: Any, vintage: int, codes: Any) -> Any:
     if missing:
         raise JoinError(f"{len(missing)} LSOA(s) have no boundary in boundaries_lsoa{str(vintage)[2:]}: "
                         f"{examples(sorted(missing))}")
-    return g[g["code"].isin(wanted)].reset_index(drop=True)
+    return g[isin(g["code"], wanted)].reset_index(drop=True)
 
 
 def _plural(level: str) -> str:
@@ -237,7 +239,7 @@ def pockets(
         from neighbourhood_lens.geo.maps import choropleth
 
         shown = pk.filter_lad(areas, lad)
-        cat = np.where(shown["code"].isin(found["code"]), "hidden pocket",
+        cat = np.where(isin(shown["code"], found["code"]), "hidden pocket",
                        np.where(shown["decile"] <= max_decile, f"deprived (decile <= {max_decile})",
                                 np.where(shown["decile"] >= affluent_decile, f"affluent (decile >= {affluent_decile})",
                                          "other")))

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from neighbourhood_lens._isin import isin
+
 from ._common import (
     DbOption,
     FormatOption,
@@ -124,7 +126,7 @@ def _for_neighbourhoods(con, name: str, *, imd_share: float, cni_share: float, o
                                  parameters={"neighbourhoods": name, "imd_share": imd_share, "cni_share": cni_share})
         geometry = None
         if out.suffix.lower() in (".geojson", ".gpkg"):
-            sub = assignment[assignment["neighbourhood_code"].isin(frame["code"])]
+            sub = assignment[isin(assignment["neighbourhood_code"], frame["code"])]
             geometry = neighbourhood_boundaries(con, sub, vintage=vintage)
             geometry = geometry.rename(columns={"neighbourhood_code": "code"})
         write_table(frame, out, provenance=prov, geometry=geometry)

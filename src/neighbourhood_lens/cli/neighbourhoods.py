@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from neighbourhood_lens._isin import isin
+
 from ._common import DbOption, FormatOption, OutputFormat, console, emit, err_console, handle_errors, wrote
 
 app = typer.Typer(help="Custom neighbourhoods of about 10,000 people or fewer.", no_args_is_help=True)
@@ -177,7 +179,7 @@ def show(
                                  parameters={"name": name, "lad": lad})
         geometry = None
         if out.suffix.lower() in (".geojson", ".gpkg"):
-            sub = assignment[assignment["neighbourhood_code"].isin(summary["code"])]
+            sub = assignment[isin(assignment["neighbourhood_code"], summary["code"])]
             geometry = nb.neighbourhood_boundaries(con, sub, vintage=vintage).rename(
                 columns={"neighbourhood_code": "code"})
         write_table(summary, out, provenance=prov, geometry=geometry)
@@ -220,7 +222,7 @@ def _draw(con, assignment, *, vintage: int, lad: str, path: Path, name: str, pro
     summary = summary[summary["lad_code"] == lad]
     if summary.empty:
         raise DataError(f"--lad {lad!r}: no neighbourhood of set {name!r} lies in that LAD")
-    sub = assignment[assignment["neighbourhood_code"].isin(summary["code"])]
+    sub = assignment[isin(assignment["neighbourhood_code"], summary["code"])]
     shapes = nb.neighbourhood_boundaries(con, sub, vintage=vintage).to_crs(27700)
     shapes = shapes.merge(summary, left_on="neighbourhood_code", right_on="code")
     shapes["imd_decile"] = shapes["imd_decile"].astype(int)

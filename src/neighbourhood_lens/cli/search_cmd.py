@@ -8,6 +8,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
+from neighbourhood_lens._isin import isin
+
 from ._common import DbOption, FormatOption, OutputFormat, console, emit, handle_errors
 
 
@@ -38,7 +40,7 @@ def search(
     console.print(f"[bold]{len(found):,}[/] {how} for {escape(repr(text))}.", highlight=False)
     emit(found[["code", "name", "type", "vintage", "lad_name", "match"]], title=f"Areas matching {text!r}",
          limit=top, hint="--top 0")
-    parents = found[found["type"].isin(["ward", "msoa"]) & (found["match"] != "similar")]
+    parents = found[isin(found["type"], ["ward", "msoa"]) & (found["match"] != "similar")]
     if within and 0 < len(parents) <= 3:
         inside = lsoas_within(con, parents["code"].tolist())
         if len(inside):

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from neighbourhood_lens._isin import isin
+
 from ._common import (
     DbOption,
     FormatOption,
@@ -188,7 +190,7 @@ def entrenched(
     every = tr.trajectories(con, by=by)
     frame = tr.entrenched(every)
     n_areas = every["code"].nunique()
-    people = every[(every["edition"] == 2019) & every["code"].isin(frame["code"])]["population"].sum()
+    people = every[(every["edition"] == 2019) & isin(every["code"], frame["code"])]["population"].sum()
     console.print(f"[bold]{len(frame):,}[/] of {n_areas:,} areas ({by}) were in the most deprived decile in all six "
                   f"editions (2004-2025), home to [bold]{people:,.0f}[/] people (base-vintage population).")
     emit(frame, title="Most persistently deprived", formats={"mean_percentile": ".4f"}, limit=top, out=out,

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, examples
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def read_export(data: bytes, dataset_id: str, *, where: str) -> pa.Table:
     width = max(cols) + 1
     grid = pd.DataFrame([(r + [""] * width)[:width] for r in body])
     names = grid[0].str.strip()
-    dropped = names.isin(_NOT_AREAS)
+    dropped = isin(names, _NOT_AREAS)
     grid, names = grid[~dropped], names[~dropped]
     if grid.empty:
         raise DataError(f"{where}: the export has a header but no area rows")
@@ -126,7 +127,7 @@ def read_export(data: bytes, dataset_id: str, *, where: str) -> pa.Table:
     values.columns = range(len(cols))
     long = values.melt(ignore_index=False, var_name="col", value_name="raw")
     long["msoa11_name"] = names.loc[long.index].to_numpy()
-    nil = long["raw"].isin(("..", ""))
+    nil = isin(long["raw"], ("..", ""))
     numbers = pd.to_numeric(long["raw"].where(~nil), errors="coerce")
     bad = long.loc[numbers.isna() & ~nil, "raw"]
     if len(bad):
@@ -183,7 +184,7 @@ def add_msoa11_codes(table: pa.Table, names: pd.DataFrame, *, dataset_id: str, w
     other = set(lookup.loc[country != "E", "msoa11_name"])
     areas = frame.drop_duplicates("msoa11_name")["msoa11_name"]
     matched = set(frame.loc[code.notna(), "msoa11_name"])
-    unmatched = areas[~areas.isin(matched) & ~areas.isin(other)]
+    unmatched = areas[~isin(areas, matched) & ~isin(areas, other)]
     msoa_like = unmatched[unmatched.str.contains(r" \d{3}$", regex=True)]
     if len(msoa_like):
         raise DataError(f"{where}: {len(msoa_like):,} area name(s) match no English MSOA 2011 name of "
@@ -192,8 +193,8 @@ def add_msoa11_codes(table: pa.Table, names: pd.DataFrame, *, dataset_id: str, w
     if not matched:
         raise DataError(f"{where}: no area name matches an English MSOA 2011 name; is the export by MSOA?")
     welsh = set(lookup.loc[country == "W", "msoa11_name"])
-    left = areas[~areas.isin(matched)]
-    n_welsh = int(left.isin(welsh).sum())
+    left = areas[~isin(areas, matched)]
+    n_welsh = int(isin(left, welsh).sum())
     n_other = len(left) - n_welsh
     out = frame.assign(msoa11_code=code)[code.notna()]
     dimension, value = STATXPLORE_DATASETS[dataset_id]
@@ -206,6 +207,6 @@ def add_msoa11_codes(table: pa.Table, names: pd.DataFrame, *, dataset_id: str, w
     result = pa.Table.from_pandas(out, preserve_index=False)
     note = (f"area names mapped to msoa11_code with lookup_lsoa11_msoa11: {len(matched):,} English MSOAs; left out "
             f"{n_welsh:,} Welsh MSOA(s) and {n_other:,} Scottish intermediate zone(s) or other non-English areas"
-            + (f" (e.g. {examples(left[~left.isin(welsh)].tolist(), limit=3)})" if n_other else ""))
+            + (f" (e.g. {examples(left[~isin(left, welsh)].tolist(), limit=3)})" if n_other else ""))
     meta = {k: v for k, v in (table.schema.metadata or {}).items() if k.startswith(b"nlens_note")}
     return result.replace_schema_metadata({**meta, b"nlens_note_statxplore_1": note.encode()})

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, examples
 from neighbourhood_lens.warehouse import require_tables
 
@@ -279,7 +280,7 @@ def nest_levels(frame: pd.DataFrame, levels: Sequence[str], *, on_split: str = "
         if on_split == "error":
             raise DataError(msg + ". Use a nesting hierarchy (e.g. ward17,lad19,region19) or on_split='warn'")
         warnings.warn(msg + "; each is treated as one part per " + coarse, UserWarning, stacklevel=2)
-        mask = out[fine].isin(split)
+        mask = isin(out[fine], split)
         out.loc[mask, fine] = out.loc[mask, fine].astype(str) + "|" + out.loc[mask, coarse].astype(str)
     return out
 

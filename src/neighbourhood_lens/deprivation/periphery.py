@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import CoverageNote, DataError, JoinError, examples
 from neighbourhood_lens.warehouse import require_tables
 
@@ -151,7 +152,7 @@ def classify_distance(
     if not b or any(v <= 0 for v in b) or sorted(b) != b or len(set(b)) != len(b):
         raise DataError(f"bands_km must be increasing positive distances, e.g. 2,5; got {b}")
     c = centres.set_index("lad_code")
-    missing = ~frame["lad_code"].isin(c.index)
+    missing = ~isin(frame["lad_code"], c.index)
     if missing.any():
         raise JoinError(f"{int(missing.sum())} LSOA(s) have a LAD without a centre: "
                         f"{examples(frame.loc[missing, 'lad_code'].unique())}")

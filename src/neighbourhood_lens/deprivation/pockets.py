@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, examples
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def area_scores(
                                       f"{lad}_name": "lad_name"})
         areas["decile"] = areas["decile"].astype(int)
         known = set(areas["code"])
-        links = links[links["a"].isin(known) & links["b"].isin(known)].reset_index(drop=True)
+        links = links[isin(links["a"], known) & isin(links["b"], known)].reset_index(drop=True)
         return areas[AREA_COLUMNS].reset_index(drop=True), links
     wards = weighted_mean(lsoas, value="score", weight="population", by=[f"{ward}_code", f"{ward}_name",
                                                                         f"{lad}_code", f"{lad}_name"])
@@ -134,7 +135,7 @@ def area_scores(
                                   f"{lad}_name": "lad_name"})
     areas["ward_name"] = areas["name"]
     lsoa_ward = lsoas.set_index(f"lsoa{yy}_code")[f"{ward}_code"]
-    links = links[links["a"].isin(lsoa_ward.index) & links["b"].isin(lsoa_ward.index)]
+    links = links[isin(links["a"], lsoa_ward.index) & isin(links["b"], lsoa_ward.index)]
     return areas[AREA_COLUMNS].reset_index(drop=True), ward_links(links, lsoa_ward)
 
 

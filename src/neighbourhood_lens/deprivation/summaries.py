@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, JoinError, VintageError, examples
 from neighbourhood_lens.geo.geography import LEVELS, hierarchy
 from neighbourhood_lens.warehouse import has_table, require_tables
@@ -318,8 +319,8 @@ def _user_grouping(con: duckdb.DuckDBPyConnection, ed: Edition, frame: pd.DataFr
     own = set(con.execute(f"SELECT {ed.lsoa_code} FROM hierarchy_lsoa{str(ed.lsoa_vintage)[2:]}").df().iloc[:, 0])
     oth = set(con.execute(f"SELECT lsoa{str(other)[2:]}_code FROM hierarchy_lsoa{str(other)[2:]}").df().iloc[:, 0])
     codes = pd.Index(out["lsoa_code"].unique())
-    foreign = codes[~codes.isin(own) & codes.isin(oth)]
-    unknown = codes[~codes.isin(own) & ~codes.isin(oth)]
+    foreign = codes[~isin(codes, own) & isin(codes, oth)]
+    unknown = codes[~isin(codes, own) & ~isin(codes, oth)]
     if len(foreign):
         mixed = len(codes) - len(foreign) - len(unknown)
         detail = (f"it mixes vintages: {mixed} code(s) are LSOA {ed.lsoa_vintage} but " if mixed else "")

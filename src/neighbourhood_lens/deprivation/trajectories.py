@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, examples
 from neighbourhood_lens.geo.geography import LEVELS
 from neighbourhood_lens.geo.vintages import convert, lookup
@@ -231,7 +232,7 @@ def movers(
     """
     _check_years([start, end])
     frame = frame.assign(name=frame["name"].fillna(frame["code"]))
-    wide = frame[frame["edition"].isin([start, end])].pivot_table(
+    wide = frame[isin(frame["edition"], [start, end])].pivot_table(
         index=["code", "name"], columns="edition", values=["percentile", "area_decile"], aggfunc="first"
     )
     wide.columns = [f"{m}_{y}" for m, y in wide.columns]
@@ -271,7 +272,7 @@ def entrenched(frame: pd.DataFrame, *, years: tuple[int, ...] = YEARS) -> pd.Dat
     0    a                    2
     """
     _check_years(list(years))
-    sub = frame[frame["edition"].isin(years)]
+    sub = frame[isin(frame["edition"], years)]
     stats = sub.assign(d1=sub["area_decile"] == 1).groupby(["code", "name"], sort=True, dropna=False).agg(
         editions_in_decile1=("d1", "sum"), editions=("edition", "nunique"), mean_percentile=("percentile", "mean")
     ).reset_index()

@@ -44,6 +44,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError
 
 __all__ = ["stack_panel", "fit_did", "event_study", "naive_did", "min_detectable_effect", "EFFECT_COLUMNS",
@@ -154,8 +156,8 @@ def naive_did(panel: pd.DataFrame, treated: pd.DataFrame, *, exclude: Sequence[s
     ``exclude`` are left out of the controls. Clustered by area.
     """
     start = treated.set_index("code")["start"]
-    f = panel[~panel["code"].isin(sorted(set(exclude) - set(start.index)))].copy()
-    f["treated"] = f["code"].isin(start.index).astype(int)
+    f = panel[~isin(panel["code"], sorted(set(exclude) - set(start.index)))].copy()
+    f["treated"] = isin(f["code"], start.index).astype(int)
     f["post"] = (f["year"] >= f["code"].map(start).fillna(np.inf)).astype(int)
     f["entity"], f["stack"], f["weight"] = f["code"], 0, 1.0
     return fit_did(f, alpha=alpha, name="naive")

@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError, examples
 
 __all__ = ["REASONS", "Matching", "MatchCache", "pre_features", "match", "balance_table", "describe_exclusions"]
@@ -110,7 +112,7 @@ def pre_features(panel: pd.DataFrame, *, start: int, min_pre: int = 2) -> pd.Dat
     years = np.array(sorted(y for y in panel["year"].unique() if y < start))
     if len(years) < min_pre:
         raise DataError(f"start {start}: {len(years)} pre-period year(s) in the panel, at least {min_pre} needed")
-    wide = panel[panel["year"].isin(years)].pivot(index="code", columns="year", values="value")
+    wide = panel[isin(panel["year"], years)].pivot(index="code", columns="year", values="value")
     wide = wide.reindex(columns=years)
     y = wide.to_numpy(dtype=float)
     t = years.astype(float) - years.mean()
@@ -137,7 +139,7 @@ def balance_table(features: pd.DataFrame, pairs: pd.DataFrame, names: Sequence[s
     c = features[features["role"] == "pool"]
     w = pairs.groupby(["start", "comparator"], as_index=False)["weight"].sum()
     m = w.merge(c, left_on=["start", "comparator"], right_on=["start", "code"], how="left")
-    c_pool = c[c["start"].isin(t["start"].unique())]
+    c_pool = c[isin(c["start"], t["start"].unique())]
     for name in names:
         xt, xc, xm = (t[name].to_numpy(float), c_pool[name].to_numpy(float), m[name].to_numpy(float))
         sd_t, sd_c = (float(np.std(xt, ddof=1)) if len(xt) > 1 else 0.0), float(np.std(xc, ddof=1))

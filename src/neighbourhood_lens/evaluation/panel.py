@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError, examples
 
 if TYPE_CHECKING:
@@ -248,7 +250,7 @@ def detect_unit(con: duckdb.DuckDBPyConnection, codes: pd.Series | list[str], *,
             return f"neighbourhoods:{name}"
     best = max(levels.items(), key=lambda kv: kv[1]) if levels else None
     hint = f"; the closest is {best[0]} ({best[1]} of {len(wanted)} codes)" if best else ""
-    unknown = wanted["code"][~wanted["code"].isin(_known(con, best[0]) if best else set())]
+    unknown = wanted["code"][~isin(wanted["code"], _known(con, best[0]) if best else set())]
     raise DataError(
         f"{what}: {len(unknown)} of {len(wanted)} code(s) are not areas of one unit the warehouse knows "
         f"(LSOA, MSOA, ward, LAD, region, or a stored neighbourhood set){hint}: {examples(unknown)}"

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError, VintageError, examples
 from .did import (
     EFFECT_COLUMNS,
@@ -75,7 +77,7 @@ def halo_ring(adjacency: pd.DataFrame, treated: Sequence[str]) -> pd.DataFrame:
     """
     start = treated.set_index("code")["start"]
     both = pd.concat([adjacency.rename(columns={"a": "t", "b": "n"}), adjacency.rename(columns={"b": "t", "a": "n"})])
-    both = both[both["t"].isin(start.index) & ~both["n"].isin(start.index)]
+    both = both[isin(both["t"], start.index) & ~isin(both["n"], start.index)]
     both = both.assign(start=both["t"].map(start))
     return both.groupby("n", as_index=False)["start"].min().rename(columns={"n": "code"}).sort_values("code"
                                                                                                    ).reset_index(drop=True)
@@ -189,7 +191,7 @@ def evaluate(
     the permutation p-value of the ATT) and ``mde`` (minimum detectable effect, 5%/80%).
     """
     notes: list[str] = list(panel.attrs.get("notes", []))
-    missing = treated.loc[~treated["code"].isin(panel["code"].unique().tolist()), "code"]
+    missing = treated.loc[~isin(treated["code"], panel["code"].unique().tolist()), "code"]
     if len(missing):
         rows = [f"row {i + 2} ({c})" for i, c in missing.items()]
         raise VintageError(
@@ -198,7 +200,7 @@ def evaluate(
             "of the same unit (e.g. LSOA 2011 vs 2021, ward 2017 vs 2024)?"
         )
     ring = halo_ring(adjacency, treated) if adjacency is not None else pd.DataFrame(columns=["code", "start"])
-    ring = ring[ring["code"].isin(panel["code"].unique().tolist())].reset_index(drop=True)
+    ring = ring[isin(ring["code"], panel["code"].unique().tolist())].reset_index(drop=True)
     exclude = set(ring["code"])
     if adjacency is None:
         notes.append("no adjacency given: the halo ring is not excluded from the comparator pool")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import JoinError, examples
 from neighbourhood_lens.geo.geography import level as get_level
 from neighbourhood_lens.warehouse import require_tables
@@ -75,9 +76,9 @@ def area_boundaries(
             unknown = wanted - set(h["code"])
             if unknown:
                 raise JoinError(f"{len(unknown)} {level_name} code(s) unknown: {examples(sorted(unknown))}")
-            h = h[h["code"].isin(wanted)]
+            h = h[isin(h["code"], wanted)]
         gdf = gdf.merge(h, on=lv.lsoa_code, how="inner")
         out = gdf[["code", "geometry"]].dissolve(by="code", as_index=False)
     if codes is not None:
-        out = out[out["code"].isin(set(codes))]
+        out = out[isin(out["code"], set(codes))]
     return out.reset_index(drop=True)

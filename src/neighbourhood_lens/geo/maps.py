@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError
 
 if TYPE_CHECKING:
@@ -209,6 +210,6 @@ def place_labels(con: duckdb.DuckDBPyConnection, level: str, shown: gpd.GeoDataF
     else:
         return gpd.GeoDataFrame({"name": [], "population": []}, geometry=[], crs=shown.crs)
     parent = gpd.GeoDataFrame(parent, geometry="geometry", crs=shown.crs)
-    top = pop[pop["code"].isin(set(parent["code"]))].nlargest(n, "population")
-    shapes = parent[parent["code"].isin(set(top["code"]))].dissolve(by="code", as_index=False)
+    top = pop[isin(pop["code"], set(parent["code"]))].nlargest(n, "population")
+    shapes = parent[isin(parent["code"], set(top["code"]))].dissolve(by="code", as_index=False)
     return shapes.merge(top, on="code")[["name", "population", "geometry"]]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str, ...] 
         raise DataError("search text is empty; give part of a code or name, e.g. Jaywick")
     types = _check_types(types)
     areas = _areas(con)
-    areas = areas[areas["type"].isin(types)]
+    areas = areas[isin(areas["type"], types)]
     q = query.casefold()
     names = areas["name"].fillna("").str.casefold()
     match = pd.Series(pd.NA, index=areas.index, dtype="object")
@@ -95,7 +96,7 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str, ...] 
         vocabulary = sorted(set(names) | {w for n in names.unique() for w in n.replace("&", " ").split()})
         close = set(difflib.get_close_matches(q, vocabulary, n=10, cutoff=0.75))
         if close:
-            hit = names.isin(close) | names.apply(lambda n: bool(close & set(n.replace("&", " ").split())))
+            hit = isin(names, close) | names.apply(lambda n: bool(close & set(n.replace("&", " ").split())))
             match = match.mask(hit, "similar")
     found = areas.assign(match=match)[match.notna()].copy()
     found["_m"] = found["match"].map(_MATCH_ORDER)
@@ -145,7 +146,7 @@ def resolve_place(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str
     """
     types = _check_types(types)
     areas = _areas(con)
-    areas = areas[areas["type"].isin(types)]
+    areas = areas[isin(areas["type"], types)]
     q = text.strip()
     what = "/".join(_TYPE_LABEL[t] for t in types) if len(types) < len(TYPES) else "area"
     hits = areas[areas["code"].str.upper() == q.upper()]

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, JoinError, examples
 from neighbourhood_lens.warehouse import require_tables
 
@@ -131,7 +132,7 @@ def convert(
     dup = frame[code].duplicated()
     if dup.any():
         raise DataError(f"convert: {int(dup.sum())} duplicate source code(s): {examples(frame.loc[dup, code])}")
-    bad = ~lookup["change_code"].isin(list(CHANGE_CODES))
+    bad = ~isin(lookup["change_code"], list(CHANGE_CODES))
     if bad.any():
         raise DataError(
             f"convert: unknown change code(s) {examples(lookup.loc[bad, 'change_code'].unique())}; "
@@ -139,7 +140,7 @@ def convert(
         )
     src = frame[[code, *cols]].rename(columns={code: "source_code"})
     pairs = lookup.merge(src, on="source_code", how="inner")
-    unmatched = ~src["source_code"].isin(lookup["source_code"])
+    unmatched = ~isin(src["source_code"], lookup["source_code"])
     if unmatched.any():
         raise JoinError(
             f"convert: {int(unmatched.sum())} source LSOA(s) are not in the lookup: "
@@ -182,7 +183,7 @@ def convert(
     partial = out["n_sources"].to_numpy() < out["code"].map(expected).to_numpy()
     out.attrs["unmatched"] = {
         "targets_partial": int(partial.sum()),
-        "targets_missing": int((~expected.index.isin(out["code"])).sum()),
+        "targets_missing": int((~isin(expected.index, out["code"])).sum()),
         "values_missing": {c: int((sums[f"_n_{c}"] < sums["n_sources"]).sum()) for c in cols},
     }
     return out

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, JoinError, examples
 from neighbourhood_lens.geo.neighbourhood_sets import _table as _table  # used by the CLI
 from neighbourhood_lens.geo.neighbourhood_sets import load_neighbourhoods, neighbourhood_sets, store_neighbourhoods
@@ -277,7 +278,7 @@ def check_neighbourhoods(
     add("unassigned", SEVERITY_ERROR, pd.Series([None] * int(blank.sum()), dtype=object),
         assignment.loc[blank, key].astype(str) + " has no neighbourhood code")
     if expected is not None:
-        extra = ~assignment[key].isin(set(expected)) & ~assignment[key].duplicated()
+        extra = ~isin(assignment[key], set(expected)) & ~assignment[key].duplicated()
         add("unexpected", SEVERITY_ERROR, assignment.loc[extra, "neighbourhood_code"],
             assignment.loc[extra, key].astype(str) + " is not an LSOA of the vintage")
     listed = set(assignment[key])  # an unassigned LSOA is reported once, as unassigned, not also as missing

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, JoinError, examples
 from neighbourhood_lens.geo.geography import hierarchy_columns as _cols
 
@@ -91,7 +92,7 @@ def lsoa_inputs(
         unknown_lads = sorted(set(lads) - set(frame[lad]))
         if unknown_lads:
             raise JoinError(f"--lads: {len(unknown_lads)} code(s) are not {lad} codes: {examples(unknown_lads)}")
-        frame = frame[frame[lad].isin(lads)].reset_index(drop=True)
+        frame = frame[isin(frame[lad], lads)].reset_index(drop=True)
     bad_pop = frame["population"].isna() | (frame["population"] < 0)
     if bad_pop.any():
         raise DataError(

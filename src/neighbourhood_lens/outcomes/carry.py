@@ -27,19 +27,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import JoinError, examples
 
-__all__ = ["apportion", "shares", "isin"]
-
-
-def isin(values: pd.Series, allowed: pd.Series | pd.Index) -> np.ndarray:
-    """``values.isin(allowed)`` by hashing (pandas' ``isin`` on Arrow strings loops in Python).
-
-    >>> isin(pd.Series(["a", "b", None]), pd.Series(["b", "c"])).tolist()
-    [False, True, False]
-    """
-    idx = pd.Index(pd.unique(np.asarray(allowed, dtype=object)))
-    return idx.get_indexer(np.asarray(values, dtype=object)) >= 0
+__all__ = ["apportion", "shares"]
 
 
 def apportion(

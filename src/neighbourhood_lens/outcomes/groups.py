@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, VintageError, examples
 from neighbourhood_lens.geo.geography import LEVELS, hierarchy
 
@@ -89,9 +90,9 @@ def default_groups(con: duckdb.DuckDBPyConnection, *, vintage: int) -> dict[str,
     lb = set(scores.loc[scores["left_behind"], "code"])
     od = set(scores.loc[scores["in_imd_share"] & ~scores["left_behind"], "code"])
     return {
-        "left_behind": Group("left_behind", h[h["cluster"].isin(lb)].reset_index(drop=True),
+        "left_behind": Group("left_behind", h[isin(h["cluster"], lb)].reset_index(drop=True),
                              f"{len(lb):,} left-behind {kind}: IMD top 10% x CNI top 10% (nlens left-behind)"),
-        "other_deprived": Group("other_deprived", h[h["cluster"].isin(od)].reset_index(drop=True),
+        "other_deprived": Group("other_deprived", h[isin(h["cluster"], od)].reset_index(drop=True),
                                 f"{len(od):,} other {kind} in the most deprived 10% on the IMD, not left behind"),
         "england": Group("england", h.reset_index(drop=True), f"all {h['cluster'].nunique():,} English {kind}"),
     }
@@ -150,7 +151,7 @@ def group_from_codes(
     levels = [lv_ for lv_ in LEVELS.values() if lv_.lsoa_vintage == lv]
     long = pd.concat([pd.DataFrame({key: h[key].to_numpy(), "cluster": h[lvl.code].to_numpy(), "level": lvl.name})
                       for lvl in levels], ignore_index=True)
-    long = long[long["cluster"].isin(set(codes))]
+    long = long[isin(long["cluster"], set(codes))]
     unknown = sorted(set(codes) - set(long["cluster"]))
     if unknown:
         other = 2021 if lv == 2011 else 2011
@@ -203,7 +204,7 @@ def _stored(con: duckdb.DuckDBPyConnection, spec: str, *, vintage: int) -> Group
         if missing:
             raise DataError(f"group {spec!r}: {len(missing)} stored code(s) are not {unit.name} areas of this "
                             f"warehouse: {examples(sorted(missing))}")
-        members = members[members["cluster"].isin(codes)]
+        members = members[isin(members["cluster"], codes)]
     return Group(spec, members.reset_index(drop=True), desc)
 
 

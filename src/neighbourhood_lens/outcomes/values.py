@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, examples
 from neighbourhood_lens.geo.geography import hierarchy
 from neighbourhood_lens.geo.vintages import lookup
-from neighbourhood_lens.outcomes.carry import apportion, isin, shares
+from neighbourhood_lens.outcomes.carry import apportion, shares
 from neighbourhood_lens.outcomes.catalogue import Outcome, get_outcome
 from neighbourhood_lens.warehouse import require_tables
 

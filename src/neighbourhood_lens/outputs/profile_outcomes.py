@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import NeighbourhoodLensError
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ def custom_outcomes_section(tables: dict[str, Any] | None, codes: list[str] | pd
     if not tables or tables["lsoas"].get(vintage) is None:
         return _section([], "", ["no outcome statistics in this warehouse; rebuild it with `nlens data build`"])
     lsoas = tables["lsoas"][vintage]
-    mine = lsoas[lsoas.index.get_level_values(0).isin(list(codes))]
+    mine = lsoas[isin(lsoas.index.get_level_values(0), list(codes))]
     sums = mine.groupby(level="outcome").sum()
     ward = "ward24" if vintage == 2021 else "ward17"
     items = _items(tables, sums, vintage=vintage, comparators=tables["deciles"].get(ward), decile=decile,

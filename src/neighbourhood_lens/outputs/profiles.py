@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError
 from neighbourhood_lens.geo.geography import GSS_CODE, equal_count_decile
 
@@ -158,7 +159,7 @@ def _pairs(con: duckdb.DuckDBPyConnection, vintage: int, codes: pd.Index) -> pd.
     cached = has_table(con, f"adjacency_lsoa{str(vintage)[2:]}")
     links = load_adjacency(con, vintage) if cached else adjacency_for_vintage(con, vintage)
     both = neighbours(links[links["kind"] == "queen"]).rename(columns={"code": "a", "neighbour": "b"})
-    return both.loc[both["a"].isin(codes) & both["b"].isin(codes), ["a", "b"]].reset_index(drop=True)
+    return both.loc[isin(both["a"], codes) & isin(both["b"], codes), ["a", "b"]].reset_index(drop=True)
 
 
 def _neighbour_lists(pairs: pd.DataFrame, mapping: pd.Series | None = None) -> dict[str, list[str]]:

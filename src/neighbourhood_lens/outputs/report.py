@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError
 from neighbourhood_lens.outputs.profile_outcomes import outcomes_html
 from neighbourhood_lens.outputs.profiles import ProfileStore, area_profile, load_store
@@ -100,7 +101,7 @@ def _map_png(con: duckdb.DuckDBPyConnection, lsoas: pd.DataFrame, title: str) ->
     colours = ["#67001f", "#b2182b", "#d6604d", "#f4a582", "#fddbc7", "#d1e5f0", "#92c5de", "#4393c3",
                "#2166ac", "#053061"]
     gdf = lsoa_boundaries(con, 2021)
-    gdf = gdf[gdf["lsoa21_code"].isin(lsoas.index)].merge(
+    gdf = gdf[isin(gdf["lsoa21_code"], lsoas.index)].merge(
         lsoas[["imd_decile", "left_behind"]], left_on="lsoa21_code", right_index=True)
     gdf = gdf.to_crs(27700)
     fig, ax = plt.subplots(figsize=(8, 7), dpi=90)

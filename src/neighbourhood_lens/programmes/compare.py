@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.funding.reach import (
     INDEXES,
     concentration_index,
@@ -92,7 +93,7 @@ def to_index_lsoas(
     u = resolve_unit(con, unit) if isinstance(unit, str) else unit
     lsoas = unit_lsoas(con, u)
     key = u.lsoa_code
-    inside = lsoas[lsoas["code"].isin(selection["code"])]
+    inside = lsoas[isin(lsoas["code"], selection["code"])]
     w = pd.DataFrame({"code": inside["code"].to_numpy(), "lsoa_code": inside[key].to_numpy(),
                       "weight": inside["population"].to_numpy(float)})
     if u.lsoa_vintage != vintage:
@@ -129,7 +130,7 @@ def reach_measures(
     total = float(amount.sum())
     groups = group_table(merged, by="group", total=total).set_index("group")
     lb_share = float(groups["share_of_amount"].get("left-behind", 0.0)) if total > 0 else float("nan")
-    is_cov = areas["lsoa_code"].isin(covered).to_numpy()
+    is_cov = isin(areas["lsoa_code"], covered).to_numpy()
     d1 = (areas["imd_decile"] == 1).to_numpy()
     pop = areas["population"].to_numpy(float)
     lb_hit = pd.Index(ctx.lb_of_lsoa.reindex(areas.loc[is_cov, "lsoa_code"]).dropna().unique())
@@ -137,8 +138,8 @@ def reach_measures(
         "money": round(total, 2),
         "money_share_decile1": float(deciles["share_of_amount"].iloc[0]) if total > 0 else float("nan"),
         "money_share_left_behind": lb_share,
-        "left_behind_covered_share": float(ctx.left_behind.isin(lb_hit).mean()),
-        "left_behind_covered": int(ctx.left_behind.isin(lb_hit).sum()),
+        "left_behind_covered_share": float(isin(ctx.left_behind, lb_hit).mean()),
+        "left_behind_covered": int(isin(ctx.left_behind, lb_hit).sum()),
         "left_behind_label": ctx.lb_label,
         "decile1_residents_covered_share": float(pop[d1 & is_cov].sum() / pop[d1].sum()),
         "concentration_index": concentration_index(amount, pop, areas["imd_rank"].to_numpy())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.geo.units import resolve_unit, unit_areas
 
 from ..errors import DataError, examples
@@ -120,9 +121,9 @@ def design(
                               index=sel.parent_index)
         pu = parents_for_units(con, u, str(sel.parent))
         cands = cands.merge(pu, on="code", how="left")
-        cands = need_order(cands[cands["parent_code"].isin(parents["parent_code"])])
+        cands = need_order(cands[isin(cands["parent_code"], parents["parent_code"])])
         caps_spec["parent_code"] = sel.per_parent
-        empty = parents.loc[~parents["parent_code"].isin(cands["parent_code"]), "parent_code"]
+        empty = parents.loc[~isin(parents["parent_code"], cands["parent_code"]), "parent_code"]
         if len(empty):
             notes.append(f"{len(empty)} chosen parent(s) have no eligible unit: {examples(empty.tolist())}")
         info.update(parents=parents["parent_code"].tolist(), parent_index=parents.attrs["index"])
@@ -158,7 +159,7 @@ def design(
     picked = picked.sort_values(["need_rank", "code"]).reset_index(drop=True)
     selection = picked[OUTPUT_COLUMNS].copy()
     selection["need_weight"] = selection["need_weight"].round(6)
-    all_areas = frame.assign(chosen=frame["code"].isin(picked["code"]))
+    all_areas = frame.assign(chosen=isin(frame["code"], picked["code"]))
     wanted = index or (context.index if context is not None else ("imd2019" if u.lsoa_vintage == 2011 else "imd2025"))
     ctx = context if context is not None and context.index == wanted else reach_context(con, wanted)
     alloc, covered = to_index_lsoas(con, u, selection, vintage=ctx.vintage)

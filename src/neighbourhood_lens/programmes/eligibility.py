@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.geo.units import Unit, unit_lsoas
 
 from ..errors import DataError, examples
@@ -68,8 +69,8 @@ def _membership(con: duckdb.DuckDBPyConnection, vintage: int, codes: pd.Series) 
     h = con.execute(f"SELECT {', '.join(_LEVEL_COLUMNS[vintage])} FROM hierarchy_lsoa{yy}").df()
     key = f"lsoa{yy}_code"
     wanted = set(codes)
-    frames = [pd.DataFrame({"code": h.loc[h[c].isin(wanted), c].to_numpy(),
-                            "lsoa_code": h.loc[h[c].isin(wanted), key].to_numpy()}) for c in _LEVEL_COLUMNS[vintage]]
+    frames = [pd.DataFrame({"code": h.loc[isin(h[c], wanted), c].to_numpy(),
+                            "lsoa_code": h.loc[isin(h[c], wanted), key].to_numpy()}) for c in _LEVEL_COLUMNS[vintage]]
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
@@ -81,10 +82,10 @@ def resolve_places(con: duckdb.DuckDBPyConnection, unit: Unit, codes: pd.Series)
     lsoas = unit_lsoas(con, unit)
     key = unit.lsoa_code
     own_units = pd.Index(lsoas["code"].unique())
-    direct = codes[codes.isin(own_units)]
-    rest = codes[~codes.isin(own_units)]
+    direct = codes[isin(codes, own_units)]
+    rest = codes[~isin(codes, own_units)]
     own = _membership(con, unit.lsoa_vintage, rest)
-    rest2 = rest[~rest.isin(own["code"])]
+    rest2 = rest[~isin(rest, own["code"])]
     other = 2021 if unit.lsoa_vintage == 2011 else 2011
     theirs = _membership(con, other, rest2)
     converted_lsoas = pd.Series([], dtype=object)
@@ -94,10 +95,10 @@ def resolve_places(con: duckdb.DuckDBPyConnection, unit: Unit, codes: pd.Series)
         lk = con.execute(f"SELECT DISTINCT {src} AS lsoa_code, {dst} AS target FROM lookup_lsoa11_lsoa21_lad22").df()
         converted_lsoas = theirs.merge(lk, on="lsoa_code", how="inner")["target"]
     hit_lsoas = pd.Index(pd.concat([own["lsoa_code"], converted_lsoas]).unique())
-    via_lsoa = lsoas.loc[lsoas[key].isin(hit_lsoas), "code"]
+    via_lsoa = lsoas.loc[isin(lsoas[key], hit_lsoas), "code"]
     areas = pd.Index(pd.concat([direct, via_lsoa]).unique()).sort_values()
     found = set(direct) | set(own["code"]) | set(theirs["code"])
-    unknown = codes[~codes.isin(found)].sort_values()
+    unknown = codes[~isin(codes, found)].sort_values()
     report = {"codes": int(len(codes)), "matched": int(len(codes) - len(unknown)),
               "converted": int(theirs["code"].nunique()), "unknown": int(len(unknown)),
               "unknown_examples": examples(unknown.tolist()), "areas": int(len(areas))}
@@ -125,7 +126,7 @@ def _match(values: pd.Series, names: pd.Series, wanted: list[str], key: str) -> 
         shown = sorted(set(names.dropna()))
         raise DataError(f"eligibility.{key}: {examples(unknown)} match no area's code or name; "
                         f"allowed: codes or names such as {examples(shown, limit=10)}")
-    return (values.str.lower().isin(w) | names.str.lower().isin(w)).to_numpy()
+    return (isin(values.str.lower(), w) | isin(names.str.lower(), w)).to_numpy()
 
 
 def apply_eligibility(
@@ -160,7 +161,7 @@ def apply_eligibility(
                             f"allowed: {examples(sorted(set(ruc['ruc_broad'].dropna()) | set(ruc['ruc_class'].dropna())), limit=12)}")  # noqa: E501
         ok = np.zeros(n, bool)
         for col in ("ruc_code", "ruc_class", "ruc_broad"):
-            ok |= ruc[col].fillna("").str.lower().isin(wanted).to_numpy()
+            ok |= isin(ruc[col].fillna("").str.lower(), wanted).to_numpy()
         fails["rural_urban"] = ~ok
     for key, col, name, keep in (("regions", "region_code", "region_name", True),
                                  ("exclude_regions", "region_code", "region_name", False),
@@ -174,7 +175,7 @@ def apply_eligibility(
     if rules.exclude is not None:
         areas, report = resolve_places(con, unit, read_codes(rules.exclude))
         report["file"] = str(rules.exclude)
-        fails["exclude"] = out["code"].isin(areas).to_numpy()
+        fails["exclude"] = isin(out["code"], areas).to_numpy()
         out.attrs["exclude"] = report
     reason = np.full(n, "", dtype=object)
     for rule in reversed(RULES):

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.geo.geography import share_rank
 from neighbourhood_lens.geo.units import Unit, aggregate_to_unit, resolve_unit, unit_lsoas
 
@@ -102,7 +103,7 @@ def _to_vintage(con: duckdb.DuckDBPyConnection, lsoa: pd.DataFrame, source: int,
 
     lk = lookup(con, source=source, target=target)
     pop = hierarchy(con, source).set_index(f"lsoa{str(source)[2:]}_code")["population"]
-    frame = lsoa[lsoa["lsoa_code"].isin(lk["source_code"])]
+    frame = lsoa[isin(lsoa["lsoa_code"], lk["source_code"])]
     out = convert(frame, lookup=lk, values="score", code="lsoa_code", population=pop)
     return out.rename(columns={"code": "lsoa_code"})[["lsoa_code", "score"]]
 
@@ -110,7 +111,7 @@ def _to_vintage(con: duckdb.DuckDBPyConnection, lsoa: pd.DataFrame, source: int,
 def _aggregate(con: duckdb.DuckDBPyConnection, u: Unit, lsoa: pd.DataFrame, vintage: int, what: str) -> pd.DataFrame:
     lsoa = _to_vintage(con, lsoa, vintage, u.lsoa_vintage)
     known = set(unit_lsoas(con, u)[u.lsoa_code])
-    values = lsoa[lsoa["lsoa_code"].isin(known)].rename(columns={"lsoa_code": u.lsoa_code})
+    values = lsoa[isin(lsoa["lsoa_code"], known)].rename(columns={"lsoa_code": u.lsoa_code})
     agg = aggregate_to_unit(con, u, values, columns=["score"], what=what)
     return _ranked(agg["code"], agg["score"])
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError
 from .design import missed_areas
 
@@ -160,7 +162,7 @@ def design_map(con: duckdb.DuckDBPyConnection, d: Design, path: str | Path) -> P
         from neighbourhood_lens.neighbourhoods.build import load_neighbourhoods, neighbourhood_boundaries
 
         assignment, vintage = load_neighbourhoods(con, unit.removeprefix("neighbourhoods:"))
-        sub = assignment[assignment["neighbourhood_code"].isin(d.selection["code"])]
+        sub = assignment[isin(assignment["neighbourhood_code"], d.selection["code"])]
         geo = neighbourhood_boundaries(con, sub, vintage=vintage).rename(columns={"neighbourhood_code": "code"})
     else:
         geo = area_boundaries(con, unit, codes=d.selection["code"])

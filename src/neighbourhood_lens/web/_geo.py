@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
+
 from ..errors import DataError
 
 if TYPE_CHECKING:
@@ -213,7 +215,7 @@ class GeoCache:
         if self._lsoa11 is None:
             lsoa = self._con.execute(
                 "SELECT lsoa11_code AS code, geometry FROM boundaries_lsoa11 WHERE lsoa11_code LIKE 'E%'").df()
-            lsoa = lsoa[lsoa["code"].isin(self._store.frames["lsoa11"].index)].reset_index(drop=True)
+            lsoa = lsoa[isin(lsoa["code"], self._store.frames["lsoa11"].index)].reset_index(drop=True)
             self._lsoa11 = (lsoa["code"].to_numpy(), shapely.from_wkb(lsoa["geometry"].map(bytes).to_numpy()))
         return self._lsoa11
 
@@ -221,13 +223,13 @@ class GeoCache:
         import shapely
 
         try:
-            lad = lad[lad["code"].isin(store.frames["lad24"].index)]
+            lad = lad[isin(lad["code"], store.frames["lad24"].index)]
             self._layers["lad24"] = _layer("lad24", lad["code"],
                                            shapely.from_wkb(lad["geometry"].map(bytes).to_numpy()),
                                            _props(store.frames["lad24"], "n_left_behind"))
             self._ready["lad24"].set()
             l21 = store.frames["lsoa21"]
-            lsoa = lsoa[lsoa["code"].isin(l21.index)].reset_index(drop=True)
+            lsoa = lsoa[isin(lsoa["code"], l21.index)].reset_index(drop=True)
             geoms = shapely.from_wkb(lsoa["geometry"].map(bytes).to_numpy())
             self._layers["lsoa21"] = _layer("lsoa21", lsoa["code"], geoms,
                                             _props(l21.assign(left_behind=l21["left_behind"].fillna(False)),
@@ -253,7 +255,7 @@ class GeoCache:
         l11 = store.frames["lsoa11"]
         lsoa = self._con.execute(
             "SELECT lsoa11_code AS code, geometry FROM boundaries_lsoa11 WHERE lsoa11_code LIKE 'E%'").df()
-        lsoa = lsoa[lsoa["code"].isin(l11.index)].reset_index(drop=True)
+        lsoa = lsoa[isin(lsoa["code"], l11.index)].reset_index(drop=True)
         geoms = shapely.from_wkb(lsoa["geometry"].map(bytes).to_numpy())
         self._lsoa11 = (lsoa["code"].to_numpy(), geoms)
         self._layers["lsoa11"] = _layer("lsoa11", lsoa["code"], geoms, _names(l11))
@@ -302,7 +304,7 @@ class GeoCache:
                 layer = self._layers["lsoa21"]
                 rows = self._con.execute(
                     "SELECT lsoa21_code AS code, geometry FROM boundaries_lsoa21 WHERE lsoa21_code LIKE 'E%'").df()
-                rows = rows[rows["code"].isin(layer.codes)]
+                rows = rows[isin(rows["code"], layer.codes)]
                 codes, geoms = rows["code"].to_numpy(), shapely.from_wkb(rows["geometry"].map(bytes).to_numpy())
             unit = assignment.drop_duplicates(key).set_index(key)["code"].reindex(codes)
             ok = unit.notna().to_numpy()
