@@ -125,7 +125,7 @@ def _map_png(con: duckdb.DuckDBPyConnection, lsoas: pd.DataFrame, title: str) ->
 
 def lad_report(con: duckdb.DuckDBPyConnection, lad: str, *, store: ProfileStore | None = None) -> str:
     """The HTML text of the report on local authority ``lad`` (a LAD 2024 code)."""
-    store = store or load_store(con)
+    store = store or load_store(con, neighbours=False)  # the report lists no neighbours
     if lad not in store.frames["lad24"].index:
         raise DataError(f"{lad!r} is not an English local authority (LAD 2024) code; e.g. E08000021 "
                         "(Newcastle upon Tyne). Find codes with `/api/search` or the `areas` table.")
