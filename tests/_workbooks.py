@@ -48,7 +48,11 @@ def _xml_text(col: pd.Series) -> pd.Series:
 
 
 def _sheet_xml(frame: pd.DataFrame, title: Sequence[str]) -> str:
-    """One worksheet's XML, built column by column (vectorised: national tables in about a second)."""
+    """One worksheet's XML, built column by column with Arrow string kernels (a national table in
+    well under a second): each column's cells are one joined array, the rows one join across them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     head = [[t] for t in title] + [[str(c) for c in frame.columns]]
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>']
@@ -56,17 +60,19 @@ def _sheet_xml(frame: pd.DataFrame, title: Sequence[str]) -> str:
         parts.append(f'<row r="{i}">' + "".join(_cell_xml(f"{_col_letters(j)}{i}", v) for j, v in enumerate(row))
                      + "</row>")
     first = len(head) + 1
-    rownum = pd.Series(np.arange(first, first + len(frame)).astype(str), index=frame.index)
-    columns = [('<row r="' + rownum + '">').to_numpy()]
+    rownum = pa.array(np.arange(first, first + len(frame)).astype(str))
+    columns = [pc.binary_join_element_wise('<row r="', rownum, '">', "")]
     for j, c in enumerate(frame.columns):
         col = frame[c]
-        ref = '<c r="' + _col_letters(j) + rownum
         if pd.api.types.is_numeric_dtype(col):
-            text = '"><v>' + pd.Series(col.to_numpy(dtype=float).astype(str), index=frame.index) + "</v></c>"
+            value, open_, close = col.to_numpy(dtype=float).astype(str), '"><v>', "</v></c>"
         else:
-            text = '" t="inlineStr"><is><t>' + _xml_text(col) + "</t></is></c>"
-        columns.append((ref + text).where(col.notna(), "").to_numpy())
-    parts += ["".join(r) + "</row>" for r in zip(*columns, strict=True)]
+            value, open_, close = _xml_text(col).to_numpy(), '" t="inlineStr"><is><t>', "</t></is></c>"
+        value = pa.array(value, pa.string(), from_pandas=True)
+        cell = pc.binary_join_element_wise('<c r="' + _col_letters(j), rownum, open_, value, close, "")
+        columns.append(pc.if_else(pa.array(col.notna().to_numpy()), cell, ""))
+    if len(frame):
+        parts += pc.binary_join_element_wise(*columns, "</row>", "").to_pylist()
     parts.append("</sheetData></worksheet>")
     return "".join(parts)
 
