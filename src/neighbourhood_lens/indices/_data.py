@@ -17,6 +17,7 @@ from neighbourhood_lens.geo.units import Unit, resolve_unit, unit_areas
 
 from ..errors import DataError, JoinError, SchemaError, examples
 from ..warehouse import has_table
+from ._cache import cached
 from .spec import Component, IndexSpec
 
 if TYPE_CHECKING:
@@ -89,7 +90,12 @@ def _strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str, *, where: str) -> dict[str, str]:
-    """The table's columns and their types (one ``DESCRIBE``); a missing table is a :class:`DataError`."""
+    """The table's columns and their types (the bound relation's schema, or one ``DESCRIBE``); a
+    missing table is a :class:`DataError`. Kept per read-only connection (:mod:`._cache`)."""
+    return dict(cached(con, ("columns", table), lambda: _read_columns(con, table, where=where), tables=[table]))
+
+
+def _read_columns(con: duckdb.DuckDBPyConnection, table: str, *, where: str) -> dict[str, str]:
     import duckdb
 
     try:
@@ -171,12 +177,17 @@ def _sorted_unique(codes: pa.Array) -> pa.Array:
 
 def _unit_codes(con: duckdb.DuckDBPyConnection, unit: Unit) -> pa.Array:
     """The codes of the unit's areas, sorted: those of :func:`..geo.units.unit_areas`, read for a
-    geography level straight from its LSOA hierarchy (one column, not the whole area table)."""
+    geography level straight from its LSOA hierarchy (one column, not the whole area table) and
+    kept per read-only connection (:mod:`._cache`: the hierarchy cannot change under one)."""
     if unit.neighbourhood_set is not None or unit.name not in LEVELS:
         codes = unit_areas(con, unit)["code"].astype(str).to_numpy(dtype=object)
         return _sorted_unique(_strings(pa.array(codes)))
-    col = LEVELS[unit.name].code
     table = f"hierarchy_lsoa{str(unit.lsoa_vintage)[2:]}"
+    return cached(con, ("unit_codes", unit.name, table), lambda: _level_codes(con, unit, table), tables=[table])
+
+
+def _level_codes(con: duckdb.DuckDBPyConnection, unit: Unit, table: str) -> pa.Array:
+    col = LEVELS[unit.name].code
     distinct = "" if col == unit.lsoa_code else "DISTINCT "  # the hierarchy has one row per LSOA (checked below)
     got = con.sql(f'SELECT {distinct}CAST("{col}" AS VARCHAR) AS code FROM {table} WHERE "{col}" IS NOT NULL')
     codes = _strings(got.to_arrow_table().column("code"))
@@ -212,10 +223,11 @@ def load_raw(
     """Every component's raw values on the areas of the index.
 
     Returns the codes (sorted, pandas ``str``), the values (areas x components, in the order of
-    ``spec.leaves()``, NaN = missing), notes (counts of what was dropped or is missing) and the
-    warehouse tables read. All checks (table, column, type, unit, duplicate codes) happen here,
-    before any transformation. Each table is read once (its code and component columns, as
-    Arrow); codes are matched by hash lookups (``pyarrow.compute.index_in``), not joins.
+    ``spec.leaves()``, NaN = missing; column-major, so each component's values are contiguous),
+    notes (counts of what was dropped or is missing) and the warehouse tables read. All checks
+    (table, column, type, unit, duplicate codes) happen here, before any transformation. Each
+    table is read once (its code and component columns, as Arrow); codes are matched by hash
+    lookups (``pyarrow.compute.index_in``), not joins.
     """
     unit = resolve_unit(con, spec.unit)
     unit_codes = _unit_codes(con, unit)
@@ -255,11 +267,15 @@ def load_raw(
         universe = _sorted_unique(_strings(every))
         in_unit = [_positions(s.codes, universe) for s in sources]
     column = {c.name: j for j, c in enumerate(leaves)}
-    raw = np.full((len(universe), len(leaves)), np.nan)
+    raw = np.full((len(universe), len(leaves)), np.nan, order="F")  # column-major: a component is contiguous
     for src, pos in zip(sources, in_unit, strict=True):  # a left join on code (one row per code, checked above)
+        same = len(pos) == len(universe) and bool((pos == np.arange(len(pos))).all())  # the universe, in its order
         found = pos >= 0
         for name, values in src.values.items():
-            raw[pos[found], column[name]] = values[found]
+            if same:
+                raw[:, column[name]] = values
+            else:
+                raw[pos[found], column[name]] = values[found]
     for j, c in enumerate(leaves):
         if np.isnan(raw[:, j]).all():
             raise DataError(f"component {c.name!r}: no area of the index has a value (column {c.column!r}); "
