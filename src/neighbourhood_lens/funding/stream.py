@@ -118,7 +118,7 @@ def _header(path: Path) -> list[str] | None:
     return header + [""] * (first.count(b",") + 1 - len(header))
 
 
-def _strip(values: pa.Array) -> pa.Array:
+def _strip(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """``str.strip()`` of each value (``utf8_trim`` with :data:`_WHITESPACE`)."""
     return pc.utf8_trim(values, characters=_WHITESPACE)
 
@@ -188,14 +188,15 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
         n = table.num_rows
         if n == 0:
             return None
-        columns = dict(zip(table.column_names, table.columns, strict=True))
+        by_name = dict(zip(table.column_names, table.columns, strict=True))
         del table  # each column is let go once it is encoded
-        return _locate(cur, columns, n, path, form=form, titles=titles, index=index, vintage=vintage)
+        return _locate(cur, by_name, n, path, form=form, titles=titles, index=index, vintage=vintage)
     finally:
         cur.close()
 
 
-def _duplicated(cur: duckdb.DuckDBPyConnection, ids: pa.Array, hashes: np.ndarray, changed: np.ndarray) -> np.ndarray:
+def _duplicated(cur: duckdb.DuckDBPyConnection, ids: pa.Array | pa.ChunkedArray, hashes: np.ndarray,
+                changed: np.ndarray) -> np.ndarray:
     """Rows whose (stripped) identifier occurs more than once: the rows of a repeated hash (one sort
     of the hashes; the identifiers ``strip`` changed are hashed again by DuckDB), confirmed on the text."""
     if changed.any():
@@ -239,7 +240,9 @@ def _unstripped(ids: pa.ChunkedArray) -> np.ndarray:
 
 
 def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray], n: int, path: Path, *, form: str,
-            titles: list[str], index: str, vintage: int) -> Streamed | None:
+            titles: list[str], index: str, vintage: int) -> Streamed:
+    """The checks, the location and the sums of the ``n`` rows read (``columns``: the read's
+    columns by name, each dropped once encoded), as the module docstring says."""
     ids = columns.pop("identifier")
     changed = _unstripped(ids)
     if changed.any():
