@@ -16,6 +16,10 @@ Prints both times, the ratio (target <= 2x) and both peaks (target <= 600 MB for
 then the stage times of the library in this process (not the figures that count).
 
     .venv/bin/python benchmarks/bench_funding.py [--n 1000000] [--db WAREHOUSE] [--index imd2019] [--repeat 2]
+        [--csv grants.csv]
+
+``--csv PATH`` keeps the generated file at ``PATH`` (and reuses it when it is already there), so
+that outputs can be compared between two versions of the code on the very same grants.
 
 Without ``--db`` (or ``NLENS_DB``) a warehouse is built from ``../shared/data`` in a temp dir.
 """
@@ -90,6 +94,7 @@ def main() -> None:
     parser.add_argument("--index", default="imd2019", choices=["imd2019", "imd2025"])
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measured job (best is reported)")
     parser.add_argument("--stages", action="store_true", help="also time the library's stages in this process")
+    parser.add_argument("--csv", help="keep the synthetic CSV here (reused if it exists)")
     parser.add_argument("--worker", choices=["generate", "reference", "reach", "stages"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -105,10 +110,13 @@ def main() -> None:
 
             db = str(Path(tmp) / "w.duckdb")
             build_warehouse(db, mirror=ROOT.parent / "shared" / "data")
-        path = Path(tmp) / "grants.csv"
-        gen = _run("generate", db, path, args.index, args.n)
-        print(f"generated {args.n:,} SYNTHETIC grants ({gen['mb']:.0f} MB) in {gen['seconds']:.1f} s (not timed below)",
-              flush=True)
+        path = Path(args.csv) if args.csv else Path(tmp) / "grants.csv"
+        if path.exists():
+            print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB; not checked against --n)", flush=True)
+        else:
+            gen = _run("generate", db, path, args.index, args.n)
+            print(f"generated {args.n:,} SYNTHETIC grants ({gen['mb']:.0f} MB) in {gen['seconds']:.1f} s "
+                  "(not timed below)", flush=True)
         runs: dict[str, list[dict]] = {"reference": [], "reach": []}
         for _ in range(args.repeat):
             for kind in runs:  # interleaved, so both see the same load

@@ -62,6 +62,33 @@ def test_split_pence_conserves_every_penny() -> None:
     assert sorted(out.loc[out["code"] == "A", "pence"]) == [33, 33, 34]
 
 
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_split_pence_by_integer_groups_equals_the_merge(shuffle) -> None:  # noqa: ANN001
+    # Codes in runs (pandas sums by reduceat) or shuffled (compensated sums), with many tied remainders.
+    from neighbourhood_lens.funding.locate import _split_merged
+
+    rng = np.random.default_rng(0)
+    weights = pd.DataFrame({"code": np.repeat([f"C{i}" for i in range(500)], 7),
+                            "lsoa_code": [f"L{i}" for i in range(3500)],
+                            "weight": rng.choice([1 / 3, 1 / 7, 0.25, 0.5], 3500)})
+    if shuffle:
+        weights = weights.sample(frac=1, random_state=1)
+    totals = pd.DataFrame({"code": [f"C{i}" for i in range(499, -1, -1)] + ["unused"],
+                           "pence": [*rng.integers(0, 10**7, 500), 0]})
+    pd.testing.assert_frame_equal(funding.split_pence(totals, weights), _split_merged(totals, weights),
+                                  check_exact=True)
+
+
+def test_groups_and_ranks_are_those_of_pandas_on_the_text() -> None:
+    from neighbourhood_lens.funding.locate import _groups, _rank_down
+
+    codes = pd.Series(["b", "a", "b", "c", "a", "b"])
+    assert _groups(codes).tolist() == pd.factorize(codes, sort=True)[0].tolist() == [1, 0, 1, 2, 0, 1]
+    values = np.array([0.5, 0.2, 0.5, 0.5, 0.2, 0.1])
+    expected = pd.Series(values).groupby(codes).rank(method="first", ascending=False).to_numpy()
+    assert _rank_down(values, _groups(codes)).tolist() == expected.tolist() == [1.0, 1.0, 2.0, 1.0, 2.0, 3.0]
+
 def test_validate_names_each_bad_row_and_keeps_the_good() -> None:
     data = grants_csv(
         "g1,ok,GBP,1000,2021-04-01,,E01000001,LSOA",

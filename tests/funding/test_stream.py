@@ -50,6 +50,9 @@ def test_rows_only_pandas_can_clear_and_odd_text_are_read_the_same(con, tmp_path
         "g11,t,GBP,30,,,w01000001,",  # outside England (lower case)
         ",t,GBP,40,,,E05000001,WD",  # no identifier
         "g12,t,GBP,50,,,E47000001,",  # unsupported code type
+        "\u00a0g5 ,t,GBP,60,,,E92000001,",  # an identifier with spaces around it: a duplicate of g5
+        "\u00e9t\u00e9,t,GBP,70,,,E92000001,",  # an identifier that is not ASCII
+        "\u00e9t\u00e9\u2003,t,GBP,80,,,E92000001,",  # ... and its duplicate with an em space
     ]
     text = ("Identifier,Title,Currency,Amount Awarded,Award Date,Recipient Org:0:Postal Code,"
             "Beneficiary Location:0:Geographic Code,Beneficiary Location:0:Geographic Code Type\n"

@@ -127,13 +127,13 @@ def left_behind_scores(
     if vintage == 2019:
         require_tables(con, ["imd2019_lsoa11", "cni2019_ward17", "hierarchy_lsoa11"])
         h = hierarchy(con, 2011, population=population)
-        imd = con.execute("SELECT lsoa11_code, imd_score FROM imd2019_lsoa11").df()
+        imd = con.sql("SELECT lsoa11_code, imd_score FROM imd2019_lsoa11").to_arrow_table().to_pandas()
         lsoas = h.merge(imd, on="lsoa11_code", how="left", validate="one_to_one")
         wards = score_wards_2019(lsoas)
-        cni = con.execute(
+        cni = con.sql(
             "SELECT ward17_code, cni_score, cni_rank, civic_assets_score, connectedness_score, "
             "engaged_community_score FROM cni2019_ward17"
-        ).df()
+        ).to_arrow_table().to_pandas()
         n_cni = int(scalar(con, "SELECT max(cni_rank) FROM cni2019_ward17"))
         wards = wards.merge(cni, on="ward17_code", how="left", validate="one_to_one")
         out = wards.rename(
@@ -145,13 +145,11 @@ def left_behind_scores(
     else:
         require_tables(con, ["imd2025_lsoa21", "cni2023_lsoa21", "hierarchy_lsoa21"])
         h = hierarchy(con, 2021, population=population)
-        imd = con.execute(
-            "SELECT lsoa21_code, imd_score, imd_rank FROM imd2025_lsoa21"
-        ).df()
-        cni = con.execute(
+        imd = con.sql("SELECT lsoa21_code, imd_score, imd_rank FROM imd2025_lsoa21").to_arrow_table().to_pandas()
+        cni = con.sql(
             "SELECT lsoa21_code, cni_score, cni_rank, civic_assets_score, connectedness_score, "
             "engaged_community_score FROM cni2023_lsoa21"
-        ).df()
+        ).to_arrow_table().to_pandas()
         n_imd = int(scalar(con, "SELECT count(*) FROM imd2025_lsoa21"))
         n_cni = int(scalar(con, "SELECT count(*) FROM cni2023_lsoa21"))
         out = (

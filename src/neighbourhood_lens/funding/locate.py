@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from neighbourhood_lens.errors import DataError, SchemaError, examples
 from neighbourhood_lens.funding.grants import GrantsInput
@@ -113,25 +115,48 @@ def _membership(con: duckdb.DuckDBPyConnection, vintage: int, codes: pd.DataFram
     cur = con.cursor()  # a cursor of its own: registering needs no pending result on the connection
     try:
         cur.register("_wanted_codes", codes[["code"]])
-        return cur.execute(
+        return cur.sql(
             f"SELECT m.* FROM ({' UNION ALL '.join(parts)}) m JOIN _wanted_codes w USING (code)"
-        ).df()
+        ).to_arrow_table().to_pandas()
     finally:
         cur.close()
 
 
-def _isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
-    """``values.isin(allowed)`` through a hash index (pandas' Arrow-string ``isin`` is slow for
-    many allowed values)."""
-    index = pd.Index(pd.unique(np.asarray(allowed, dtype=object)))
-    return index.get_indexer(np.asarray(values, dtype=object)) >= 0
+def _strings(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
+    """Text values as an Arrow string array (missing values as nulls; no copy of pandas' Arrow text)."""
+    if isinstance(values, np.ndarray):
+        values = pd.Series(values, dtype=object)
+    out = pa.array(values, type=pa.string(), from_pandas=True)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _isin(values: pd.Series | pd.Index, allowed: pd.Series | pd.Index) -> np.ndarray:
+    """``values.isin(allowed)`` as an Arrow hash lookup (``pyarrow.compute.is_in``; pandas'
+    Arrow-string ``isin`` is slow for many allowed values)."""
+    hit = pc.is_in(_strings(values), value_set=pc.unique(_strings(allowed)))
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _groups(values: pd.Series) -> np.ndarray | pd.Series:
+    """The group number pandas gives each text value (its rank among the distinct values, sorted),
+    found by ``dictionary_encode`` (one Arrow hash pass) and a sort of the few distinct values; the
+    values themselves where some are missing. Grouping by these integers is grouping by the text,
+    step for step: pandas sums a group in row order, with compensation, or by ``np.add.reduceat``
+    when the numbers are sorted, and which it does depends on the numbers, which are the same."""
+    enc = pc.dictionary_encode(_strings(values))
+    if enc.null_count:
+        return values
+    rank = np.empty(len(enc.dictionary), dtype=np.intp)
+    rank[pc.sort_indices(enc.dictionary).to_numpy()] = np.arange(len(enc.dictionary))
+    return rank[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 def _shares(frame: pd.DataFrame, by: str, weight: str) -> np.ndarray:
     """Each row's share of its group's ``weight``; equal shares where a group's total is 0."""
-    total = frame.groupby(by)[weight].transform("sum").to_numpy(float)
-    size = frame.groupby(by)[weight].transform("size").to_numpy(float)
     w = frame[weight].to_numpy(float)
+    groups = pd.Series(w).groupby(np.asarray(_groups(frame[by])))
+    total = groups.transform("sum").to_numpy(float)
+    size = groups.transform("size").to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, w / total, 1.0 / size)
 
@@ -144,27 +169,31 @@ def _resolver(con: duckdb.DuckDBPyConnection, codes: pd.Series, vintage: int) ->
     own["route"] = own["level"]
     rest = wanted[~_isin(wanted["code"], own["code"])]
     frames = [own]
-    pop = own.groupby("code")["population"].sum()
+    # The population of the area itself, in the vintage where it was found.
+    key = _groups(own["code"])
+    sums = pd.Series(own["population"].to_numpy(float)).groupby(np.asarray(key)).sum()
+    populations = [sums.to_numpy(float)[key] if isinstance(key, np.ndarray) else key.map(sums).to_numpy(float)]
+    pop = pd.Series(dtype=float)
     if len(rest):
         other = 2021 if vintage == 2011 else 2011
         theirs = _membership(con, other, rest)
         if len(theirs):
-            pop = pd.concat([pop, theirs.groupby("code")["population"].sum()])
+            pop = theirs.groupby("code")["population"].sum()
             theirs["weight"] = _shares(theirs, "code", "population")
             src, dst = f"lsoa{str(other)[2:]}_code", f"lsoa{str(vintage)[2:]}_code"
-            conv = con.execute(
+            conv = con.sql(
                 f"SELECT DISTINCT l.{src} AS lsoa, l.{dst} AS target, h.population AS target_population "
                 f"FROM lookup_lsoa11_lsoa21_lad22 l JOIN hierarchy_lsoa{str(vintage)[2:]} h USING ({dst})"
-            ).df()
+            ).to_arrow_table().to_pandas()
             conv["w2"] = _shares(conv, "lsoa", "target_population")
             theirs = theirs.merge(conv, on="lsoa", how="inner")
             theirs["weight"] = theirs["weight"] * theirs["w2"]
             theirs["route"] = theirs["level"] + f" (converted LSOA {other}->{vintage})"
             theirs = theirs.groupby(["code", "target", "route"], as_index=False)["weight"].sum()
             frames.append(theirs.rename(columns={"target": "lsoa"}))
+            populations.append(theirs["code"].map(pop).to_numpy(float))
     out = pd.concat(frames, ignore_index=True)
-    # The population of the area itself, in the vintage where it was found.
-    out["code_population"] = out["code"].map(pop).astype(float)
+    out["code_population"] = np.concatenate(populations)
     return out.rename(columns={"lsoa": "lsoa_code"})[["code", "lsoa_code", "weight", "route", "code_population"]]
 
 
@@ -201,6 +230,47 @@ def split_pence(totals: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     >>> split_pence(t, w)["pence"].tolist()
     [34, 33, 33]
     """
+    if not totals["code"].is_unique or weights["code"].hasnans or totals["code"].hasnans:
+        return _split_merged(totals, weights)
+    # An inner many-to-one join that keeps the order of ``weights``, with each row's code as its
+    # position in ``totals`` (an Arrow hash lookup), so the groups below are integers, not text.
+    at = pc.fill_null(pc.index_in(_strings(weights["code"]), value_set=_strings(totals["code"])), -1).to_numpy()
+    keep = at >= 0
+    code = weights["code"][keep].reset_index(drop=True)
+    key = np.asarray(_groups(code))  # pandas' group numbers for the codes (see _groups)
+    total = totals["pence"].to_numpy(np.int64)[at[keep]]
+    weight = weights["weight"].to_numpy(float)[keep]
+    w = weight / pd.Series(weight).groupby(key).transform("sum").to_numpy(float)
+    exact = total.astype(float) * w
+    base = np.floor(exact)
+    short = total - pd.Series(base).groupby(key).transform("sum").to_numpy(np.int64)
+    order = _rank_down(exact - base, key)
+    pence = base.astype(np.int64) + (order <= short).astype(np.int64)
+    check = np.zeros(len(totals), dtype=np.int64)
+    np.add.at(check, at[keep], pence)
+    if not np.array_equal(check, totals["pence"].to_numpy(np.int64)):
+        raise DataError("internal error: a pro-rata split did not conserve the amount to the penny")
+    return pd.DataFrame({"code": code,
+                         "lsoa_code": weights["lsoa_code"][keep].reset_index(drop=True), "pence": pence})
+
+
+def _rank_down(values: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Rank of each value within its group, largest first, ties in row order: pandas'
+    ``groupby(key).rank(method="first", ascending=False)``, by two stable sorts (values, then groups)."""
+    if np.isnan(values).any():
+        return pd.Series(values).groupby(key).rank(method="first", ascending=False).to_numpy()
+    order = np.argsort(-values, kind="stable")
+    order = order[np.argsort(key[order], kind="stable")]
+    counts = np.bincount(key)
+    starts = np.cumsum(counts) - counts
+    rank = np.empty(len(values))
+    rank[order] = np.arange(1, len(values) + 1) - starts[key[order]]
+    return rank
+
+
+def _split_merged(totals: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """:func:`split_pence` by a pandas merge: for repeated or missing codes (a repeated total
+    raises pandas' ``MergeError``)."""
     m = weights.merge(totals, on="code", how="inner", validate="many_to_one")
     w = m["weight"].to_numpy(float) / m.groupby("code")["weight"].transform("sum").to_numpy(float)
     exact = m["pence"].to_numpy(float) * w
@@ -223,11 +293,11 @@ def _area_names(con: duckdb.DuckDBPyConnection, codes: pd.Series) -> pd.Series:
         cur = con.cursor()
         try:
             cur.register("_name_codes", pd.DataFrame({"code": pd.Index(codes.unique()).astype(str)}))
-            found = cur.execute("SELECT code, any_value(name) AS name FROM areas JOIN _name_codes USING (code) "
-                                "GROUP BY code").df()
+            found = cur.sql("SELECT code, any_value(name) AS name FROM areas JOIN _name_codes USING (code) "
+                            "GROUP BY code").to_arrow_table().to_pandas()
         finally:
             cur.close()
-        names = pd.concat([found.set_index("code")["name"], names[~names.index.isin(found["code"])]])
+        names = pd.concat([found.set_index("code")["name"], names[~_isin(names.index, found["code"])]])
     return names
 
 

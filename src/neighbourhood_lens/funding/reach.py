@@ -31,12 +31,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from neighbourhood_lens.errors import DataError, JoinError, examples
 from neighbourhood_lens.funding.grants import GrantsInput, read_grants, synthetic_grants, write_grants
 from neighbourhood_lens.funding.locate import (
     INDEXES,
     Located,
+    _isin,
+    _strings,
     code_kind,
     locate_grants,
     read_postcode_lookup,
@@ -66,12 +69,12 @@ def index_areas(con: duckdb.DuckDBPyConnection, index: str = "imd2019") -> pd.Da
     yy = str(vintage)[2:]
     lad, region = ("lad19", "region19") if vintage == 2011 else ("lad24", "region24")
     require_tables(con, [table, f"hierarchy_lsoa{yy}"])
-    areas = con.execute(
+    areas = con.sql(
         f"SELECT h.lsoa{yy}_code AS lsoa_code, h.ward{'17' if vintage == 2011 else '24'}_code AS ward_code, "
         f"h.{lad}_code AS lad_code, h.{lad}_name AS lad_name, h.{region}_code AS region_code, "
         f"h.{region}_name AS region_name, h.population, i.imd_score, i.imd_rank, i.imd_decile "
         f"FROM hierarchy_lsoa{yy} h LEFT JOIN {table} i USING (lsoa{yy}_code) ORDER BY i.imd_rank"
-    ).df()
+    ).to_arrow_table().to_pandas()
     if areas["imd_rank"].isna().any():
         raise JoinError(f"{int(areas['imd_rank'].isna().sum())} LSOA(s) lack an {index} rank: "
                         f"{examples(areas.loc[areas['imd_rank'].isna(), 'lsoa_code'])}")
@@ -80,17 +83,22 @@ def index_areas(con: duckdb.DuckDBPyConnection, index: str = "imd2019") -> pd.Da
     if has_table(con, "cni2019_ward17" if lb_vintage == 2019 else "cni2023_lsoa21"):
         from neighbourhood_lens.deprivation.left_behind import left_behind
 
-        lb = set(left_behind(con, vintage=lb_vintage)["code"])
+        lb = left_behind(con, vintage=lb_vintage)["code"]
         key = "ward_code" if lb_vintage == 2019 else "lsoa_code"
-        group[areas[key].isin(lb).to_numpy()] = "left-behind"
+        group[_isin(areas[key], lb)] = "left-behind"
     areas["group"] = group
     if vintage == 2021:
         areas["lad24_code"] = areas["lad_code"]
     else:
-        lad24 = con.execute(
+        lad24 = con.sql(
             "SELECT l.lsoa11_code AS lsoa_code, min(h.lad24_code) AS lad24_code FROM lookup_lsoa11_lsoa21_lad22 l "
-            "JOIN hierarchy_lsoa21 h USING (lsoa21_code) GROUP BY 1").df()
-        areas = areas.merge(lad24, on="lsoa_code", how="left", validate="one_to_one")
+            "JOIN hierarchy_lsoa21 h USING (lsoa21_code) GROUP BY 1").to_arrow_table().to_pandas()
+        codes, keys = _strings(areas["lsoa_code"]), _strings(lad24["lsoa_code"])
+        if pc.count_distinct(codes).as_py() < len(codes) or pc.count_distinct(keys).as_py() < len(keys):
+            areas = areas.merge(lad24, on="lsoa_code", how="left", validate="one_to_one")  # pandas' MergeError
+        else:  # the same left join, as an Arrow hash lookup
+            at = pc.index_in(codes, value_set=keys)
+            areas["lad24_code"] = pd.Series(_strings(lad24["lad24_code"]).take(at), dtype="str").to_numpy()
     return areas.drop(columns="ward_code")
 
 
@@ -128,8 +136,8 @@ def reach_table(allocations: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
 
 
 def _merge(allocations: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
-    lsoas = pd.Index(areas["lsoa_code"].to_numpy(dtype=object))
-    at = lsoas.get_indexer(allocations["lsoa_code"].to_numpy(dtype=object))  # a hash lookup, not Arrow isin
+    at = pc.fill_null(pc.index_in(_strings(allocations["lsoa_code"]), value_set=_strings(areas["lsoa_code"])),
+                      -1).to_numpy()  # an Arrow hash lookup
     unknown = at < 0
     if unknown.any():
         raise JoinError(f"{int(unknown.sum())} allocated LSOA(s) are not in the index: "
@@ -348,8 +356,8 @@ def reach(
     by_lad = group_table(merged, by="lad24_code", total=total)
     lad_bounds = None
     if has_table(con, "boundaries_lad24"):
-        lad_bounds = con.execute("SELECT lad24_code, lad24_name, geometry FROM boundaries_lad24 "
-                                 "WHERE lad24_code LIKE 'E%'").df()
+        lad_bounds = con.sql("SELECT lad24_code, lad24_name, geometry FROM boundaries_lad24 "
+                             "WHERE lad24_code LIKE 'E%'").to_arrow_table().to_pandas()
     return ReachResult(
         index=index, deciles=deciles, summary=summary, by_region=group_table(merged, by="region_name", total=total),
         by_left_behind_group=groups.reset_index(), curve=concentration_curve(merged), concentration_index=ci,

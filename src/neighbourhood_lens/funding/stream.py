@@ -1,20 +1,26 @@
-"""Funding reach of a large 360Giving CSV, read, checked and located in DuckDB.
+"""Funding reach of a large 360Giving CSV: one DuckDB read, then Arrow and NumPy.
 
 :func:`locate_csv` gives :func:`.reach.reach` what :func:`.grants.read_grants` followed by
 :func:`.reach.locate_grants` give, for a 360Giving CSV file on disk, without building a
-pandas frame of every grant: DuckDB reads the file (``read_csv``, in parallel, streaming),
-keeps the columns used, and the checks, the location and the sums per code are SQL; pandas
-only sees the small results (one row per code, and the rows that are rejected or unlocated).
+pandas frame of every grant. DuckDB reads the file once (``read_csv``, strict, in parallel)
+into an Arrow table of the seven columns used and a 64-bit hash of each identifier; every
+check and the location are then decided once per *distinct* value of a column
+(``dictionary_encode``: a few thousand amounts, dates or codes for a million rows) and mapped
+back to the rows by the encoding's indices; duplicate identifiers are found by sorting the
+hashes (equal hashes are confirmed on the text); the sums per code are NumPy (``add.at`` of
+whole pence as int64). pandas sees only one row per code and the rows that are rejected or
+unlocated.
 
 Same rows, same outputs, same messages
     Every row of the file is counted and ends located, unlocated or rejected, as before. The
-    SQL only *clears* rows that are certainly good: an amount of plain digits (``1250``,
-    ``99.5``) up to :data:`.grants.MAX_AMOUNT_GBP`, currency empty or ``GBP``, an identifier
-    that is not empty and not repeated, an award date empty or a valid ``YYYY-MM-DD``, and,
-    for the location, a code whose area is in the warehouse. Every other row (a suspect) goes
-    through the very functions of the pandas path, :func:`.grants.validate_grants` and
-    :func:`.reach.locate_grants`, which decide and word its fate; a suspect that passes joins
-    the cleared rows. Text is stripped of the characters Python's ``str.strip`` removes.
+    fast path only *clears* rows that are certainly good: an amount of plain digits (``1250``,
+    ``99.5``) up to :data:`.grants.MAX_AMOUNT_GBP`, currency empty or ``GBP`` in any case, an
+    identifier that is not empty and not repeated, an award date empty or one that
+    :func:`.grants.validate_grants` parses, and, for the location, a code whose area is in the
+    warehouse. Every other row (a suspect) goes through the very functions of the pandas path,
+    :func:`.grants.validate_grants` and :func:`.reach.locate_grants`, which decide and word its
+    fate; a suspect that passes joins the cleared rows. Text is stripped of the characters
+    Python's ``str.strip`` removes (:data:`_WHITESPACE`, with ``pyarrow.compute.utf8_trim``).
 When it applies
     A ``.csv`` path in the 360Giving form, in UTF-8, without a postcode lookup. Anything else,
     and any file DuckDB cannot read as a strict CSV (ragged rows, bad bytes, a bad header),
@@ -24,18 +30,31 @@ When it applies
 from __future__ import annotations
 
 import math
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from neighbourhood_lens.errors import DataError, examples
 from neighbourhood_lens.warehouse import require_tables
 
-from .grants import _360G_COLUMNS, GRANT_COLUMNS, MAX_AMOUNT_GBP, _key, _standardise, csv_header, validate_grants
+from .grants import (
+    _360G_COLUMNS,
+    GRANT_COLUMNS,
+    MAX_AMOUNT_GBP,
+    _key,
+    _parse_dates,
+    _standardise,
+    csv_header,
+    validate_grants,
+)
 from .locate import (
     _DECLARED,
     _GLA,
@@ -45,6 +64,7 @@ from .locate import (
     Located,
     _area_names,
     _resolver,
+    _strings,
     code_kind,
     locate_grants,
     split_pence,
@@ -56,18 +76,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Streamed", "locate_csv"]
 
-#: Every character ``str.strip()`` removes (``str.isspace``), for DuckDB's ``trim``; a test checks the list.
+#: Every character ``str.strip()`` removes (``str.isspace``), for ``utf8_trim``; a test checks the list.
 _WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
                "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-#: The kind of a code from its prefix, for the plain codes (upper-case E + 8 digits) the SQL locates.
-_KIND = ("CASE WHEN regexp_full_match(geo_code, 'E[0-9]{8}') THEN CASE "
-         + " ".join(f"WHEN starts_with(geo_code, '{p}') THEN '{k}'" for p, k in _PREFIX_KIND.items()) + " END END")
-#: Every row check of :func:`.grants.validate_grants` but the duplicate identifier, for the rows it
-#: certainly passes: a plain amount of digits, currency empty or GBP, an identifier, a valid ISO date or none.
-_OK0 = ("(regexp_full_match(amount, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(amount AS DOUBLE) <= "
-        f"{MAX_AMOUNT_GBP!r} AND upper(currency) IN ('', 'GBP') AND identifier <> '' AND "
-        "(award_date = '' OR (regexp_full_match(award_date, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND "
-        "award_date BETWEEN '1678-01-01' AND '2262-04-10' AND TRY_CAST(award_date AS DATE) IS NOT NULL)))")
+#: The columns read, in the internal names of :data:`.grants.GRANT_COLUMNS`.
+_READ = ("identifier", "amount", "currency", "award_date", "postcode", "geo_code", "geo_code_type")
+#: The kinds of code the fast path locates (an index into this tuple stands for the kind).
+_KINDS = tuple(sorted(set(_PREFIX_KIND.values())))
 #: The longest header line read (a header of 1,000 long titles is far shorter).
 _MAX_HEADER_BYTES = 4_000_000
 
@@ -82,15 +97,6 @@ class Streamed:
     source: str
     located: Any  # a :class:`.reach.Located` whose ``grants`` frame is empty (the facts below count them)
     facts: dict[str, Any]
-
-
-def _stripped(column: str) -> str:
-    """SQL for ``str.strip()`` of a text column (NULL as ``""``): ``trim`` with the whitespace set
-    (slow) only where the first or last character is whitespace."""
-    ws = ", ".join(str(ord(c)) for c in _WHITESPACE)
-    x = f'"{column}"'
-    return (f"CASE WHEN unicode({x}) IN ({ws}) OR unicode(right({x}, 1)) IN ({ws}) THEN trim({x}, {_q(_WHITESPACE)}) "
-            f"ELSE coalesce({x}, '') END")
 
 
 def _q(text: str) -> str:
@@ -110,6 +116,33 @@ def _header(path: Path) -> list[str] | None:
     except DataError:
         return None
     return header + [""] * (first.count(b",") + 1 - len(header))
+
+
+def _strip(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``str.strip()`` of each value (``utf8_trim`` with :data:`_WHITESPACE`)."""
+    return pc.utf8_trim(values, characters=_WHITESPACE)
+
+
+def _distinct(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a column, stripped, and each row's position among them
+    (``dictionary_encode``: one hash pass; the chunks share one dictionary)."""
+    enc = pc.dictionary_encode(column)
+    if enc.num_chunks == 0:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int32)
+    idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
+    return _strip(enc.chunk(enc.num_chunks - 1).dictionary), idx
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _full_match(values: pa.Array, pattern: str) -> np.ndarray:
+    return _mask(pc.match_substring_regex(values, f"^(?:{pattern})$"))
+
+
+def _texts(values: pa.Array) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) -> Streamed | None:
@@ -137,62 +170,149 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
     columns = [n or f"__blank_{i}" for i, n in enumerate(names)]
     keys = {_key(c): c for c in titles}
     source = {new: keys[k] for k, new in _360G_COLUMNS.items() if k in keys}
-    select = ", ".join(
-        f"{_stripped(source[c])} AS {c}" if c in source else f"'' AS {c}"
-        for c in ("identifier", "amount", "currency", "award_date", "postcode", "geo_code", "geo_code_type")
-    )
+    text = {c: (f'coalesce("{source[c].replace(chr(34), chr(34) * 2)}", \'\')' if c in source else "''")
+            for c in _READ}
+    select = ", ".join(f"{sql} AS {c}" for c, sql in text.items())
     cols = "{" + ", ".join(f"{_q(c)}: 'VARCHAR'" for c in columns) + "}"
     cur = con.cursor()
     try:
-        # One pass over the file: ROW_NUMBER() OVER () streams in the file's order (+ 1 = the spreadsheet
-        # row, the header being row 1); a plain code (E + 8 digits, any case) is put in upper case and given
-        # its kind; ok0 = every row check but the duplicate identifier one.
-        read = (f"SELECT row_number() OVER () + 1 AS row, {select} FROM read_csv({_q(path.as_posix())}, "
+        # One pass over the file, in its order (row i of the table is spreadsheet row i + 2, the header
+        # being row 1), NULL read as "", with a hash of each identifier for the duplicate check.
+        read = (f"SELECT {select}, hash({text['identifier']}) AS id_hash FROM read_csv({_q(path.as_posix())}, "
                 f"header = true, columns = {cols}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "strict_mode = true, null_padding = false)")
-        upper = ("CASE WHEN regexp_full_match(geo_code, '[Ee][0-9]{8}') THEN upper(geo_code) ELSE geo_code END "
-                 "AS geo_code")
         try:
-            cur.execute(f"CREATE TEMP TABLE _grants AS SELECT *, {_KIND} AS kind, {_OK0} AS ok0 FROM "
-                        f"(SELECT * REPLACE ({upper}) FROM ({read}))")
+            table = cur.sql(read).to_arrow_table()
         except duckdb.Error:
             return None
-        return _locate(cur, path, form=form, titles=titles, index=index, vintage=vintage)
+        n = table.num_rows
+        if n == 0:
+            return None
+        by_name = dict(zip(table.column_names, table.columns, strict=True))
+        del table  # each column is let go once it is encoded
+        return _locate(cur, by_name, n, path, form=form, titles=titles, index=index, vintage=vintage)
     finally:
-        cur.execute("DROP VIEW IF EXISTS _valid")
-        for table in ("_grants", "_dups"):
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
         cur.close()
 
 
-def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: list[str], index: str,
-            vintage: int) -> Streamed | None:
-    rows_in = int(cur.execute("SELECT count(*) FROM _grants").fetchall()[0][0])
-    if rows_in == 0:
-        return None
-    # Rows the SQL clears; every other row is decided by validate_grants, as on the pandas path.
-    cur.execute("CREATE TEMP TABLE _dups AS SELECT identifier FROM _grants WHERE identifier <> '' GROUP BY 1 "
-                "HAVING count(*) > 1")
-    clean = "(ok0 AND identifier NOT IN (SELECT identifier FROM _dups))"
-    suspect = cur.execute(f"SELECT * EXCLUDE (kind, ok0) FROM _grants WHERE NOT {clean} ORDER BY row").df()
-    suspect = suspect.assign(title="", recipient_org_id="", programme="", period="")  # not reported
-    ok, rejected = validate_grants(suspect[["row", *[c for c in GRANT_COLUMNS[1:] if c != "amount_gbp"], "amount"]],
-                                   form=form)
-    keep = ["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode"]
-    cur.register("_ok", ok[keep])
-    # The areas of every plain code in the file (a superset of the valid rows' codes), GLA as London.
-    as_code = f"CASE WHEN geo_code = '{_GLA}' THEN '{_LONDON}' ELSE geo_code END"
-    codes = cur.execute(f"SELECT DISTINCT {as_code} AS code FROM _grants WHERE kind IS NOT NULL").df()["code"]
+def _duplicated(cur: duckdb.DuckDBPyConnection, ids: pa.Array | pa.ChunkedArray, hashes: np.ndarray,
+                changed: np.ndarray) -> np.ndarray:
+    """Rows whose (stripped) identifier occurs more than once: the rows of a repeated hash (one sort
+    of the hashes; the identifiers ``strip`` changed are hashed again by DuckDB), confirmed on the text."""
+    if changed.any():
+        cur.register("_rehash", pa.table({"v": ids.filter(pa.array(changed))}))
+        try:
+            hashes = hashes.copy()
+            hashes[changed] = cur.sql("SELECT hash(v) AS h FROM _rehash").fetchnumpy()["h"]
+        finally:
+            cur.unregister("_rehash")
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    out = np.zeros(len(hashes), dtype=bool)
+    if len(repeated):
+        maybe = np.flatnonzero(pd.Index(repeated).get_indexer(hashes) >= 0)  # a hash lookup
+        text = pd.Series(_texts(ids.take(pa.array(maybe))))
+        out[maybe[text.duplicated(keep=False).to_numpy()]] = True
+    return out
+
+
+def _unstripped(ids: pa.ChunkedArray) -> np.ndarray:
+    """Rows whose text ``str.strip()`` changes: candidates from the first and last byte of each value
+    (ASCII whitespace, or any byte of a multi-byte character), confirmed with ``utf8_trim``."""
+    ws = np.zeros(256, dtype=bool)
+    ws[[ord(c) for c in _WHITESPACE if ord(c) < 128]] = True
+    ws[128:] = True
+    parts = []
+    for chunk in ids.chunks:
+        _, offsets, data = chunk.buffers()
+        off = np.frombuffer(offsets, dtype=np.int32)[chunk.offset: chunk.offset + len(chunk) + 1]
+        body = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, dtype=np.uint8)
+        filled = off[1:] > off[:-1]
+        first = body[np.where(filled, off[:-1], 0)]
+        last = body[np.where(filled, off[1:] - 1, 0)]
+        parts.append(filled & (ws[first] | ws[last]))
+    maybe = np.flatnonzero(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.intp)
+    out = np.zeros(len(ids), dtype=bool)
+    if len(maybe):
+        some = ids.take(pa.array(maybe))
+        out[maybe[_mask(pc.not_equal(some, _strip(some)))]] = True
+    return out
+
+
+def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray], n: int, path: Path, *, form: str,
+            titles: list[str], index: str, vintage: int) -> Streamed:
+    """The checks, the location and the sums of the ``n`` rows read (``columns``: the read's
+    columns by name, each dropped once encoded), as the module docstring says."""
+    ids = columns.pop("identifier")
+    changed = _unstripped(ids)
+    if changed.any():
+        ids = _strip(ids)
+    hashes = columns.pop("id_hash").to_numpy()
+    # The six columns are encoded side by side (Arrow's kernels release the GIL).
+    with ThreadPoolExecutor(max_workers=min(6, os.cpu_count() or 1)) as pool:
+        encoded = list(pool.map(_distinct, [columns.pop(c) for c in _READ[1:]]))
+    (amount_v, amount_i), (currency_v, currency_i), (date_v, date_i), (post_v, post_i), (geo_raw, geo_i), \
+        (type_v, type_i) = encoded
+    del encoded
+    # A plain code (E + 8 digits, any case) is put in upper case and given its kind.
+    geo_v = pc.if_else(pa.array(_full_match(geo_raw, "[Ee][0-9]{8}")), pc.utf8_upper(geo_raw), geo_raw)
+
+    # Every row check of validate_grants, once per distinct value; the rows it clears for certain.
+    plain = _full_match(amount_v, "[0-9]+(\\.[0-9]+)?")
+    value = np.full(len(amount_v), np.nan)
+    value[plain] = pc.cast(amount_v.filter(pa.array(plain)), pa.float64()).to_numpy()
+    amount_ok = plain & (value <= MAX_AMOUNT_GBP)
+    currency_ok = _mask(pc.is_in(pc.utf8_upper(currency_v), value_set=pa.array(["", "GBP"])))
+    dates = pd.Series(_texts(date_v), dtype="str")
+    date_ok = ((dates == "") | _parse_dates(dates).notna()).to_numpy()
+    clean = amount_ok[amount_i] & currency_ok[currency_i] & date_ok[date_i]
+    clean &= pc.binary_length(ids).to_numpy() > 0
+    clean &= ~_duplicated(cur, ids, hashes, changed)
+    del hashes, changed
+
+    # The suspects are decided by validate_grants, as on the pandas path.
+    at = np.flatnonzero(~clean)
+    take = pa.array(at)
+
+    post_t, geo_t, type_t = _texts(post_v), _texts(geo_v), _texts(type_v)
+    suspect = pd.DataFrame({
+        "row": at + 2, "identifier": _texts(ids.take(take)), "title": "",
+        "currency": _texts(currency_v)[currency_i[at]], "award_date": _texts(date_v)[date_i[at]],
+        "recipient_org_id": "", "postcode": post_t[post_i[at]], "geo_code": geo_t[geo_i[at]],
+        "geo_code_type": type_t[type_i[at]], "programme": "", "period": "", "amount": _texts(amount_v)[amount_i[at]],
+    })
+    del currency_i, date_i, take
+    ok, rejected = validate_grants(suspect, form=form)
+    valid = clean
+    amount = value[amount_i]
+    passed = ok["row"].to_numpy(np.int64) - 2
+    valid[passed] = True
+    amount[passed] = ok["amount_gbp"].to_numpy(float)
+    del clean, amount_i
+
+    # The location of each distinct code: its kind from the prefix, GLA as London, the route from the resolver.
+    plain_code = _full_match(geo_v, "E[0-9]{8}")
+    kind = np.full(len(geo_t), -1, dtype=np.int8)
+    prefix = pd.Series(geo_t[plain_code], dtype="str").str[:3].map(_PREFIX_KIND)
+    kind[plain_code] = prefix.map({k: i for i, k in enumerate(_KINDS)}).fillna(-1).to_numpy(np.int8)
+    code_t = np.where(geo_t == _GLA, _LONDON, geo_t)
+    wanted = kind >= 0
+    codes = pd.Series(pd.unique(code_t[wanted]), dtype="str")
     resolver = _resolver(cur, codes, vintage)
-    cur.register("_routes", resolver.drop_duplicates("code")[["code", "route"]])
-    # Every valid row with its location, as a view: each pass below streams over the file's table.
-    cur.execute(
-        f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT v.*, {as_code} AS code, r.route FROM (SELECT row, identifier, "
-        "CAST(amount AS DOUBLE) AS amount_gbp, geo_code, geo_code_type, postcode, kind FROM _grants WHERE "
-        f"{clean} UNION ALL SELECT {', '.join(keep)}, {_KIND} AS kind FROM _ok) v LEFT JOIN _routes r "
-        f"ON r.code = {as_code.replace('geo_code', 'v.geo_code')} AND v.kind IS NOT NULL")
-    # The rows not located here are located, or not, by the pandas path, which gives the reasons.
-    rest = cur.execute(f"SELECT {', '.join(keep)} FROM _valid WHERE route IS NULL ORDER BY row").df()
+    routes = resolver.drop_duplicates("code")
+    known = pa.array(routes["code"].to_numpy(dtype=object), pa.string())
+    code_at = pc.fill_null(pc.index_in(pa.array(code_t, pa.string()), value_set=known), -1).to_numpy().copy()
+    code_at[~wanted] = -1
+    row_code = code_at[geo_i]
+    located = valid & (row_code >= 0)
+
+    # The valid rows not located here are located, or not, by the pandas path, which gives the reasons.
+    at = np.flatnonzero(valid & ~located)
+    rest = pd.DataFrame({"row": at + 2, "identifier": _texts(ids.take(pa.array(at))), "amount_gbp": amount[at],
+                         "geo_code": geo_t[geo_i[at]], "geo_code_type": type_t[type_i[at]],
+                         "postcode": post_t[post_i[at]]})
+    synthetic = bool((valid & _mask(pc.starts_with(ids, "360G-SYNTHETIC-"))).any())
+    del ids, post_i
     frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
     un_loc = locate_grants(cur, frame, index=index) if len(frame) else None
     if un_loc is not None and len(un_loc.grants):
@@ -200,28 +320,46 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
                         f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
     unlocated = un_loc.unlocated if un_loc is not None else pd.DataFrame(
         columns=["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode", "reason"])
-    values = ", ".join(f"({_q(k)}, {_q(v)})" for k, v in _DECLARED.items())
-    groups = cur.execute(
-        f"WITH d(declared, dkind) AS (VALUES {values}) "
-        "SELECT code, route, sum(CAST(round_even(amount_gbp * 100, 0) AS BIGINT)) AS pence, count(*) AS n_grants, "
-        "arg_min(kind, row) AS kind, fsum(amount_gbp) AS amount, "
-        "bool_or(starts_with(identifier, '360G-SYNTHETIC-')) AS synthetic, "
-        "list(row ORDER BY row) FILTER (WHERE over) AS over_rows, "
-        "list(geo_code || ' declared ' || declared ORDER BY row) FILTER (WHERE over) AS over_examples "
-        "FROM (SELECT *, (route IS NOT NULL AND declared <> '' AND coalesce(dkind, '?') <> kind) AS over FROM "
-        "(SELECT *, upper(geo_code_type) AS declared FROM _valid) LEFT JOIN d USING (declared)) "
-        "GROUP BY code, route").df()
-    synthetic = bool(groups["synthetic"].any())
-    totals = groups[groups["route"].notna()].sort_values("code").reset_index(drop=True)
-    totals["pence"] = totals["pence"].astype(np.int64)
+
+    # Sums per code of the located rows: whole pence (round half to even) as int64, grants, the first row's kind.
+    at = np.flatnonzero(located)
+    k = row_code[at]
+    located_amounts = amount[at]
+    del amount, row_code
+    pence_row = np.rint(located_amounts * 100).astype(np.int64)
+    pence = np.zeros(len(known), dtype=np.int64)
+    np.add.at(pence, k, pence_row)
+    n_grants = np.bincount(k, minlength=len(known)).astype(np.int64)
+    first = np.full(len(known), n, dtype=np.int64)
+    np.minimum.at(first, k, at)
+    used_codes = np.flatnonzero(n_grants)
+    order = used_codes[pc.sort_indices(known.take(pa.array(used_codes))).to_numpy()]
+    totals = pd.DataFrame({"code": pd.Series(_texts(known.take(pa.array(order))), dtype="str"),
+                           "pence": pence[order], "n_grants": n_grants[order],
+                           "kind": pd.Series(np.asarray(_KINDS, dtype=object)[kind[geo_i[first[order]]]],
+                                             dtype="str"),
+                           "route": routes["route"].to_numpy()[order]})
     n_located, pence_in = int(totals["n_grants"].sum()), int(totals["pence"].sum())
-    amount = math.fsum(totals["amount"].to_numpy(float))
-    routes = totals["route"].astype("string").str.contains("converted", na=False).astype(bool)
-    converted = int(totals.loc[routes, "n_grants"].sum())
-    n_over, examples_over = _overrides(totals, rest)
-    cur.unregister("_ok")
-    cur.unregister("_routes")
-    used = resolver[resolver["code"].isin(set(totals["code"]))]
+    whole = bool(np.all(located_amounts == np.floor(located_amounts))) and (
+        float(np.abs(located_amounts).sum()) < 2.0 ** 52)
+    located_amount = float(located_amounts.sum()) if whole else math.fsum(located_amounts.tolist())
+    del located_amounts, pence_row, k, at, first
+    converted = int(totals.loc[totals["route"].str.contains("converted"), "n_grants"].sum())
+
+    # Geographic Code Type overridden by the code's prefix, among the rows located here and the rest.
+    declared = pc.utf8_upper(type_v)
+    dkind = pd.Series(_texts(declared), dtype="str").map(_DECLARED).map(
+        {k: i for i, k in enumerate(_KINDS)}).fillna(-2).to_numpy(np.int8)
+    over = located & (pc.binary_length(declared).to_numpy()[type_i] > 0) & (dkind[type_i] != kind[geo_i])
+    over_at = np.flatnonzero(over)
+    head = over_at[:5]
+    sql = pd.DataFrame({"row": head + 2, "example": geo_t[geo_i[head]] + " declared "
+                        + _texts(declared)[type_i[head]]})
+    n_over, examples_over = _overrides(len(over_at), sql, rest)
+
+    used = resolver[pc.is_in(pa.array(resolver["code"].to_numpy(dtype=object), pa.string()),
+                             value_set=pa.array(totals["code"].to_numpy(dtype=object), pa.string()))
+                    .to_numpy(zero_copy_only=False)]
     split = split_pence(totals[["code", "pence"]], used)
     alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
     alloc["amount_gbp"] = alloc.pop("pence") / 100
@@ -229,33 +367,39 @@ def _locate(cur: duckdb.DuckDBPyConnection, path: Path, *, form: str, titles: li
     names = _area_names(cur, totals["code"])
     by_code = pd.DataFrame({"code": totals["code"], "n_grants": totals["n_grants"],
                             "amount_gbp": totals["pence"] / 100, "kind": totals["kind"],
-                            "route": totals["code"].map(pops["route"]),
-                            "population": totals["code"].map(pops["code_population"]),
-                            "name": totals["code"].map(names)})
-    located = Located(grants=pd.DataFrame(columns=["row", "identifier", "amount_gbp", "programme", "code", "kind",
-                                                   "via", "route"]),
-                      unlocated=unlocated.reset_index(drop=True), allocations=alloc, by_code=by_code,
-                      resolver=used.reset_index(drop=True), type_overrides=n_over, override_examples=examples_over)
+                            "route": _lookup(totals["code"], pops["route"]),
+                            "population": _lookup(totals["code"], pops["code_population"]),
+                            "name": _lookup(totals["code"], names)})
+    result = Located(grants=pd.DataFrame(columns=["row", "identifier", "amount_gbp", "programme", "code", "kind",
+                                                  "via", "route"]),
+                     unlocated=unlocated.reset_index(drop=True), allocations=alloc, by_code=by_code,
+                     resolver=used.reset_index(drop=True), type_overrides=n_over, override_examples=examples_over)
     notes = []
     extra = [c for c in titles if re.match(r"(beneficiary location|recipient org):[1-9]", _key(c))]
     if extra:
         notes.append(f"only the first (:0:) beneficiary location and recipient are used; ignored columns: "
                      f"{examples(extra)}")
-    facts = {"located": n_located, "located_amount_gbp": round(amount, 2), "converted": converted,
+    facts = {"located": n_located, "located_amount_gbp": round(located_amount, 2), "converted": converted,
              "by_postcode": 0, "synthetic": synthetic, "pence_in": pence_in}
-    return Streamed(rows_in=rows_in, rejected=rejected, notes=notes, source=path.name, located=located, facts=facts)
+    return Streamed(rows_in=n, rejected=rejected, notes=notes, source=path.name, located=result, facts=facts)
 
 
-def _overrides(totals: pd.DataFrame, rest: pd.DataFrame) -> tuple[int, list[str]]:
+def _lookup(codes: pd.Series, values: pd.Series) -> pd.Series:
+    """``codes.map(values)`` for a ``values`` Series indexed by unique text codes: an Arrow hash
+    lookup of the positions (``index_in``), then a take; ``map`` itself where a code is missing."""
+    at = pc.index_in(_strings(codes), value_set=_strings(values.index))
+    if at.null_count or not values.index.is_unique:
+        return codes.map(values)
+    return pd.Series(values.iloc[at.to_numpy()].to_numpy(), index=codes.index)  # dtype inferred, as by map
+
+
+def _overrides(n_fast: int, fast: pd.DataFrame, rest: pd.DataFrame) -> tuple[int, list[str]]:
     """Rows whose ``Geographic Code Type`` disagrees with the code's prefix: count and the first five
-    (``<code> declared <type>``), among the rows located in SQL (listed per code in ``totals``) and,
-    with :func:`.locate.type_overridden`, the ``rest`` (the rows handed to the pandas path)."""
-    lists = totals.dropna(subset=["over_rows"])
-    sql = pd.DataFrame({"row": [r for rows in lists["over_rows"] for r in rows],
-                        "example": [e for ex in lists["over_examples"] for e in ex]})
+    (``<code> declared <type>``), among the ``n_fast`` rows located here (``fast``: the first five of
+    them) and, with :func:`.locate.type_overridden`, the ``rest`` (the rows handed to the pandas path)."""
     g = rest["geo_code"].astype(str).str.strip().str.upper()
     declared = rest["geo_code_type"].astype(str).str.strip().str.upper()
     hit = type_overridden(declared, code_kind(g))
     more = pd.DataFrame({"row": rest["row"][hit], "example": (g + " declared " + declared)[hit]})
-    both = pd.concat([sql, more], ignore_index=True).sort_values("row", kind="stable")
-    return len(both), both["example"].head(5).tolist()
+    both = pd.concat([fast, more], ignore_index=True).sort_values("row", kind="stable")
+    return n_fast + len(more), both["example"].head(5).tolist()

@@ -71,7 +71,7 @@ def hierarchy(
         raise DataError(f"unknown LSOA vintage {vintage!r}; valid vintages: 2011, 2021")
     table = f"hierarchy_lsoa{str(vintage)[2:]}"
     require_tables(con, [table])
-    frame = con.execute(f"SELECT * FROM {table}").df()
+    frame = con.sql(f"SELECT * FROM {table}").to_arrow_table().to_pandas()  # Arrow: far faster than .df() for text
     if population is not None:
         key = f"lsoa{str(vintage)[2:]}_code"
         where = population.attrs.get("source") or "population override"
