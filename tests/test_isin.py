@@ -49,3 +49,20 @@ def test_real_codes_every_lsoa_against_half_and_a_few_strangers(mirror):
     got = isin(lsoa11, wanted)
     assert_series_equal(got, lsoa11.isin(wanted))
     assert 0 < got.sum() < len(lsoa11)
+
+
+def test_the_package_calls_isin_through_the_helper():
+    """No ``.isin(...)`` method call in the package outside ``_isin.py`` (NumPy's ``np.isin`` is fine)."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "neighbourhood_lens"
+    calls = []
+    for path in sorted(src.rglob("*.py")):
+        if path.name == "_isin.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "isin"
+                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy"))):
+                calls.append(f"{path.relative_to(src)}:{node.lineno}")
+    assert not calls, f"use neighbourhood_lens._isin.isin(obj, values) instead of obj.isin(values) at: {calls}"

@@ -43,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, SourceUnavailableError, examples
 
 __all__ = ["API_URL", "REGISTRY_URL", "COLUMNS", "GrantsFetch", "flatten_grants", "fetch_grants"]
@@ -279,7 +280,7 @@ def fetch_grants(
     read = len(frame)
     other = 0
     if route == "registry":
-        mine = frame["Funding Org:0:Identifier"].isin([org_id, ""])
+        mine = isin(frame["Funding Org:0:Identifier"], [org_id, ""])
         other = int((~mine).sum())
         frame = frame[mine]
     keep, outside, undated = _in_range(frame, date_from, date_to)

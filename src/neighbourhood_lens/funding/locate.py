@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, SchemaError, examples
 from neighbourhood_lens.funding.grants import GrantsInput
 from neighbourhood_lens.geo.geography import GSS_CODE
@@ -71,7 +72,7 @@ def type_overridden(declared: pd.Series, kind: pd.Series) -> pd.Series:
     [True, False, False]
     """
     supported = list(set(_PREFIX_KIND.values()))
-    return (declared != "") & (declared.map(_DECLARED).fillna("?") != kind) & kind.isin(supported)
+    return (declared != "") & (declared.map(_DECLARED).fillna("?") != kind) & isin(kind, supported)
 
 
 def read_postcode_lookup(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -338,7 +339,7 @@ def locate_grants(
         g.loc[hit[hit].index, "code"] = found[hit]
         g.loc[hit[hit].index, "via"] = "postcode"
         g.loc[hit[hit].index, "kind"] = "lsoa"
-        reason[no_code & (pc != "") & ~g.index.isin(hit[hit].index)] = "postcode not found in the postcode lookup"
+        reason[no_code & (pc != "") & ~isin(g.index, hit[hit].index)] = "postcode not found in the postcode lookup"
     else:
         reason[no_code & (pc != "")] = ("no Beneficiary Location code; postcode given but no postcode lookup "
                                         "supplied (--postcodes ONSPD.csv)")

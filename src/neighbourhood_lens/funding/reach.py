@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, JoinError, examples
 from neighbourhood_lens.funding.grants import GrantsInput, read_grants, synthetic_grants, write_grants
 from neighbourhood_lens.funding.locate import (
@@ -224,7 +225,7 @@ def allocation_vs_need(
     fit is weighted so that large authorities are not outweighed by small ones, while the
     flag treats each authority alike.
     """
-    bc = located.by_code[located.by_code["kind"].isin(["lad", "gla"])]
+    bc = located.by_code[isin(located.by_code["kind"], ["lad", "gla"])]
     total = located.by_code["amount_gbp"].sum()
     if total <= 0 or bc["amount_gbp"].sum() < min_share * total:
         bc = bc.iloc[:0]
@@ -232,7 +233,7 @@ def allocation_vs_need(
             "robust_z", "flag", "ratio_to_median"]
     if len(bc) < 3:
         return pd.DataFrame(columns=cols)
-    res = located.resolver[located.resolver["code"].isin(bc["code"])]
+    res = located.resolver[isin(located.resolver["code"], bc["code"])]
     res = res.merge(areas[["lsoa_code", "imd_score"]], on="lsoa_code", how="left")
     need = (res["weight"] * res["imd_score"]).groupby(res["code"]).sum() / res.groupby("code")["weight"].sum()
     out = bc[["code", "name", "amount_gbp", "population"]].copy()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from neighbourhood_lens._isin import isin
 from neighbourhood_lens.data.levels import GSS_CODE, LEVELS, Level, level
 from neighbourhood_lens.errors import DataError, JoinError, VintageError, examples
 from neighbourhood_lens.warehouse import require_tables
@@ -81,7 +82,7 @@ def hierarchy(
                 f"got {list(population.columns)}"
             )
         pop = population.set_index(key)["population"]
-        missing = frame.loc[~frame[key].isin(pop.index), key]
+        missing = frame.loc[~isin(frame[key], pop.index), key]
         if len(missing):
             raise JoinError(
                 f"{where}: the population override lacks {len(missing)} LSOA(s) of the {vintage} "
