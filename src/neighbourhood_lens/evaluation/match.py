@@ -93,11 +93,6 @@ class MatchCache:
     cohorts: dict[int, tuple[pd.DataFrame, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
-def _isin(values: pd.Index | pd.Series | np.ndarray, members: set[str]) -> np.ndarray:
-    """Membership test through a Python set (pandas' Arrow-string ``isin`` is slow on long lists)."""
-    return np.fromiter((v in members for v in values), dtype=bool, count=len(values))
-
-
 def pre_features(panel: pd.DataFrame, *, start: int, min_pre: int = 2) -> pd.DataFrame:
     """Level (pre-period mean) and trend (least-squares slope per year) of every area.
 
@@ -135,7 +130,7 @@ def balance_table(features: pd.DataFrame, pairs: pd.DataFrame, names: Sequence[s
     """
     rows = []
     t = features[features["role"] == "treated"]
-    t = t[_isin(t["code"], set(pairs["treated"].tolist()))]
+    t = t[isin(t["code"], pairs["treated"]).to_numpy()]
     c = features[features["role"] == "pool"]
     w = pairs.groupby(["start", "comparator"], as_index=False)["weight"].sum()
     m = w.merge(c, left_on=["start", "comparator"], right_on=["start", "code"], how="left")
@@ -217,16 +212,15 @@ def match(
             if cov is not None:
                 f = f.join(cov, how="left")
             f_codes = f.index.to_numpy(dtype=object)
-            cache.cohorts[start] = (f, f_codes, _isin(f_codes, set(panel.loc[panel["year"] >= start, "code"]
-                                                                    .unique().tolist())))
+            cache.cohorts[start] = (f, f_codes, isin(f.index, panel.loc[panel["year"] >= start, "code"].unique()))
         f, f_codes, f_post = cache.cohorts[start]
         tf = f.reindex(cohort["code"])
         no_pre = tf[["level", "trend"]].isna().any(axis=1).to_numpy()
         status.loc[idx[no_pre], "reason"] = REASONS["missing_pre"]
         post_codes = set(f_codes[f_post].tolist())
-        no_post = ~_isin(cohort["code"], post_codes) & ~no_pre
+        no_post = ~isin(cohort["code"], post_codes).to_numpy() & ~no_pre
         status.loc[idx[no_post], "reason"] = REASONS["missing_post"]
-        pf = f[_isin(f_codes, pool_codes) & f_post].dropna(subset=names)
+        pf = f[isin(f.index, pool_codes) & f_post].dropna(subset=names)
         if len(pf) < 2:
             raise DataError(f"start {start}: only {len(pf)} untreated area(s) outside the halo have complete "
                             "pre-period data; the comparator pool is too small")
