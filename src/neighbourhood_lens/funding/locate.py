@@ -131,13 +131,6 @@ def _strings(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
 
-def _isin(values: pd.Series | pd.Index, allowed: pd.Series | pd.Index) -> np.ndarray:
-    """``values.isin(allowed)`` as an Arrow hash lookup (``pyarrow.compute.is_in``; pandas'
-    Arrow-string ``isin`` is slow for many allowed values)."""
-    hit = pc.is_in(_strings(values), value_set=pc.unique(_strings(allowed)))
-    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _groups(values: pd.Series) -> np.ndarray | pd.Series:
     """The group number pandas gives each text value (its rank among the distinct values, sorted),
     found by ``dictionary_encode`` (one Arrow hash pass) and a sort of the few distinct values; the
@@ -168,7 +161,7 @@ def _resolver(con: duckdb.DuckDBPyConnection, codes: pd.Series, vintage: int) ->
     own = _membership(con, vintage, wanted)
     own["weight"] = _shares(own, "code", "population")
     own["route"] = own["level"]
-    rest = wanted[~_isin(wanted["code"], own["code"])]
+    rest = wanted[~isin(wanted["code"], own["code"]).to_numpy()]
     frames = [own]
     # The population of the area itself, in the vintage where it was found.
     key = _groups(own["code"])
@@ -298,7 +291,7 @@ def _area_names(con: duckdb.DuckDBPyConnection, codes: pd.Series) -> pd.Series:
                             "GROUP BY code").to_arrow_table().to_pandas()
         finally:
             cur.close()
-        names = pd.concat([found.set_index("code")["name"], names[~_isin(names.index, found["code"])]])
+        names = pd.concat([found.set_index("code")["name"], names[~isin(names.index, found["code"])]])
     return names
 
 
@@ -366,7 +359,7 @@ def locate_grants(
     un["reason"] = reason[~located].to_numpy()
     lg = lg.assign(pence=np.round(lg["amount_gbp"].to_numpy(float) * 100).astype(np.int64))
     totals = lg.groupby("code", as_index=False).agg(pence=("pence", "sum"), n_grants=("pence", "size"))
-    used = resolver[_isin(resolver["code"], totals["code"])]
+    used = resolver[isin(resolver["code"], totals["code"]).to_numpy()]
     split = split_pence(totals[["code", "pence"]], used)
     alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
     alloc["amount_gbp"] = alloc.pop("pence") / 100

@@ -39,7 +39,6 @@ from neighbourhood_lens.funding.grants import GrantsInput, read_grants, syntheti
 from neighbourhood_lens.funding.locate import (
     INDEXES,
     Located,
-    _isin,
     _strings,
     code_kind,
     locate_grants,
@@ -86,7 +85,7 @@ def index_areas(con: duckdb.DuckDBPyConnection, index: str = "imd2019") -> pd.Da
 
         lb = left_behind(con, vintage=lb_vintage)["code"]
         key = "ward_code" if lb_vintage == 2019 else "lsoa_code"
-        group[_isin(areas[key], lb)] = "left-behind"
+        group[isin(areas[key], lb).to_numpy()] = "left-behind"
     areas["group"] = group
     if vintage == 2021:
         areas["lad24_code"] = areas["lad_code"]
