@@ -166,7 +166,7 @@ class Loopback:
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:  # fast: fixtures, not archives
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def warehouse_path(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """A warehouse built from the full mirror, with LSOA adjacency cached, once per test run.
 
     Under pytest-xdist the first worker builds it while the others wait on a file lock, so the
-    run builds it once; tests only read it (those that write work on a copy).
+    run builds it once; tests only read it (those that write work on a copy). The build's
+    warnings and info lines are kept beside it (:func:`warehouse_report`).
     """
     import fcntl
 
@@ -44,13 +46,20 @@ def warehouse_path(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not done.exists():
-                build_warehouse(path, mirror=mirror)
+                report = build_warehouse(path, mirror=mirror)
+                (folder / "report.json").write_text(json.dumps({"warnings": report.warnings, "info": report.info}))
                 for vintage in (2011, 2021):
                     ensure_adjacency(path, vintage)
                 done.write_text("ok")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return path
+
+
+@pytest.fixture(scope="session")
+def warehouse_report(warehouse_path: Path) -> dict[str, list[str]]:
+    """The ``warnings`` and ``info`` lines of the session warehouse's build (a clean build from the mirror)."""
+    return json.loads((warehouse_path.parent / "report.json").read_text())
 
 
 @pytest.fixture(scope="session")

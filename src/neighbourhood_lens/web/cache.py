@@ -132,7 +132,7 @@ def build_web_cache(con: duckdb.DuckDBPyConnection, *, store: ProfileStore | Non
     features = pd.concat([pd.DataFrame({"layer": name, "ord": np.arange(len(layer.features), dtype=np.int32),
                                         "code": list(layer.codes), "x0": layer.bounds[:, 0], "y0": layer.bounds[:, 1],
                                         "x1": layer.bounds[:, 2], "y1": layer.bounds[:, 3],
-                                        "feature": layer.features.astype(str)})
+                                        "feature": pd.array(layer.features, dtype="str")})
                           for name, layer in layers.items() if not name.startswith("nbhd:")], ignore_index=True)
     traj = pd.concat([f.assign(level=level) for level, f in frames.items()], ignore_index=True) if frames else None
     meta = pd.DataFrame({"format": [_FORMAT], "tool_version": [__version__], "data_key": [key],
