@@ -324,8 +324,17 @@ def _arcgis_layer(server: Loopback, path: str, frame: pd.DataFrame, *, cap: int,
     (the layer advertises ``cap``), ``outFields`` honoured, JSON or GeoJSON (precomputed per feature)."""
     import shapely
 
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    attrs = [json.dumps({oid: i + 1, **r}) for i, r in enumerate(records)]
+    table = frame.astype(object).where(frame.notna(), None)
+    table.insert(0, oid, np.arange(1, len(frame) + 1))
+    # pandas writes JSON in C but rounds doubles to 15 digits, so a layer with decimals is written by json
+    exact = not any(pd.api.types.is_float_dtype(t) for t in frame.dtypes)
+
+    def json_rows(part: pd.DataFrame) -> list[str]:
+        if exact:
+            return part.to_json(orient="records", lines=True).splitlines() if len(part) else []
+        return [json.dumps(r) for r in part.to_dict("records")]
+
+    attrs = json_rows(table)
     geo = shapely.to_geojson(shapely.from_wkb(geometry.to_numpy())).tolist() if geometry is not None else None
     fields = [{"name": oid, "type": "esriFieldTypeOID", "alias": oid}] + [
         {"name": c, "type": "esriFieldTypeString", "alias": c} for c in frame.columns]
@@ -342,8 +351,8 @@ def _arcgis_layer(server: Loopback, path: str, frame: pd.DataFrame, *, cap: int,
         rows = attrs[offset:offset + n]
         wanted = q.get("outFields", "*")
         if wanted != "*":
-            keep = [oid, *wanted.split(",")]
-            rows = [json.dumps({k: v for k, v in json.loads(r).items() if k in keep}) for r in rows]
+            keep = [c for c in table.columns if c == oid or c in wanted.split(",")]
+            rows = json_rows(table.iloc[offset:offset + n][keep])
         more = offset + len(rows) < len(attrs)
         if q.get("f") == "geojson":
             assert geo is not None, "GeoJSON asked of a table layer"

@@ -64,11 +64,11 @@ def _sheet_xml(frame: pd.DataFrame, title: Sequence[str]) -> str:
     columns = [pc.binary_join_element_wise('<row r="', rownum, '">', "")]
     for j, c in enumerate(frame.columns):
         col = frame[c]
-        if pd.api.types.is_numeric_dtype(col):
-            value, open_, close = col.to_numpy(dtype=float).astype(str), '"><v>', "</v></c>"
+        if pd.api.types.is_numeric_dtype(col):  # Arrow's shortest round-trip text of each double
+            value, open_, close = pc.cast(pa.array(col.to_numpy(dtype=float)), pa.string()), '"><v>', "</v></c>"
         else:
             value, open_, close = _xml_text(col).to_numpy(), '" t="inlineStr"><is><t>', "</t></is></c>"
-        value = pa.array(value, pa.string(), from_pandas=True)
+            value = pa.array(value, pa.string(), from_pandas=True)
         cell = pc.binary_join_element_wise('<c r="' + _col_letters(j), rownum, open_, value, close, "")
         columns.append(pc.if_else(pa.array(col.notna().to_numpy()), cell, ""))
     if len(frame):
