@@ -13,7 +13,8 @@ true``). Then, in Debian's headless Chromium (Playwright), it times, each once a
 * each map layer switch on ``/``: changing Show / Edition until the map marks the new measure
   drawn (``#map[data-ready]``), at the national view (LADs), at zoom 10 (wards) and 13 (LSOAs).
 
-Prints seconds to ready (from the process start) and one line per figure. ``--restarts N``
+Prints seconds to ready (from the process start), with the server's peak resident memory by
+then (``VmHWM`` of the ``nlens serve`` process, Linux), and one line per figure. ``--restarts N``
 stops the server and starts it again N times on the same warehouse copy, printing the time to
 ready each time (what survives a restart). Run it against other code with ``PYTHONPATH``:
 
@@ -78,6 +79,21 @@ def start(db: Path, cache: Path) -> tuple[subprocess.Popen, str, float]:
     raise SystemExit("the server was not ready within 900 s")
 
 
+def peak_mb(proc: subprocess.Popen) -> float | None:
+    """The server process's peak resident memory so far (``VmHWM``, Linux), MB; None elsewhere."""
+    try:
+        text = Path(f"/proc/{proc.pid}/status").read_text()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmHWM:")), None)
+    return None if kib is None else kib / 1024
+
+
+def _peak(proc: subprocess.Popen) -> str:
+    mb = peak_mb(proc)
+    return "" if mb is None else f"; server peak RSS {mb:,.0f} MB"
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -130,7 +146,7 @@ def main() -> None:
         shutil.copy(args.db, db)
         proc, base, ready = start(db, Path(tmp) / "cache")
         try:
-            print(f"server ready {ready:.1f} s after start (first start on a copy of {args.db})")
+            print(f"server ready {ready:.1f} s after start (first start on a copy of {args.db}){_peak(proc)}")
             figures = measure(base)
         finally:
             stop(proc)
@@ -139,8 +155,9 @@ def main() -> None:
         print(f"slowest: {max(s for _, s in figures):.2f} s")
         for i in range(args.restarts):
             proc, base, ready = start(db, Path(tmp) / "cache")
+            peak = _peak(proc)
             stop(proc)
-            print(f"restart {i + 1}: server ready {ready:.1f} s after start")
+            print(f"restart {i + 1}: server ready {ready:.1f} s after start{peak}")
 
 
 if __name__ == "__main__":
