@@ -8,7 +8,8 @@ import zipfile
 
 import pytest
 
-from neighbourhood_lens.archives import check_zip
+from neighbourhood_lens.archives import check_zip, read_member
+from neighbourhood_lens.data.publisher_files import zip_member
 from neighbourhood_lens.errors import DataError
 
 
@@ -58,3 +59,21 @@ def test_a_directory_that_understates_the_size_does_not_get_past_the_read():
 def test_not_a_zip_is_a_clear_error():
     with pytest.raises(DataError, match="not.xlsx: not a readable .xlsx workbook or zip archive"):
         check_zip(b"PK but not really", name="not.xlsx")
+
+
+def test_a_publisher_archive_member_is_read_within_its_bound(tmp_path):
+    path = tmp_path / "census.zip"
+    path.write_bytes(_zip({"census2021-ts001-lsoa.csv": b"a,b\n" * 1000, "readme.txt": b"notes"}))
+    assert zip_member(path, None) == ("census2021-ts001-lsoa.csv", b"a,b\n" * 1000)
+    with pytest.raises(DataError, match=r"https://example.org/census.zip: member 'census2021-ts001-lsoa.csv' "
+                                        r"unpacks to 4,000 bytes .the archive's directory says.; at most 1,000"):
+        zip_member(path, None, label="https://example.org/census.zip", max_bytes=1000)
+
+
+def test_a_member_whose_directory_understates_its_size_is_refused_not_read_on():
+    liar = zipfile.ZipFile(io.BytesIO(_lie(_zip({"big.csv": b" " * 60_000_000}), 1000)))
+    with pytest.raises(DataError, match="liar.zip: member 'big.csv' of the archive is damaged or does not match"):
+        read_member(liar, "big.csv", name="liar.zip", max_bytes=50_000_000)
+    honest = zipfile.ZipFile(io.BytesIO(_zip({"big.csv": b" " * 3_000_000})))
+    with pytest.raises(DataError, match="unpacks to 3,000,000 bytes"):
+        read_member(honest, "big.csv", name="f.zip", max_bytes=2_000_000)

@@ -1,4 +1,4 @@
-"""Zip archives from users (``.xlsx`` workbooks are zip files): bounded before any member is read.
+"""Zip archives from users and publishers (``.xlsx`` files are zip files): bounded before a member is read.
 
 A "zip bomb" is a small archive whose members unpack to gigabytes (a 1 MB workbook whose
 ``sheet1.xml`` is 1 GB of whitespace, say). :func:`check_zip` refuses an archive
@@ -12,6 +12,10 @@ A "zip bomb" is a small archive whose members unpack to gigabytes (a 1 MB workbo
    most ``max_unpacked`` bytes. The bytes read are also counted against ``max_unpacked``
    themselves, so the bound does not depend on that behaviour of :mod:`zipfile`.
 
+:func:`read_member` reads one member of an archive already open under the same rules: its
+declared size is checked against a limit first, and it is read in 1 MB pieces counted against
+that limit, so a member that unpacks to more than it says stops there.
+
 Every failure is a :class:`~neighbourhood_lens.errors.DataError` naming the file and the limit.
 """
 
@@ -22,7 +26,7 @@ import zipfile
 
 from .errors import DataError
 
-__all__ = ["MAX_UNPACKED_BYTES", "MAX_MEMBERS", "check_zip"]
+__all__ = ["MAX_UNPACKED_BYTES", "MAX_MEMBERS", "check_zip", "read_member"]
 
 #: Most bytes an archive may unpack to (a 10 MB upload of grants unpacks to well under this).
 MAX_UNPACKED_BYTES = 50_000_000
@@ -94,3 +98,48 @@ def check_zip(data: bytes, *, name: str, max_unpacked: int = MAX_UNPACKED_BYTES,
                 raise DataError(f"{name}: member {member.filename[:80]!r} of the archive is damaged or does not match "
                                 f"its directory ({str(exc)[:120]}). Save the workbook again") from None
     return total
+
+
+def read_member(archive: zipfile.ZipFile, member: str, *, name: str, max_bytes: int) -> bytes:
+    """The bytes of ``member`` of ``archive``, refused when it unpacks to more than ``max_bytes``.
+
+    The directory's size is checked before anything is decompressed; the member is then read in
+    1 MB pieces whose total is counted against ``max_bytes`` too, so a directory that understates
+    the size ends in an error (zipfile's CRC check, or the count) rather than in memory.
+
+    Raises
+    ------
+    DataError
+        Too large (declared or actual), or damaged (``name`` and the member are named).
+
+    Examples
+    --------
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    ...     z.writestr("data.csv", "a,b\\n" * 1_000)
+    >>> len(read_member(zipfile.ZipFile(buf), "data.csv", name="f.zip", max_bytes=10_000))
+    4000
+    >>> try:
+    ...     read_member(zipfile.ZipFile(buf), "data.csv", name="f.zip", max_bytes=1_000)
+    ... except DataError as exc:
+    ...     print(str(exc)[:64])
+    f.zip: member 'data.csv' unpacks to 4,000 bytes (the archive's d
+    """
+    info = archive.getinfo(member)
+    if info.file_size > max_bytes:
+        raise DataError(f"{name}: member {member[:80]!r} unpacks to {info.file_size:,} bytes (the archive's "
+                        f"directory says); at most {max_bytes:,} are read from one member")
+    out = io.BytesIO()
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                if out.tell() + len(chunk) > max_bytes:
+                    raise DataError(f"{name}: member {member[:80]!r} unpacks to more than {max_bytes:,} bytes "
+                                    f"(its directory said {info.file_size:,})")
+                out.write(chunk)
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise DataError(f"{name}: member {member[:80]!r} of the archive is damaged or does not match its "
+                        f"directory ({str(exc)[:120]}); the download may be corrupt") from None
+    return out.getvalue()

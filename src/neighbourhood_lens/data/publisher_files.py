@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from neighbourhood_lens.archives import read_member
 from neighbourhood_lens.data.normalise import normalise_headers
 from neighbourhood_lens.data.sources import Dataset, Source
 from neighbourhood_lens.data.statxplore import STATXPLORE_DATASETS, is_export, read_export
@@ -49,11 +50,20 @@ def parse_usecols(spec: str) -> list[int]:
     return out
 
 
-def zip_member(path: Path, member: str | None, *, label: str | None = None) -> tuple[str, bytes]:
+#: Most bytes one archive member may unpack to (the largest official member, a national workbook or
+#: a Nomis bulk CSV, is a small fraction of this); more is refused before it reaches memory.
+MAX_MEMBER_BYTES = 1_000_000_000
+
+
+def zip_member(path: Path, member: str | None, *, label: str | None = None,
+               max_bytes: int = MAX_MEMBER_BYTES) -> tuple[str, bytes]:
     """The bytes of ``member`` of the archive at ``path`` (its only table when ``member`` is None).
 
-    ``label`` names the file in errors (the address it came from) instead of ``path``.
+    ``label`` names the file in errors (the address it came from) instead of ``path``. The member
+    is read by :func:`~neighbourhood_lens.archives.read_member`: refused when its directory says,
+    or its data proves, that it unpacks to more than ``max_bytes``.
     """
+
     where = label or str(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -69,7 +79,7 @@ def zip_member(path: Path, member: str | None, *, label: str | None = None) -> t
             match = [n for n in names if n == member or n.rsplit("/", 1)[-1] == member]
             if not match:
                 raise DataError(f"{where}: the archive has no member {member!r}; it holds {examples(names)}")
-            return match[0], zf.read(match[0])
+            return match[0], read_member(zf, match[0], name=where, max_bytes=max_bytes)
     except zipfile.BadZipFile as exc:
         raise DataError(f"{where}: not a readable ZIP archive ({exc}); the download may be corrupt") from None
 
