@@ -28,8 +28,8 @@ def test_a_fresh_venv_with_only_the_declared_dependencies_fetches(tmp_path, mirr
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    # A current pip first, as scripts/install does (the venv's bundled pip is older and takes about half
-    # as long again to resolve and unpack the same wheels); it is the installer, not a dependency.
+    # A current pip first, as scripts/install does (the venv's bundled pip is older and slower to resolve
+    # and unpack the same wheels); it is the installer, not a dependency.
     upgrade = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
                               "--upgrade", "pip"], capture_output=True, text=True)
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]

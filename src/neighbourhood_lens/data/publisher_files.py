@@ -63,7 +63,6 @@ def zip_member(path: Path, member: str | None, *, label: str | None = None,
     is read by :func:`~neighbourhood_lens.archives.read_member`: refused when its directory says,
     or its data proves, that it unpacks to more than ``max_bytes``.
     """
-
     where = label or str(path)
     try:
         with zipfile.ZipFile(path) as zf:

@@ -95,8 +95,9 @@ def _layer(name: str, codes: pd.Series, geoms: np.ndarray, props: pd.DataFrame) 
     table.insert(0, "code", codes.to_numpy())
     records = table.to_json(orient="records", lines=True).strip().split("\n")
     geojson = shapely.to_geojson(simple)
-    # One Arrow string kernel joins the pieces (numpy's np.char would first copy every feature into a
-    # fixed-width array as wide as the longest one: 1.4 GB and seconds for the LSOAs).
+    # One Arrow string kernel joins the pieces: numpy's np.char first copies every feature into a
+    # fixed-width array as wide as the longest one (with it, `nlens serve` peaked at 1,399 MB on its
+    # first start instead of 948 MB: benchmarks/bench_web_cold.py).
     text = pa.large_string()
     features = pc.binary_join_element_wise(
         pa.scalar('{"type":"Feature","properties":', text), pa.array(records, text),
