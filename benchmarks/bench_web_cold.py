@@ -25,16 +25,13 @@ ready each time (what survives a restart). Run it against other code with ``PYTH
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from _server import peak_mb, serve, stop
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,52 +52,13 @@ SWITCHES = [(f"national: edition {y}", "", "edition", str(y)) for y in (2019, 20
 
 
 def start(db: Path, cache: Path) -> tuple[subprocess.Popen, str, float]:
-    """``nlens serve`` on a free port; the process, its URL and the seconds until it said it was ready."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    nlens = Path(sys.executable).with_name("nlens")
-    env = {**os.environ, "NLENS_CACHE_DIR": str(cache)}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([str(nlens), "serve", "--db", str(db), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - t0 < 900:
-        if proc.poll() is not None:
-            raise SystemExit(f"nlens serve exited with code {proc.returncode}")
-        try:
-            body = httpx.get(base + "/api/health", timeout=5).json()
-            if body.get("ready", body.get("geometry_ready")):
-                return proc, base, time.perf_counter() - t0
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server was not ready within 900 s")
-
-
-def peak_mb(proc: subprocess.Popen) -> float | None:
-    """The server process's peak resident memory so far (``VmHWM``, Linux), MB; None elsewhere."""
-    try:
-        text = Path(f"/proc/{proc.pid}/status").read_text()
-    except OSError:
-        return None
-    kib = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmHWM:")), None)
-    return None if kib is None else kib / 1024
+    """``nlens serve`` on a free port with an empty geometry cache; process, URL, seconds to ready."""
+    return serve(db, env={"NLENS_CACHE_DIR": str(cache)})
 
 
 def _peak(proc: subprocess.Popen) -> str:
-    mb = peak_mb(proc)
+    mb = peak_mb(proc.pid)
     return "" if mb is None else f"; server peak RSS {mb:,.0f} MB"
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def measure(base: str) -> list[tuple[str, float]]:

@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,49 +32,9 @@ import zipfile
 from pathlib import Path
 
 import httpx
+from _server import children, rss_mb, serve
 
 GB = 1_000_000_000
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of one process, MB (from /proc/PID/status)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def start(db: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    nlens = Path(sys.executable).with_name("nlens")
-    proc = subprocess.Popen([str(nlens), "serve", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"nlens serve exited with code {proc.returncode}")
-        try:
-            body = httpx.get(base + "/api/health", timeout=2).json()
-            if body.get("ready", body.get("geometry_ready")) and len(children(proc.pid)) >= 2:
-                return proc, base
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server was not ready within 900 s")
 
 
 def bomb(*, one_cell: bool) -> bytes:
@@ -191,7 +148,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nlens-hostile-") as tmp:
         db = Path(tmp) / "nlens.duckdb"
         shutil.copy(args.db, db)
-        proc, base = start(db)
+        proc, base, _ = serve(db, workers=2)
         from neighbourhood_lens.warehouse import connect
 
         con = connect(db)

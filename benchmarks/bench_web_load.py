@@ -27,7 +27,6 @@ import argparse
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _server import serve
+from _server import stop as stop_server
 
 
 def main() -> None:
@@ -52,26 +53,9 @@ def main() -> None:
     if args.during_uploads:
         during_uploads(args.db, n_uploads=args.during_uploads, seconds=args.seconds)
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    nlens = Path(sys.executable).with_name("nlens")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([str(nlens), "serve", "--db", str(args.db), "--port", str(port), "--no-web-cache"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, seconds = serve(args.db, "--no-web-cache", until="geometry_ready")
     try:
-        for _ in range(600):
-            try:
-                r = httpx.get(base + "/api/health", timeout=1)
-                if r.status_code == 200 and r.json()["geometry_ready"]:
-                    break
-                time.sleep(0.1)
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("server did not start within 60 s")
-        print(f"server ready (geometry prepared) after {time.perf_counter() - t0:.1f} s")
+        print(f"server ready (geometry prepared) after {seconds:.1f} s")
         search = httpx.get(base + "/api/left-behind?vintage=2023").json()["items"]
         codes = [i["code"] for i in search] + ["E08000021", "E05001645", "E06000009", "E01000001"]
         if args.generator == "wrk":
@@ -105,8 +89,7 @@ def main() -> None:
         print(f"profile API latency: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
               f"max {ms.max():.1f} ms (target p95 < 50 ms)")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)
 
 
 def during_uploads(db: Path, *, n_uploads: int, seconds: int) -> None:

@@ -20,54 +20,19 @@ from __future__ import annotations
 
 import argparse
 import io
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of one process, MB (from /proc/PID/status)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    """Direct child processes (the upload workers)."""
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
+from _server import children, rss_mb, serve
 
 
 def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """``nlens serve`` on a free port; returns the process and its base URL once geometry is ready."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    nlens = Path(sys.executable).with_name("nlens")
-    proc = subprocess.Popen([str(nlens), "serve", "--db", str(db), "--port", str(port), "--no-web-cache", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            r = httpx.get(base + "/api/health", timeout=1)
-            if r.status_code == 200 and r.json()["geometry_ready"] and len(children(proc.pid)) >= 2:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit("server did not start within 120 s")
+    """``nlens serve --no-web-cache`` on a free port, once its map geometry and two upload workers are up."""
+    proc, base, _ = serve(db, "--no-web-cache", *extra, until="geometry_ready", workers=2)
+    return proc, base
 
 
 def hostile_files() -> dict[str, tuple[str, bytes]]:
