@@ -160,3 +160,24 @@ def test_dissolved_layers_are_cached_on_disk_and_reread(tmp_path, monkeypatch):
     assert (tmp_path / "geometry" / "t-k1.parquet").exists()
     again, back = cached_dissolve(keys[:1], squares[:1], name="t", cache_key="k1")  # read, not recomputed
     assert again.tolist() == ["a", "b"] and shapely.equals(back, merged).all()
+
+
+def test_layer_features_are_valid_geojson_with_or_without_a_polygon():
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from neighbourhood_lens.web._geo import _layer
+
+    geoms = np.array([shapely.box(-1.61234567, 54.9, -1.5, 55.0), None], dtype=object)
+    props = pd.DataFrame({"name": ['Say "hi"', "Ynys Môn"]}, index=["E01000001", "E01000002"])
+    layer = _layer("lsoa21", pd.Series(["E01000001", "E01000002"]), geoms, props)
+    doc = json.loads(layer.collection())
+    first, second = doc["features"]
+    assert first["properties"] == {"code": "E01000001", "name": 'Say "hi"'}
+    assert first["geometry"]["type"] == "Polygon" and [-1.61235, 54.9] in first["geometry"]["coordinates"][0]
+    assert second == {"type": "Feature", "properties": {"code": "E01000002", "name": "Ynys Môn"}, "geometry": None}
+    assert layer.codes == {"E01000001": 0, "E01000002": 1}
+    assert json.loads(layer.collection((-1.6, 54.95, -1.55, 54.96)))["features"] == [first]

@@ -102,6 +102,7 @@ def _layer(name: str, codes: pd.Series, geoms: np.ndarray, props: pd.DataFrame) 
     features = pc.binary_join_element_wise(
         pa.scalar('{"type":"Feature","properties":', text), pa.array(records, text),
         pa.scalar(',"geometry":', text), pa.array(geojson, text), pa.scalar("}", text), pa.scalar("", text),
+        null_handling="replace", null_replacement="null",  # an area without a polygon: "geometry":null
     ).to_numpy(zero_copy_only=False)
     index = {c: i for i, c in enumerate(codes.tolist())}
     return GeoLayer(name=name, features=features, bounds=bounds, codes=index)
