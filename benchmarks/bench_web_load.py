@@ -28,7 +28,6 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -94,7 +93,6 @@ def main() -> None:
 
 def during_uploads(db: Path, *, n_uploads: int, seconds: int) -> None:
     """p50/p95/max latency of health and profile requests while ``n_uploads`` uploads run all the time."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from bench_web_uploads import ordinary_file, start_server
 
     data = ordinary_file(db)
