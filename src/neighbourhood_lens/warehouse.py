@@ -157,7 +157,13 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None
 
 def require_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
     """Raise :class:`WarehouseError` naming every missing table and how to load it."""
-    missing = [n for n in names if not has_table(con, n)]
+    names = list(dict.fromkeys(names))
+    if not names:
+        return
+    # One look-up for every name (a query of information_schema costs 1-2 ms; analyses ask for 5-10 tables)
+    found = {r[0] for r in con.execute("SELECT DISTINCT table_name FROM information_schema.tables "
+                                       "WHERE table_name IN (SELECT unnest(?::VARCHAR[]))", [names]).fetchall()}
+    missing = [n for n in names if n not in found]
     if missing:
         raise WarehouseError(
             f"the warehouse lacks table(s) {examples(missing, limit=10)}. Rebuild it with "

@@ -216,9 +216,17 @@ def _check_unique(table: pa.Table, dataset: Dataset, source: str) -> None:
         counts = pc.value_counts(col)
         dup = [v["values"] for v in counts.to_pylist() if v["counts"] > 1]
     else:
-        grouped = table.group_by(list(dataset.key)).aggregate([([], "count_all")])
-        if grouped.num_rows == table.num_rows:
+        # The distinct count by DuckDB (parallel; 0.17 s for the six multi-column keys of the national
+        # tables, where Arrow's single-threaded group_by took 0.9-1.5 s); Arrow lists the repeats.
+        import duckdb
+
+        cols = ", ".join('"' + k.replace('"', '""') + '"' for k in dataset.key)
+        with duckdb.connect() as mem:
+            mem.register("keyed", table.select(list(dataset.key)))
+            distinct = mem.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM keyed)").fetchall()[0][0]
+        if distinct == table.num_rows:
             return
+        grouped = table.group_by(list(dataset.key)).aggregate([([], "count_all")])
         mask = pc.greater(grouped.column("count_all"), 1)
         dup_tbl = grouped.filter(mask)
         dup = ["/".join(str(r[k]) for k in dataset.key) for r in dup_tbl.to_pylist()]
