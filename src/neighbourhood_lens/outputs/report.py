@@ -23,6 +23,7 @@ from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError
 from neighbourhood_lens.outputs.profile_outcomes import outcomes_html
 from neighbourhood_lens.outputs.profiles import ProfileStore, area_profile, load_store
+from neighbourhood_lens.warehouse import require_tables, scalar
 
 if TYPE_CHECKING:
     import duckdb
@@ -125,10 +126,16 @@ def _map_png(con: duckdb.DuckDBPyConnection, lsoas: pd.DataFrame, title: str) ->
 
 def lad_report(con: duckdb.DuckDBPyConnection, lad: str, *, store: ProfileStore | None = None) -> str:
     """The HTML text of the report on local authority ``lad`` (a LAD 2024 code)."""
-    store = store or load_store(con, neighbours=False)  # the report lists no neighbours
-    if lad not in store.frames["lad24"].index:
-        raise DataError(f"{lad!r} is not an English local authority (LAD 2024) code; e.g. E08000021 "
+    unknown = DataError(f"{lad!r} is not an English local authority (LAD 2024) code; e.g. E08000021 "
                         "(Newcastle upon Tyne). Find codes with `/api/search` or the `areas` table.")
+    if store is None:
+        # A wrong code is refused from the hierarchy, without waiting for the whole profile store
+        require_tables(con, ["hierarchy_lsoa21"])
+        if not scalar(con, "SELECT count(*) FROM hierarchy_lsoa21 WHERE lad24_code = ?", [lad]):
+            raise unknown
+        store = load_store(con, neighbours=False)  # the report lists no neighbours
+    if lad not in store.frames["lad24"].index:
+        raise unknown
     p = area_profile(None, lad, store=store)
     name = html.escape(p["name"])
     l21 = store.frames["lsoa21"]
