@@ -76,3 +76,15 @@ def test_entrenched_needs_decile_one_in_every_edition_and_every_edition_present(
             rows.append({"code": code, "name": code.upper(), "edition": y, "percentile": 0.05 * d, "area_decile": d})
     ent = tr.entrenched(pd.DataFrame(rows))
     assert ent["code"].tolist() == ["all"] and ent["editions_in_decile1"].tolist() == [6]
+
+
+@pytest.mark.parametrize(("level", "vintage"), [("ward17", 2011), ("lad24", 2021)])
+def test_trajectories_from_given_lsoa_percentiles_equal_computing_them(con, level, vintage):
+    lsoas = tr.lsoa_percentiles(con, vintage=vintage)
+    assert tr.base_vintage(level) == vintage and lsoas.attrs["vintage"] == vintage
+    pd.testing.assert_frame_equal(tr.trajectories(con, by=level, lsoas=lsoas), tr.trajectories(con, by=level))
+
+
+def test_lsoa_percentiles_of_the_other_vintage_are_refused(con):
+    with pytest.raises(DataError, match=r"of vintage 2011, not 2021: pass lsoa_percentiles\(con, vintage=2021\)"):
+        tr.trajectories(con, by="ward24", lsoas=tr.lsoa_percentiles(con, vintage=2011))

@@ -52,6 +52,7 @@ __all__ = [
     "YEARS",
     "lsoa_percentiles",
     "area_percentiles",
+    "base_vintage",
     "trajectories",
     "trajectory",
     "movers",
@@ -108,7 +109,7 @@ def lsoa_percentiles(con: duckdb.DuckDBPyConnection, *, vintage: int = 2011) -> 
     for ed in EDITIONS.values():
         cur = con.execute(
             f"SELECT {_CODE[ed.lsoa_vintage]} AS code, imd_rank / count(*) OVER () AS percentile, '' AS change_code "
-            f"FROM {ed.table}"
+            f"FROM {ed.table} ORDER BY code"  # a fixed order: the conversions' sums then round the same every run
         ).df()
         at = ed.lsoa_vintage
         while at != vintage:
@@ -122,7 +123,9 @@ def lsoa_percentiles(con: duckdb.DuckDBPyConnection, *, vintage: int = 2011) -> 
         cur = cur.rename(columns={"code": "lsoa_code"})
         cur.insert(1, "edition", ed.year)
         frames.append(cur)
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["vintage"] = vintage
+    return out
 
 
 def area_percentiles(
@@ -176,22 +179,35 @@ def find_level(con: duckdb.DuckDBPyConnection, code: str) -> str:
     return found[0]
 
 
+def base_vintage(by: str | Path | pd.DataFrame, vintage: int | None = None) -> int:
+    """The LSOA vintage a trajectory of ``by`` is computed on: ``vintage``, else the level's, else 2011."""
+    if vintage is not None:
+        return vintage
+    return LEVELS[str(by)].lsoa_vintage if isinstance(by, str) and by in LEVELS else 2011
+
+
 def trajectories(
-    con: duckdb.DuckDBPyConnection, *, by: str | Path | pd.DataFrame, vintage: int | None = None
+    con: duckdb.DuckDBPyConnection, *, by: str | Path | pd.DataFrame, vintage: int | None = None,
+    lsoas: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`area_percentiles` of every area of ``by`` (a level, CSV grouping or stored grouping).
 
-    The base vintage is the level's LSOA vintage (2011 unless ``vintage`` or the level says 2021).
+    The base vintage is the level's LSOA vintage (:func:`base_vintage`: 2011 unless ``vintage``
+    or the level says 2021). ``lsoas`` is :func:`lsoa_percentiles` of that vintage when the
+    caller already holds it (it is the same for every level of a vintage, and most of the work);
+    otherwise it is computed.
     """
     from neighbourhood_lens.deprivation.summaries import grouping
 
-    if vintage is None:
-        vintage = LEVELS[str(by)].lsoa_vintage if isinstance(by, str) and by in LEVELS else 2011
+    vintage = base_vintage(by, vintage)
+    if lsoas is not None and lsoas.attrs.get("vintage") != vintage:
+        raise DataError(f"the LSOA percentiles given are of vintage {lsoas.attrs.get('vintage')!r}, not {vintage}: "
+                        f"pass lsoa_percentiles(con, vintage={vintage})")
     groups = grouping(con, index=_INDEX_OF_BASE[vintage], by=by)
     code = _CODE[vintage]
     table = "population2019_lsoa11" if vintage == 2011 else "census2021_population_lsoa21"
     pop = con.execute(f"SELECT {code} AS lsoa_code, population FROM {table}").df()
-    return area_percentiles(lsoa_percentiles(con, vintage=vintage), groups, pop)
+    return area_percentiles(lsoa_percentiles(con, vintage=vintage) if lsoas is None else lsoas, groups, pop)
 
 
 def trajectory(

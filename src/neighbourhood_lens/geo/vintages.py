@@ -90,7 +90,10 @@ def lookup(con: duckdb.DuckDBPyConnection, *, source: int, target: int) -> pd.Da
     src, dst = (old, new) if source < target else (new, old)
     return con.execute(
         f"SELECT DISTINCT {src} AS source_code, {dst} AS target_code, change_code FROM {table} "
-        f"WHERE {old} LIKE 'E%' AND {new} LIKE 'E%'"
+        f"WHERE {old} LIKE 'E%' AND {new} LIKE 'E%' "
+        # a fixed order (DISTINCT's own varies with DuckDB's threads): the sums of a conversion then add up
+        # in the same order, and round the same, on every run
+        "ORDER BY source_code, target_code, change_code"
     ).df()
 
 

@@ -68,6 +68,7 @@ class Trajectories:
     def __init__(self, con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame] | None = None) -> None:
         self._con, self._lock = con, threading.Lock()
         self._frames = {level: self._indexed(frame) for level, frame in (frames or {}).items()}
+        self._lsoas: dict[int, pd.DataFrame] = {}  # lsoa_percentiles per base vintage, shared by its levels
 
     @staticmethod
     def _indexed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,9 +78,12 @@ class Trajectories:
         """Every area's trajectory at ``level`` (indexed by code, rows sorted by edition)."""
         with self._lock:
             if level not in self._frames:
-                from neighbourhood_lens.deprivation.trajectories import trajectories
+                from neighbourhood_lens.deprivation.trajectories import base_vintage, lsoa_percentiles, trajectories
 
-                self._frames[level] = self._indexed(trajectories(self._con.cursor(), by=level))
+                cur, vintage = self._con.cursor(), base_vintage(level)
+                if vintage not in self._lsoas:
+                    self._lsoas[vintage] = lsoa_percentiles(cur, vintage=vintage)
+                self._frames[level] = self._indexed(trajectories(cur, by=level, lsoas=self._lsoas[vintage]))
             return self._frames[level]
 
     def of(self, level: str, code: str) -> pd.DataFrame:
@@ -118,16 +122,20 @@ def build_web_cache(con: duckdb.DuckDBPyConnection, *, store: ProfileStore | Non
 
     say = progress or (lambda _: None)
     key = web_cache_key(con)
-    if layers is None:
+    geo = None
+    if layers is None:  # dissolved in GeoCache's own thread while the trajectories are computed here
         say("map layers: simplifying and dissolving boundaries")
         geo = GeoCache(con.cursor(), store or load_store(con))
+    frames = {}
+    trajectories = Trajectories(con)
+    for level in levels:
+        say(f"trajectories: {level}")
+        frames[level] = trajectories.frame(level).reset_index(drop=True)
+    if geo is not None:
+        say("map layers: finishing")
         geo.wait(None)
         geo.lazy_layer("lsoa01")
         layers = geo.prepared()
-    frames = {}
-    for level in levels:
-        say(f"trajectories: {level}")
-        frames[level] = Trajectories(con).frame(level).reset_index(drop=True)
     say("writing the cache tables")
     features = pd.concat([pd.DataFrame({"layer": name, "ord": np.arange(len(layer.features), dtype=np.int32),
                                         "code": list(layer.codes), "x0": layer.bounds[:, 0], "y0": layer.bounds[:, 1],
