@@ -109,7 +109,7 @@ def lsoa_percentiles(con: duckdb.DuckDBPyConnection, *, vintage: int = 2011) -> 
     for ed in EDITIONS.values():
         cur = con.execute(
             f"SELECT {_CODE[ed.lsoa_vintage]} AS code, imd_rank / count(*) OVER () AS percentile, '' AS change_code "
-            f"FROM {ed.table} ORDER BY code"  # a fixed order: the conversions' sums then round the same every run
+            f"FROM {ed.table}"
         ).df()
         at = ed.lsoa_vintage
         while at != vintage:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,7 @@ def dissolve(keys: np.ndarray, geoms: np.ndarray, *, threads: int | None = None)
     return keys[starts], merged
 
 
-def _each_part(fn, items: np.ndarray, workers: int) -> list:  # noqa: ANN001
+def _each_part(fn: Callable[[np.ndarray], Any], items: np.ndarray, workers: int) -> list[Any]:
     """``fn`` of each of ``workers`` contiguous parts of ``items``, in threads when more than one; in order."""
     if workers == 1 or len(items) < 2 * workers:
         return [fn(items)]
