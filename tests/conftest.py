@@ -12,6 +12,26 @@ ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("NLENS_TEST_MIRROR", ROOT.parent / "shared" / "data"))
 
 
+def _build_the_cli_once() -> None:
+    """typer's ``CliRunner.invoke`` builds the whole click command tree from the Typer app at every call
+    (every command's signature and annotations evaluated: 35-65 ms); ``nlens`` itself builds it once
+    per process, so the tests build it once per process too, and invoke that same command."""
+    import typer.main
+    import typer.testing
+
+    built: dict[int, tuple[object, object]] = {}
+
+    def get_command(app):
+        if id(app) not in built:
+            built[id(app)] = (app, typer.main.get_command(app))  # the app is kept, so its id is not reused
+        return built[id(app)][1]
+
+    typer.testing._get_command = get_command
+
+
+_build_the_cli_once()
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     """The read-only mirror of official data (../shared/data)."""
@@ -90,17 +110,39 @@ def terminal80(monkeypatch):
 GROUPS = {"tests/web/": "web"}
 SPREAD = ("tests/cli/test_cli_tour.py::",)
 
+#: About how many seconds the largest units take on a 2-core machine (from the junit file of
+#: ``pytest -q --junitxml=FILE``; the web group and the online module are mostly their shared set-up).
+#: Any other unit counts :data:`SECONDS_PER_TEST` for each of its tests. They only order the queue.
+COSTS = {"web": 70.0, "tests/data/test_online.py": 60.0, "tests/data/test_keep.py": 19.0,
+         "tests/data/test_fresh_install.py": 10.0, "tests/data/test_build_denominators.py": 7.0}
+SPREAD_COST = 6.0  # each README tour chapter
+SECONDS_PER_TEST = 0.2
+
+
+def unit_cost(scope: str, tests: int) -> float:
+    """The rough cost that orders the units (see :data:`COSTS`)."""
+    if scope in COSTS:
+        return COSTS[scope]
+    return SPREAD_COST if scope.startswith(SPREAD) else SECONDS_PER_TEST * tests
+
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """Schedule by :data:`GROUPS`, else by module, else (for :data:`SPREAD`) by test; largest units first.
+    """Schedule by :data:`GROUPS`, else by module, else (for :data:`SPREAD`) by test; costliest units first.
 
     pytest-xdist's own ``--dist loadgroup`` reads ``xdist_group`` marks by rewriting ``item._nodeid``,
     which pytest 9.2 no longer reads (node ids come from ``item._id``), so its groups are ignored and
     every worker would build the shared fixtures again. This scheduler groups by path instead.
+
+    Units go out longest first (:func:`unit_cost`), so that short ones fill the end of the run and
+    no worker is left alone with a long one. The two first are the web group and the online module:
+    one worker builds the session warehouse for the web app while the other serves and fetches the
+    publishers' files, which needs no warehouse, instead of waiting on the warehouse's lock.
     """
     from xdist.scheduler import LoadScopeScheduling
 
     class ByGroup(LoadScopeScheduling):
+        _ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             for prefix, group in GROUPS.items():
                 if nodeid.startswith(prefix):
@@ -108,5 +150,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             if nodeid.startswith(SPREAD):
                 return nodeid
             return nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node) -> None:
+            if not self._ordered:  # the queue is complete before the first unit goes out
+                units = sorted(self.workqueue.items(), key=lambda kv: -unit_cost(kv[0], len(kv[1])))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+                self._ordered = True
+            super()._assign_work_unit(node)
 
     return ByGroup(config, log)

@@ -84,7 +84,7 @@ def test_rebuild_is_idempotent(tmp_path, mirror):
     only = ["lookup_lsoa11_lad19", "lookup_lsoa21_ward24_lad24", "imd2019_lsoa11"]
     build_warehouse(db, mirror=mirror, only=only)
     first = connect(db).execute("SELECT * FROM imd2019_lsoa11 ORDER BY lsoa11_code").df()
-    build_warehouse(db, mirror=mirror, only=only)
+    build_warehouse(db, mirror=str(mirror), only=only)  # a mirror given as text, as from a script
     con = connect(db)
     pd.testing.assert_frame_equal(first, con.execute("SELECT * FROM imd2019_lsoa11 ORDER BY lsoa11_code").df())
     assert con.execute("SELECT count(*) FROM provenance").fetchone()[0] == 3

@@ -28,6 +28,8 @@ from neighbourhood_lens.data.normalise import normalise_headers
 from neighbourhood_lens.data.sources import DATASETS
 
 runner = CliRunner()
+#: The fetch-and-build set-up takes about a minute on 2 cores.
+pytestmark = pytest.mark.slow
 SUPPLIED = set(LANDING_PAGE_FILES)  # landing-page datasets whose files the sources file names
 
 

@@ -80,3 +80,19 @@ def test_lad_report_shows_the_outcomes_section(con, store):
     text = lad_report(con, "E08000021", store=store)
     assert "<h2>Outcomes</h2>" in text and "Equally deprived places" in text
     assert "local authorities (2024) in the same national IoD2025 IMD decile" in text
+
+
+def test_outcome_tables_of_one_vintage_are_those_of_the_full_store(con, store):
+    """A LAD 2024 report builds only the 2021-based tables: the same figures, and nothing 2011-based."""
+    from neighbourhood_lens.errors import DataError
+    from neighbourhood_lens.outputs.profile_outcomes import outcome_tables
+
+    only = outcome_tables(con, store.frames, vintages=(2021,))
+    assert set(only["areas"]) == {"lsoa21", "ward24", "lad24", "region24"} and set(only["england"]) == {2021}
+    for lv in only["areas"]:
+        pd.testing.assert_frame_equal(only["areas"][lv], store.outcomes["areas"][lv])
+    for lv in only["deciles"]:
+        pd.testing.assert_frame_equal(only["deciles"][lv], store.outcomes["deciles"][lv])
+    pd.testing.assert_frame_equal(only["england"][2021], store.outcomes["england"][2021])
+    with pytest.raises(DataError, match="unknown LSOA vintage"):
+        outcome_tables(con, store.frames, vintages=(2001,))

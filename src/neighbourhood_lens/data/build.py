@@ -202,7 +202,7 @@ def _read_csv(path: Path) -> pa.Table:
 def build_warehouse(
     db: Path,
     *,
-    mirror: Path | None = None,
+    mirror: str | Path | None = None,
     cache_dir: Path | None = None,
     files: Mapping[str, Path] | None = None,
     only: Iterable[str] | None = None,
@@ -250,6 +250,7 @@ def build_warehouse(
 
     t0 = time.perf_counter()
     db = Path(db)
+    mirror = Path(mirror) if mirror is not None else None  # a str from a script works too
     _keep.check_writable(db)
     existing = _keep.old_datasets(db)
     files = dict(files or {})

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from neighbourhood_lens._isin import isin
-from neighbourhood_lens.errors import NeighbourhoodLensError
+from neighbourhood_lens.errors import DataError, NeighbourhoodLensError
 
 if TYPE_CHECKING:
     import duckdb
@@ -82,8 +82,10 @@ def _lsoa_counts(con: duckdb.DuckDBPyConnection, vintage: int, memo: dict) -> tu
     return pd.concat(frames, ignore_index=True), notes
 
 
-def outcome_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Per-level outcome tables for the profile store (see the module docstring).
+def outcome_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame], *,
+                   vintages: tuple[int, ...] = (2021, 2011)) -> dict[str, Any]:
+    """Per-level outcome tables for the profile store (see the module docstring), for the levels
+    of the LSOA ``vintages`` (2021: LSOA 2021, ward 2024, LAD 2024, region; 2011: the 2011-based ones).
 
     ``frames`` are the profile store's frames (indexed by code; the LSOA frames carry the
     codes of their parent levels; every level has ``imd_decile``). Returns ``{"areas": {level:
@@ -93,7 +95,12 @@ def outcome_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
     """
     out: dict[str, Any] = {"areas": {}, "deciles": {}, "england": {}, "lsoas": {}, "notes": []}
     memo: dict = {}
+    unknown = sorted(set(vintages) - set(_LEVELS))
+    if unknown:
+        raise DataError(f"unknown LSOA vintage(s) {unknown}; valid: 2021, 2011")
     for vintage, levels in _LEVELS.items():
+        if vintage not in vintages:
+            continue
         lsoa_level = levels[0]
         counts, notes = _lsoa_counts(con, vintage, memo)
         out["notes"] += [n for n in notes if n not in out["notes"]]

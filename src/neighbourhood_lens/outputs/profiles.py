@@ -175,9 +175,11 @@ def _neighbour_lists(pairs: pd.DataFrame, mapping: pd.Series | None = None) -> d
     return {k: b[s:e].tolist() for k, s, e in zip(keys, starts, ends, strict=True)}
 
 
-def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True, outcomes: bool = True) -> ProfileStore:
+def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True, outcomes: bool = True,
+               outcome_vintages: tuple[int, ...] = (2021, 2011)) -> ProfileStore:
     """Read the national tables once and index them by code (see :class:`ProfileStore`);
-    with ``outcomes``, also the outcome statistics of every level (:mod:`.profile_outcomes`)."""
+    with ``outcomes``, also the outcome statistics of every level based on the LSOA
+    ``outcome_vintages`` (:mod:`.profile_outcomes`; a LAD 2024 report needs only 2021's)."""
     from neighbourhood_lens.deprivation.left_behind import left_behind_scores
     from neighbourhood_lens.warehouse import require_tables
 
@@ -251,7 +253,7 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True, outco
     if outcomes:
         from neighbourhood_lens.outputs.profile_outcomes import outcome_tables
 
-        tables = outcome_tables(con, frames)
+        tables = outcome_tables(con, frames, vintages=outcome_vintages)
     return ProfileStore(frames=frames, neighbours=nb, areas=areas, outcomes=tables)
 
 

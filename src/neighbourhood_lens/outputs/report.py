@@ -133,7 +133,8 @@ def lad_report(con: duckdb.DuckDBPyConnection, lad: str, *, store: ProfileStore 
         require_tables(con, ["hierarchy_lsoa21"])
         if not scalar(con, "SELECT count(*) FROM hierarchy_lsoa21 WHERE lad24_code = ?", [lad]):
             raise unknown
-        store = load_store(con, neighbours=False)  # the report lists no neighbours
+        # the report lists no neighbours, and its outcomes are those of LAD 2024, built on LSOA 2021
+        store = load_store(con, neighbours=False, outcome_vintages=(2021,))
     if lad not in store.frames["lad24"].index:
         raise unknown
     p = area_profile(None, lad, store=store)
