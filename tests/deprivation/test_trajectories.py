@@ -88,3 +88,38 @@ def test_trajectories_from_given_lsoa_percentiles_equal_computing_them(con, leve
 def test_lsoa_percentiles_of_the_other_vintage_are_refused(con):
     with pytest.raises(DataError, match=r"of vintage 2011, not 2021: pass lsoa_percentiles\(con, vintage=2021\)"):
         tr.trajectories(con, by="ward24", lsoas=tr.lsoa_percentiles(con, vintage=2011))
+
+
+@pytest.mark.parametrize("vintage", [2011, 2021])
+def test_editions_converted_together_equal_one_conversion_each(con, vintage):
+    """Editions on the same LSOAs go through ``convert`` together: exactly the figures and change codes of
+    converting each edition on its own, step by step (2001 -> 2011 -> 2021, or 2021 -> 2011)."""
+    from neighbourhood_lens.geo.vintages import convert, lookup
+
+    pops = {2011: con.execute("SELECT lsoa11_code, population FROM population2019_lsoa11").df()
+            .set_index("lsoa11_code")["population"],
+            2021: con.execute("SELECT lsoa21_code, population FROM census2021_population_lsoa21").df()
+            .set_index("lsoa21_code")["population"]}
+    frames = []
+    for ed in tr.EDITIONS.values():
+        code = {2001: "lsoa01_code", 2011: "lsoa11_code", 2021: "lsoa21_code"}[ed.lsoa_vintage]
+        cur = con.execute(f"SELECT {code} AS code, imd_rank / count(*) OVER () AS percentile, '' AS change_code "
+                          f"FROM {ed.table}").df()
+        at = ed.lsoa_vintage
+        while at != vintage:
+            nxt = 2011 if at in (2001, 2021) else 2021
+            pop = {(2001, 2011): None, (2021, 2011): pops[2021], (2011, 2021): pops[2011]}[(at, nxt)]
+            cur = convert(cur, lookup=lookup(con, source=at, target=nxt), values="percentile", population=pop)
+            cur, at = cur[["code", "percentile", "change_code"]], nxt
+        frames.append(cur.rename(columns={"code": "lsoa_code"}).assign(edition=ed.year))
+    one_each = pd.concat(frames, ignore_index=True)[["lsoa_code", "edition", "percentile", "change_code"]]
+    pd.testing.assert_frame_equal(tr.lsoa_percentiles(con, vintage=vintage), one_each, check_exact=True)
+
+
+def test_only_frames_on_the_same_lsoas_are_put_side_by_side():
+    a = pd.DataFrame({"code": ["x", "y"], "p2004": [0.1, 0.2], "change_code": ""})
+    b = pd.DataFrame({"code": ["y", "x"], "p2007": [0.4, 0.3], "change_code": ""})
+    c = pd.DataFrame({"code": ["x", "z"], "p2010": [0.5, 0.6], "change_code": ""})
+    joined, alone = tr._side_by_side([a, b, c])
+    assert joined.to_dict("list") == {"code": ["x", "y"], "p2004": [0.1, 0.2], "p2007": [0.3, 0.4]}
+    assert alone.to_dict("list") == {"code": ["x", "z"], "p2010": [0.5, 0.6]}

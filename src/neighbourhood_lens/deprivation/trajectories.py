@@ -87,6 +87,20 @@ def _check_years(years: list[int] | tuple[int, ...]) -> None:
         raise DataError(f"unknown IoD edition(s) {examples(bad)}; valid editions: {', '.join(map(str, YEARS))}")
 
 
+def _side_by_side(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Frames of ``code`` and percentile columns joined into one where they cover the same LSOAs
+    (rows in code order); a frame on other LSOAs stays on its own."""
+    out: list[pd.DataFrame] = []
+    for f in frames:
+        f = f.drop(columns="change_code").sort_values("code", ignore_index=True)
+        same = next((i for i, g in enumerate(out) if np.array_equal(g["code"].to_numpy(), f["code"].to_numpy())), None)
+        if same is None:
+            out.append(f)
+        else:
+            out[same] = out[same].assign(**{c: f[c].to_numpy() for c in f.columns if c != "code"})
+    return out
+
+
 def lsoa_percentiles(con: duckdb.DuckDBPyConnection, *, vintage: int = 2011) -> pd.DataFrame:
     """National IMD rank percentile of every LSOA of ``vintage`` in every edition (long format).
 
@@ -104,24 +118,29 @@ def lsoa_percentiles(con: duckdb.DuckDBPyConnection, *, vintage: int = 2011) -> 
         .set_index("lsoa21_code")["population"],
     }
     steps = {(2001, 2011): None, (2021, 2011): 2021, (2011, 2021): 2011}  # step -> population vintage
-    lookups: dict[tuple[int, int], pd.DataFrame] = {}
+    # Each edition's percentiles as one column ("p2004" ...) of a frame of the LSOAs it was published on.
+    # Editions on the same LSOAs are converted together, a column each: `convert` treats every column
+    # alone, with the same pairs and weights and its sums in the same order, so the figures are those
+    # of one conversion per edition (two conversions instead of eight for 2021).
+    groups: dict[int, list[pd.DataFrame]] = {2001: [], 2011: [], 2021: []}
+    for ed in EDITIONS.values():
+        groups[ed.lsoa_vintage].append(con.execute(
+            f"SELECT {_CODE[ed.lsoa_vintage]} AS code, imd_rank / count(*) OVER () AS p{ed.year}, "
+            f"'' AS change_code FROM {ed.table}").df())
+    for at in ((2001, 2011) if vintage == 2021 else (2001, 2021)):
+        nxt = 2011 if at in (2001, 2021) else 2021
+        pop_v = steps[(at, nxt)]
+        table = lookup(con, source=at, target=nxt) if groups[at] else None
+        for frame in _side_by_side(groups.pop(at)):
+            values = [c for c in frame.columns if c.startswith("p")]
+            groups[nxt].append(convert(frame, lookup=table, values=values,
+                                       population=None if pop_v is None else pops[pop_v]))
+    columns = {c: f for f in groups[vintage] for c in f.columns if c.startswith("p")}
     frames = []
     for ed in EDITIONS.values():
-        cur = con.execute(
-            f"SELECT {_CODE[ed.lsoa_vintage]} AS code, imd_rank / count(*) OVER () AS percentile, '' AS change_code "
-            f"FROM {ed.table}"
-        ).df()
-        at = ed.lsoa_vintage
-        while at != vintage:
-            nxt = 2011 if at in (2001, 2021) else 2021
-            pop_v = steps[(at, nxt)]
-            if (at, nxt) not in lookups:
-                lookups[(at, nxt)] = lookup(con, source=at, target=nxt)
-            moved = convert(cur, lookup=lookups[(at, nxt)], values="percentile",
-                            population=None if pop_v is None else pops[pop_v])
-            cur, at = moved[["code", "percentile", "change_code"]], nxt
-        cur = cur.rename(columns={"code": "lsoa_code"})
-        cur.insert(1, "edition", ed.year)
+        cur = columns[f"p{ed.year}"]
+        cur = pd.DataFrame({"lsoa_code": cur["code"].to_numpy(), "edition": ed.year,
+                            "percentile": cur[f"p{ed.year}"].to_numpy(), "change_code": cur["change_code"].to_numpy()})
         frames.append(cur)
     out = pd.concat(frames, ignore_index=True)
     out.attrs["vintage"] = vintage
