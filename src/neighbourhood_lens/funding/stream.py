@@ -314,7 +314,8 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     synthetic = bool((valid & _mask(pc.starts_with(ids, "360G-SYNTHETIC-"))).any())
     del ids, post_i
     frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
-    un_loc = locate_grants(cur, frame, index=index) if len(frame) else None
+    # the resolver holds every well-formed code of the file, so the codes of these rows are not in the warehouse
+    un_loc = locate_grants(cur, frame, index=index, resolver=resolver) if len(frame) else None
     if un_loc is not None and len(un_loc.grants):
         raise DataError("internal error: the DuckDB and pandas locations disagree on "
                         f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
