@@ -36,6 +36,7 @@ __all__ = [
     "connect",
     "require_tables",
     "has_table",
+    "table_names",
     "scalar",
     "status",
     "join_report",
@@ -142,12 +143,19 @@ def connect(
         raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from None
 
 
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The names of every table and view (registered frames and temporary tables included), in every
+    attached database: what ``information_schema.tables`` lists, read from ``duckdb_tables()`` and
+    ``duckdb_views()`` directly (about a third of the time; analyses check their tables at every call)."""
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
+                                      "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+
+
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether a table or view called ``name`` exists."""
     # fetchall, not fetchone: DuckDB keeps a partly fetched result open, which blocks a
     # later ``register`` on the same connection.
-    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
-    return bool(rows[0][0])
+    return name in table_names(con)
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
@@ -160,9 +168,7 @@ def require_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None
     names = list(dict.fromkeys(names))
     if not names:
         return
-    # One query of information_schema for every name, not one per name (analyses ask for 5-10 tables)
-    found = {r[0] for r in con.execute("SELECT DISTINCT table_name FROM information_schema.tables "
-                                       "WHERE table_name IN (SELECT unnest(?::VARCHAR[]))", [names]).fetchall()}
+    found = table_names(con)
     missing = [n for n in names if n not in found]
     if missing:
         raise WarehouseError(

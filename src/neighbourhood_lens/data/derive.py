@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from neighbourhood_lens.data.sources import IOD_DOMAINS, Dataset
 from neighbourhood_lens.errors import VintageError, examples
+from neighbourhood_lens.warehouse import table_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -80,7 +81,7 @@ def _note(con: duckdb.DuckDBPyConnection, dataset_id: str, note: str) -> None:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return table_names(con)
 
 
 def join_check(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neighbourhood_lens.errors import WarehouseError, examples
-from neighbourhood_lens.warehouse import is_duckdb_file, lock_message
+from neighbourhood_lens.warehouse import is_duckdb_file, lock_message, table_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -58,7 +58,7 @@ def old_datasets(path: Path) -> set[str]:
         return set()
     con = duckdb.connect(str(path), read_only=True)
     try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = table_names(con)
         if "provenance" not in tables:
             return set()
         ids = {r[0] for r in con.execute("SELECT dataset_id FROM provenance").fetchall()}
@@ -167,7 +167,7 @@ def _check_results(con: duckdb.DuckDBPyConnection) -> list[str]:
     from neighbourhood_lens.data.levels import LEVELS
 
     out = []
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = table_names(con)
     for kind, name, table, unit in con.execute(
             "SELECT kind, name, table_name, unit FROM stored_results ORDER BY 1, 2").fetchall():
         if unit not in LEVELS or table not in tables or LEVELS[unit].table not in tables:

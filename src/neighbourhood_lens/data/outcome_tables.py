@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from neighbourhood_lens.errors import DataError, VintageError, examples
+from neighbourhood_lens.warehouse import table_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,7 +71,7 @@ _COUNTS = {
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return table_names(con)
 
 
 def check_outcome_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

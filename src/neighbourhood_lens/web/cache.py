@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from neighbourhood_lens import __version__
+from neighbourhood_lens.warehouse import table_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,7 +164,7 @@ def build_web_cache(con: duckdb.DuckDBPyConnection, *, store: ProfileStore | Non
 
 def web_cache_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse holds a web cache built from its present data by this version."""
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    names = table_names(con)
     if not set(CACHE_TABLES) <= names:
         return False
     try:
