@@ -87,3 +87,21 @@ def test_bad_vintage_and_share_are_refused(con):
         left_behind(con, vintage=2020)
     with pytest.raises(DataError, match="share must be in \\(0, 1\\]; got 1.5"):
         left_behind(con, vintage=2019, imd_share=1.5)
+
+
+@pytest.mark.parametrize(("vintage", "table", "key"), [(2019, "cni2019_ward17", "ward17_code"),
+                                                        (2023, "imd2025_lsoa21", "lsoa21_code")])
+def test_a_repeated_code_in_an_input_table_is_named_not_joined_twice(warehouse_path, vintage, table, key):
+    import duckdb
+
+    with duckdb.connect() as mem:  # the session warehouse, read-only, with one row of one table repeated
+        mem.execute(f"ATTACH '{warehouse_path}' AS w (READ_ONLY)")
+        needed = {2019: ("imd2019_lsoa11", "cni2019_ward17", "hierarchy_lsoa11"),
+                  2023: ("imd2025_lsoa21", "cni2023_lsoa21", "hierarchy_lsoa21")}[vintage]
+        for t in needed:
+            mem.execute(f"CREATE VIEW {t} AS SELECT * FROM w.{t}")
+        first = mem.execute(f"SELECT min({key}) FROM {table}").fetchone()[0]
+        mem.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM w.{table} "
+                    f"UNION ALL SELECT * FROM w.{table} WHERE {key} = '{first}'")
+        with pytest.raises(DataError, match=f"{table}: {key} repeats, e.g. {first}"):
+            left_behind_scores(mem, vintage=vintage)

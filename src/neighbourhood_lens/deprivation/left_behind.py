@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from neighbourhood_lens.errors import DataError
+from neighbourhood_lens.errors import DataError, examples
 from neighbourhood_lens.geo.geography import equal_count_decile, hierarchy, share_rank, weighted_mean
 from neighbourhood_lens.warehouse import require_tables, scalar
 
@@ -75,9 +75,15 @@ def score_wards_2019(lsoas: pd.DataFrame) -> pd.DataFrame:
     out = weighted_mean(lsoas, value="imd_score", weight="population", by="ward17_code")
     extra = [c for c in lsoas.columns if c.startswith(("lad19_", "region19_", "ward17_name"))]
     if extra:
-        lead = lsoas.sort_values(["ward17_code", "population"], ascending=[True, False])
-        lead = lead.drop_duplicates("ward17_code")[["ward17_code", *extra]]
-        out = out.merge(lead, on="ward17_code", how="left", validate="one_to_one")
+        # each ward's most populous LSOA (the first in file order among equals): one stable sort of
+        # (ward, -population), the first row of each ward; out has one row per ward, sorted by code
+        ward, names = pd.factorize(lsoas["ward17_code"], sort=True)
+        order = np.lexsort((-lsoas["population"].to_numpy(dtype=float), ward))
+        lead = order[np.r_[True, ward[order][1:] != ward[order][:-1]]]
+        if not (names.to_numpy(dtype=object) == out["ward17_code"].to_numpy(dtype=object)).all():
+            raise DataError("internal error: the ward means and the wards' lead LSOAs are not the same wards")
+        for c in extra:
+            out[c] = lsoas[c].iloc[lead].to_numpy()
     out["imd_rank"] = out["imd_score"].rank(ascending=False, method="min").astype(int)
     return out
 
@@ -108,6 +114,18 @@ def double_disadvantage(
     return out
 
 
+def _by_code(frame: pd.DataFrame, key: str, codes: pd.Series, table: str) -> dict[str, np.ndarray]:
+    """The columns of ``frame`` other than ``key`` for each of ``codes`` (NaN where absent): a left join
+    on ``key``, which must be unique in ``frame`` (a repeated code is an error naming the table, not a
+    silent duplication of rows)."""
+    index = pd.Index(frame[key])
+    if not index.is_unique:
+        raise DataError(f"{table}: {key} repeats, e.g. {examples(index[index.duplicated()].unique())}")
+    at = index.get_indexer(codes)
+    found = at >= 0
+    return {c: np.where(found, frame[c].to_numpy(dtype=float)[at], np.nan) for c in frame.columns if c != key}
+
+
 def left_behind_scores(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -128,14 +146,14 @@ def left_behind_scores(
         require_tables(con, ["imd2019_lsoa11", "cni2019_ward17", "hierarchy_lsoa11"])
         h = hierarchy(con, 2011, population=population)
         imd = con.sql("SELECT lsoa11_code, imd_score FROM imd2019_lsoa11").to_arrow_table().to_pandas()
-        lsoas = h.merge(imd, on="lsoa11_code", how="left", validate="one_to_one")
+        lsoas = h.assign(**_by_code(imd, "lsoa11_code", h["lsoa11_code"], "imd2019_lsoa11"))
         wards = score_wards_2019(lsoas)
         cni = con.sql(
             "SELECT ward17_code, cni_score, cni_rank, civic_assets_score, connectedness_score, "
             "engaged_community_score FROM cni2019_ward17"
         ).to_arrow_table().to_pandas()
         n_cni = int(scalar(con, "SELECT max(cni_rank) FROM cni2019_ward17"))
-        wards = wards.merge(cni, on="ward17_code", how="left", validate="one_to_one")
+        wards = wards.assign(**_by_code(cni, "ward17_code", wards["ward17_code"], "cni2019_ward17"))
         out = wards.rename(
             columns={"ward17_code": "code", "ward17_name": "name", "lad19_code": "lad_code",
                      "lad19_name": "lad_name", "region19_code": "region_code",
@@ -153,8 +171,8 @@ def left_behind_scores(
         n_imd = int(scalar(con, "SELECT count(*) FROM imd2025_lsoa21"))
         n_cni = int(scalar(con, "SELECT count(*) FROM cni2023_lsoa21"))
         out = (
-            h.merge(imd, on="lsoa21_code", how="left", validate="one_to_one")
-            .merge(cni, on="lsoa21_code", how="left", validate="one_to_one")
+            h.assign(**_by_code(imd, "lsoa21_code", h["lsoa21_code"], "imd2025_lsoa21"),
+                     **_by_code(cni, "lsoa21_code", h["lsoa21_code"], "cni2023_lsoa21"))
             .rename(
                 columns={"lsoa21_code": "code", "lsoa21_name": "name", "lad24_code": "lad_code",
                          "lad24_name": "lad_name", "region24_code": "region_code",
