@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,7 @@ class ProfileStore:
     """
 
     frames: dict[str, pd.DataFrame]
-    neighbours: dict[str, dict[str, list[str]]]
+    neighbours: dict[str, Mapping[str, list[str]]]
     areas: pd.DataFrame
     notes: dict[str, str] = field(default_factory=dict)
     #: per-level outcome tables (:func:`.profile_outcomes.outcome_tables`)
@@ -162,17 +163,50 @@ def _pairs(con: duckdb.DuckDBPyConnection, vintage: int, codes: pd.Index) -> pd.
     return both.loc[isin(both["a"], codes) & isin(both["b"], codes), ["a", "b"]].reset_index(drop=True)
 
 
-def _neighbour_lists(pairs: pd.DataFrame, mapping: pd.Series | None = None) -> dict[str, list[str]]:
-    """``code -> sorted neighbour codes``; with ``mapping`` (LSOA -> area), of the areas."""
+class NeighbourLists(Mapping[str, list[str]]):
+    """``code -> sorted neighbour codes`` of one level, read-only: the pairs sorted once, each list cut
+    from them when asked (a profile asks for a handful; building 33,000 Python lists up front took
+    longer than the rest of the store's neighbours)."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, codes: np.ndarray) -> None:
+        """``a``, ``b``: the pairs as positions in ``codes`` (sorted text), sorted by ``a`` then ``b``."""
+        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, dtype=np.intp)
+        ends = [*starts[1:].tolist(), len(a)]
+        self._codes, self._b = codes, b
+        self._bounds = dict(zip(codes[a[starts]].tolist(), zip(starts.tolist(), ends, strict=True), strict=True))
+
+    def __getitem__(self, code: str) -> list[str]:
+        start, end = self._bounds[code]
+        return self._codes[self._b[start:end]].tolist()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bounds)
+
+    def __len__(self) -> int:
+        return len(self._bounds)
+
+
+def _neighbour_lists(pairs: pd.DataFrame, mapping: pd.Series | None = None) -> NeighbourLists:
+    """``code -> sorted neighbour codes``; with ``mapping`` (LSOA -> area), of the areas (pairs within
+    one area dropped, each pair of areas once). The codes are numbered in sorted order once, and the
+    pairs sorted as numbers."""
+    a, b = pairs["a"], pairs["b"]
     if mapping is not None:
-        pairs = pd.DataFrame({"a": pairs["a"].map(mapping), "b": pairs["b"].map(mapping)}).dropna()
-        pairs = pairs[pairs["a"] != pairs["b"]].drop_duplicates()
-    pairs = pairs.sort_values(["a", "b"])
-    a = pairs["a"].to_numpy()
-    b = pairs["b"].to_numpy()
-    keys, starts = np.unique(a, return_index=True)
-    ends = np.r_[starts[1:], len(a)]
-    return {k: b[s:e].tolist() for k, s, e in zip(keys, starts, ends, strict=True)}
+        a, b = a.map(mapping), b.map(mapping)
+        both = a.notna().to_numpy() & b.notna().to_numpy()
+        a, b = a[both], b[both]
+    n = len(a)
+    number, codes = pd.factorize(pd.concat([a, b], ignore_index=True), sort=True)
+    ia, ib = number[:n].astype(np.int64), number[n:].astype(np.int64)
+    if mapping is not None:
+        keep = ia != ib
+        ia, ib = ia[keep], ib[keep]
+    order = np.lexsort((ib, ia))
+    ia, ib = ia[order], ib[order]
+    if mapping is not None and len(ia):
+        first = np.r_[True, (ia[1:] != ia[:-1]) | (ib[1:] != ib[:-1])]
+        ia, ib = ia[first], ib[first]
+    return NeighbourLists(ia, ib, np.asarray(codes, dtype=object))
 
 
 def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True, outcomes: bool = True,
@@ -238,7 +272,7 @@ def load_store(con: duckdb.DuckDBPyConnection, *, neighbours: bool = True, outco
         for col in frame.columns:
             if col.endswith(("_rank", "_decile")) and not col.endswith("_avg_rank"):
                 frame[col] = frame[col].round().astype("Int64")
-    nb: dict[str, dict[str, list[str]]] = {}
+    nb: dict[str, Mapping[str, list[str]]] = {}
     if neighbours:
         p21 = _pairs(con, 2021, frames["lsoa21"].index)
         p11 = _pairs(con, 2011, frames["lsoa11"].index)
