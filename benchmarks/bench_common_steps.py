@@ -12,7 +12,10 @@ milliseconds each add up (the single-process cProfile of the test suite, whose c
 ``hierarchy(2011)`` / ``hierarchy(2021)``
     the LSOA hierarchy of a vintage, as a DataFrame;
 ``left_behind_scores(2019)`` / ``left_behind_scores(2023)``
-    every ward (2019) or LSOA (2023) with its IMD and CNI positions and the flags.
+    every ward (2019) or LSOA (2023) with its IMD and CNI positions and the flags;
+``convert`` (IMD 2019, 2011 -> 2021)
+    the IMD 2019 scores and ranks of every LSOA 2011 carried to LSOA 2021 by the ONS lookup,
+    weighted by population (each trajectory, outcome panel and web cache does several).
 
 Prints the best and the median time per call over ``--repeat`` calls after one warm-up call, and
 a checksum of each frame, so that two versions of the code can be compared on the same warehouse
@@ -30,6 +33,7 @@ import pandas as pd
 
 from neighbourhood_lens.deprivation.left_behind import left_behind_scores
 from neighbourhood_lens.geo.geography import hierarchy
+from neighbourhood_lens.geo.vintages import convert, lookup
 from neighbourhood_lens.warehouse import connect, require_tables
 
 
@@ -45,6 +49,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     con = connect(args.db)
+    lk = lookup(con, source=2011, target=2021)
+    pop = hierarchy(con, 2011).set_index("lsoa11_code")["population"]
+    imd = con.execute("SELECT lsoa11_code AS code, imd_score, imd_rank FROM imd2019_lsoa11").df()
     steps = {
         "require_tables (3 names)": lambda: require_tables(con, ["imd2019_lsoa11", "cni2019_ward17",
                                                                 "hierarchy_lsoa11"]),
@@ -52,6 +59,8 @@ def main() -> None:
         "hierarchy(2021)": lambda: hierarchy(con, 2021),
         "left_behind_scores(2019)": lambda: left_behind_scores(con, vintage=2019),
         "left_behind_scores(2023)": lambda: left_behind_scores(con, vintage=2023),
+        "convert (IMD 2019, 11->21)": lambda: convert(imd, lookup=lk, values=["imd_score", "imd_rank"],
+                                                      population=pop),
     }
     for name, fn in steps.items():
         result = fn()

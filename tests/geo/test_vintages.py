@@ -53,6 +53,17 @@ def test_bad_input_is_named():
         vt.convert(f.head(1), lookup=_lookup([("a", "A", "Q")]), values="x")
     with pytest.raises(DataError, match="valid conversions: 2001->2011, 2011->2001, 2011->2021"):
         vt.lookup(None, source=2001, target=2021)
+    with pytest.raises(DataError, match="the lookup has rows without a source or target code"):
+        vt.convert(f.head(1), lookup=_lookup([("a", "A", "U"), ("a", None, "S")]), values="x")
+
+
+def test_a_target_lists_each_change_code_of_its_pairs_once_in_order():
+    lk = _lookup([("b", "T", "S"), ("a", "T", "M"), ("c", "T", "M"), ("a", "U1", "U")])
+    out = vt.convert(pd.DataFrame({"code": ["a", "b", "c"], "x": [1.0, 2.0, 3.0]}), lookup=lk, values="x")
+    assert out[["code", "change_code", "n_sources"]].values.tolist() == [["T", "MS", 3], ["U1", "U", 1]]
+    assert out.attrs["unmatched"]["targets_partial"] == 0
+    part = vt.convert(pd.DataFrame({"code": ["a"], "x": [1.0]}), lookup=lk, values="x")
+    assert part.attrs["unmatched"] == {"targets_partial": 1, "targets_missing": 0, "values_missing": {"x": 0}}
 
 
 def test_real_lookups_carry_every_english_lsoa(con):

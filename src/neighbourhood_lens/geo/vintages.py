@@ -141,32 +141,43 @@ def convert(
             f"convert: unknown change code(s) {examples(lookup.loc[bad, 'change_code'].unique())}; "
             f"valid: {', '.join(f'{k} ({v})' for k, v in CHANGE_CODES.items())}"
         )
-    src = frame[[code, *cols]].rename(columns={code: "source_code"})
-    pairs = lookup.merge(src, on="source_code", how="inner")
-    unmatched = ~isin(src["source_code"], lookup["source_code"])
+    # Codes are numbered once (targets in sorted order) and the pairs handled as numbers; the sums are
+    # pandas' group sums in the lookup's row order, as a merge of the lookup with the frame would give.
+    sources = pd.Index(frame[code])
+    lk_source = lookup["source_code"]
+    if lookup["target_code"].isna().any() or lk_source.isna().any():
+        raise DataError("convert: the lookup has rows without a source or target code")
+    unmatched = ~isin(frame[code], lk_source)
     if unmatched.any():
         raise JoinError(
             f"convert: {int(unmatched.sum())} source LSOA(s) are not in the lookup: "
-            f"{examples(src.loc[unmatched, 'source_code'])}"
+            f"{examples(frame.loc[unmatched, code])}"
         )
-    if "weight" in pairs:
-        w = pairs["weight"].to_numpy(dtype=float)
+    at = sources.get_indexer(lk_source)
+    take = np.flatnonzero(at >= 0)  # the lookup rows of the frame's sources, in the lookup's order
+    pos = at[take]
+    target_all, targets = pd.factorize(lookup["target_code"], sort=True)
+    target = target_all[take]
+    if "weight" in lookup.columns:
+        w = lookup["weight"].to_numpy(dtype=float)[take]
     else:
-        k = pairs.groupby("source_code")["target_code"].transform("size").to_numpy(dtype=float)
+        k = np.bincount(pos, minlength=len(sources))[pos].astype(float)  # targets of each source
         if population is None:
-            p = np.ones(len(pairs))
+            p = np.ones(len(pos))
         else:
-            p = pairs["source_code"].map(population).to_numpy(dtype=float)
+            where = population.index.get_indexer(sources)
+            known = np.where(where >= 0, population.to_numpy(dtype=float)[where], np.nan)
+            p = known[pos]
             if np.isnan(p).any():
-                miss = pairs.loc[np.isnan(p), "source_code"].unique()
+                miss = pd.unique(sources.to_numpy(dtype=object)[pos[np.isnan(p)]])
                 raise JoinError(f"convert: no population for {len(miss)} source LSOA(s): {examples(miss)}")
         w = p / k
     if np.isnan(w).any() or (w < 0).any():
-        bad_w = pairs.loc[np.isnan(w) | (w < 0), "source_code"].unique()
+        bad_w = pd.unique(sources.to_numpy(dtype=object)[pos[np.isnan(w) | (w < 0)]])
         raise DataError(f"convert: {len(bad_w)} source LSOA(s) have a missing or negative weight: {examples(bad_w)}")
-    work = pd.DataFrame({"code": pairs["target_code"].to_numpy(), "n_sources": 1})
+    work = pd.DataFrame({"code": target, "n_sources": 1})
     for c in cols:
-        v = pairs[c].to_numpy(dtype=float)
+        v = frame[c].to_numpy(dtype=float)[pos]
         have = ~np.isnan(v)
         # a missing source value is left out of that column's mean (numerator AND denominator)
         work[c] = np.where(have, v * w, 0.0)
@@ -176,17 +187,26 @@ def convert(
     with np.errstate(invalid="ignore", divide="ignore"):
         for c in cols:
             sums[c] = np.where(sums[f"_n_{c}"] > 0, sums[c] / sums[f"_w_{c}"], np.nan)
-    codes = pairs[["target_code", "change_code"]].drop_duplicates().sort_values(["target_code", "change_code"])
-    changes = codes.astype({"change_code": object}).groupby("target_code", sort=True)["change_code"].sum()
-    out = sums[cols + ["n_sources"]].reset_index()
+    present = sums.index.to_numpy()
+    # each target's change codes: the distinct codes of its pairs, in alphabetical order ("MS", "U", ...)
+    change = lookup["change_code"].to_numpy(dtype=object)[take]
+    changes = np.full(len(targets), "", dtype=object)
+    for letter in sorted(CHANGE_CODES):
+        has = np.zeros(len(targets), dtype=bool)
+        has[target[change == letter]] = True
+        changes[has] = changes[has] + letter
+    out = sums[cols + ["n_sources"]].reset_index(drop=True)
+    out.insert(0, "code", pd.Series(np.asarray(targets, dtype=object)[present]))  # text, as pandas infers it
     out["n_sources"] = out["n_sources"].astype(int)
-    out["change_code"] = out["code"].map(changes)
+    out["change_code"] = pd.Series(changes[present])
     # report what did not carry over: lookup sources absent from ``frame`` leave targets partial or absent
-    expected = lookup.groupby("target_code")["source_code"].nunique()
-    partial = out["n_sources"].to_numpy() < out["code"].map(expected).to_numpy()
+    source_all = pd.factorize(lk_source)[0].astype(np.int64)
+    distinct = np.unique(target_all.astype(np.int64) * (int(source_all.max(initial=0)) + 1) + source_all)
+    expected = np.bincount(distinct // (int(source_all.max(initial=0)) + 1), minlength=len(targets))
+    partial = out["n_sources"].to_numpy() < expected[present]
     out.attrs["unmatched"] = {
         "targets_partial": int(partial.sum()),
-        "targets_missing": int((~isin(expected.index, out["code"])).sum()),
+        "targets_missing": int(len(targets) - len(present)),
         "values_missing": {c: int((sums[f"_n_{c}"] < sums["n_sources"]).sum()) for c in cols},
     }
     return out
