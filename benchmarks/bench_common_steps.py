@@ -13,6 +13,9 @@ milliseconds each add up (the single-process cProfile of the test suite, whose c
     the LSOA hierarchy of a vintage, as a DataFrame;
 ``left_behind_scores(2019)`` / ``left_behind_scores(2023)``
     every ward (2019) or LSOA (2023) with its IMD and CNI positions and the flags;
+``unit_areas(ward24)``
+    one row per ward 2024 with its population, LSOA count and lead LSOA's LAD and region (every
+    analysis by unit starts from it or from ``unit_lsoas``);
 ``convert`` (IMD 2019, 2011 -> 2021)
     the IMD 2019 scores and ranks of every LSOA 2011 carried to LSOA 2021 by the ONS lookup,
     weighted by population (each trajectory, outcome panel and web cache does several).
@@ -33,6 +36,7 @@ import pandas as pd
 
 from neighbourhood_lens.deprivation.left_behind import left_behind_scores
 from neighbourhood_lens.geo.geography import hierarchy
+from neighbourhood_lens.geo.units import unit_areas
 from neighbourhood_lens.geo.vintages import convert, lookup
 from neighbourhood_lens.warehouse import connect, require_tables
 
@@ -59,6 +63,7 @@ def main() -> None:
         "hierarchy(2021)": lambda: hierarchy(con, 2021),
         "left_behind_scores(2019)": lambda: left_behind_scores(con, vintage=2019),
         "left_behind_scores(2023)": lambda: left_behind_scores(con, vintage=2023),
+        "unit_areas(ward24)": lambda: unit_areas(con, "ward24"),
         "convert (IMD 2019, 11->21)": lambda: convert(imd, lookup=lk, values=["imd_score", "imd_rank"],
                                                       population=pop),
     }

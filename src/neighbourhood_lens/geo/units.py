@@ -108,16 +108,17 @@ def unit_lsoas(
     u = resolve_unit(con, unit) if isinstance(unit, str) else unit
     h = hierarchy(con, u.lsoa_vintage, population=population)
     lad, region = LEVELS[u.lad_level], LEVELS[u.region_level]
+    # the hierarchy's own columns (Arrow text, not converted to Python strings and back)
     out = pd.DataFrame({
-        u.lsoa_code: h[u.lsoa_code].to_numpy(),
-        "population": h["population"].to_numpy(dtype=float),
-        "lad_code": h[lad.code].to_numpy(), "lad_name": h[lad.label].to_numpy(),
-        "region_code": h[region.code].to_numpy(), "region_name": h[region.label].to_numpy(),
+        u.lsoa_code: h[u.lsoa_code],
+        "population": h["population"].astype(float),
+        "lad_code": h[lad.code], "lad_name": h[lad.label],
+        "region_code": h[region.code], "region_name": h[region.label],
     })
     if u.neighbourhood_set is None:
         lv = LEVELS[u.name]
-        out.insert(1, "code", h[lv.code].to_numpy())
-        out.insert(2, "name", h[lv.label].to_numpy())
+        out.insert(1, "code", h[lv.code])
+        out.insert(2, "name", h[lv.label])
         return out
     from neighbourhood_lens.geo.neighbourhood_sets import load_neighbourhoods
 
@@ -143,10 +144,19 @@ def unit_areas(
     """
     u = resolve_unit(con, unit) if isinstance(unit, str) else unit
     lsoas = unit_lsoas(con, u, population=population)
-    lead = lsoas.sort_values(["code", "population", u.lsoa_code], ascending=[True, False, True])
-    lead = lead.drop_duplicates("code").set_index("code")
-    sums = lsoas.groupby("code").agg(population=("population", "sum"), n_lsoas=("population", "size"))
-    out = lead[["name", "lad_code", "lad_name", "region_code", "region_name"]].join(sums).reset_index()
+    # codes numbered in sorted order once; the lead LSOA of each area by one sort of numbers
+    area, codes = pd.factorize(lsoas["code"], sort=True)
+    if (area < 0).any():
+        raise DataError(f"unit {u.name}: {int((area < 0).sum())} LSOA(s) have no area code")
+    lsoa_order = pd.factorize(lsoas[u.lsoa_code], sort=True)[0]
+    pop = lsoas["population"].to_numpy(dtype=float)
+    order = np.lexsort((lsoa_order, -pop, area))
+    lead = order[np.r_[True, area[order][1:] != area[order][:-1]]]
+    sums = pd.DataFrame({"area": area, "population": pop}).groupby("area", sort=True)["population"].sum()
+    columns = ["code", "name", "lad_code", "lad_name", "region_code", "region_name"]
+    out = lsoas.iloc[lead][columns].reset_index(drop=True)
+    out["population"] = sums.to_numpy()
+    out["n_lsoas"] = np.bincount(area, minlength=len(codes)).astype(np.int64)
     if u.kind == "lad":
         out[["lad_code", "lad_name"]] = out[["code", "name"]]
     if u.kind == "region":
