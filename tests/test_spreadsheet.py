@@ -38,3 +38,14 @@ def test_safe_text_is_left_alone():
 def test_a_negative_number_as_text_stays_a_number():
     out = neutralise_frame(pd.DataFrame({"amount_as_given": ["-2500", "-5.0", "-5 apples", "-2+3", "-1e3"]}))
     assert out["amount_as_given"].tolist() == ["-2500", "-5.0", "'-5 apples", "'-2+3", "'-1e3"]
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object])
+def test_text_columns_are_checked_cell_by_cell_alike_in_every_dtype(dtype):
+    cells = ["=1+1", "+1", "@SUM(A1)", "\t=1", "\r=1", "-5 apples", "-2+3", "-2500", "-5.0", "-5.", "-", "--1",
+             "-1.2.3", "-٣", "Leeds", "", None, "x=1", " =1", "'=1"]
+    out = neutralise_frame(pd.DataFrame({"name": pd.Series(cells, dtype=dtype)}))["name"]
+    expected = ["'" + c if isinstance(c, str) and is_risky(c) else c for c in cells]
+    assert [None if pd.isna(v) else v for v in out] == expected
+    assert expected[:5] == ["'=1+1", "'+1", "'@SUM(A1)", "'\t=1", "'\r=1"] and expected[7:9] == ["-2500", "-5.0"]
+    assert expected[13] == "'-٣"  # only ASCII digits make a negative number

@@ -41,7 +41,7 @@ __all__ = ["RISKY_FIRST", "csv_quoting", "is_risky", "mark_text_cells", "neutral
 
 #: First characters that make a spreadsheet treat a cell as a formula.
 RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
-_NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d+)?")
+_NEGATIVE_NUMBER = re.compile(r"-[0-9]+(\.[0-9]+)?")  # ASCII digits, as the vectorised check reads them
 
 
 def is_risky(value: Any) -> bool:
@@ -76,7 +76,7 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame.iloc[:, i]
         if values.dtype.kind not in "OSU" and str(values.dtype) not in ("string", "category", "str"):
             continue
-        risky = values.map(is_risky, na_action="ignore").fillna(False).astype(bool)
+        risky = _risky(values)
         if bool(risky.any()):
             if out is frame:
                 out = frame.copy()
@@ -90,6 +90,20 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out = frame.copy()
         out.columns = names
     return out
+
+
+def _is_text_dtype(values: pd.Series) -> bool:
+    """Whether every value is text or missing (pandas' ``str`` and ``string`` dtypes), so the checks
+    can be vectorised string operations; object and category columns may hold anything."""
+    return str(values.dtype) in ("string", "str")
+
+
+def _risky(values: pd.Series) -> pd.Series:
+    """:func:`is_risky` of each cell, as a boolean Series (vectorised for text dtypes)."""
+    if _is_text_dtype(values):
+        first = values.str.match(r"[=+\-@\t\r]", na=False)
+        return (first & ~values.str.fullmatch(_NEGATIVE_NUMBER.pattern, na=False)).astype(bool)
+    return values.map(is_risky, na_action="ignore").fillna(False).astype(bool)
 
 
 def csv_quoting(frame: pd.DataFrame) -> int:
@@ -108,7 +122,10 @@ def csv_quoting(frame: pd.DataFrame) -> int:
 
     for i in range(frame.shape[1]):
         values = frame.iloc[:, i]
-        if values.dtype.kind in "OSU" or str(values.dtype) in ("string", "str"):
+        if _is_text_dtype(values):
+            if bool(values.str.contains("\r", regex=False, na=False).any()):
+                return csv.QUOTE_NONNUMERIC
+        elif values.dtype.kind in "OSU":
             if bool(values.map(lambda v: isinstance(v, str) and "\r" in v, na_action="ignore").fillna(False).any()):
                 return csv.QUOTE_NONNUMERIC
     return csv.QUOTE_MINIMAL
