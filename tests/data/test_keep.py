@@ -165,3 +165,41 @@ def test_warehouse_lookup_order(tmp_path, monkeypatch):
     monkeypatch.setenv("NLENS_DB", str(tmp_path / "env.duckdb"))
     assert default_db_path() == tmp_path / "env.duckdb"
     assert resolve_db_path(tmp_path / "given.duckdb") == tmp_path / "given.duckdb"
+
+
+def _leave_a_wal(path: Path) -> None:
+    """Write to the warehouse in another process that exits without closing it, so that the change
+    is only in the write-ahead log beside the file (as after a crash)."""
+    code = ("import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); c.execute(\"SET checkpoint_threshold = '1TB'\"); "
+            "c.execute('CREATE TABLE index_after_crash AS SELECT 1 AS code'); os._exit(0)")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+
+
+@pytest.mark.parametrize("crashed", [False, True], ids=["file copy", "table by table (WAL beside it)"])
+def test_a_rebuild_keeps_the_datasets_and_user_tables_and_drops_the_rest_either_way(tmp_path, mirror, crashed):
+    from neighbourhood_lens.data.keep import can_copy_file
+
+    db = tmp_path / "w.duckdb"
+    only = ["lookup_lsoa11_lad19", "lookup_lsoa21_ward24_lad24", "lookup_lad19_region19"]
+    build_warehouse(db, mirror=mirror, only=only)
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE scratch AS SELECT 1 AS x")  # neither a dataset nor the user's work
+    con.execute("CREATE VIEW my_view AS SELECT * FROM scratch")
+    con.execute("CREATE TABLE index_mine AS SELECT 'E05000001' AS code, 1.0 AS score")
+    con.close()
+    if crashed:
+        _leave_a_wal(db)
+    assert can_copy_file(db) is not crashed
+    before = _tables(db)
+    report = build_warehouse(db, mirror=mirror, only=["imd2019_lsoa11"])
+    assert report.loaded == ["imd2019_lsoa11"] and sorted(report.kept) == sorted(only)
+    after = _tables(db)
+    user = {"index_mine", "index_after_crash"} if crashed else {"index_mine"}
+    assert set(report.user_tables) == user
+    assert set(after) == (set(before) - {"scratch"}) | {"imd2019_lsoa11"} and user <= set(after)
+    assert all(after[t] == before[t] for t in [*only, *user])
+    con = duckdb.connect(str(db), read_only=True)
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    kept = {r[0] for r in con.execute("SELECT dataset_id FROM provenance").fetchall()}
+    con.close()
+    assert "my_view" not in views and kept == {*only, "imd2019_lsoa11"}

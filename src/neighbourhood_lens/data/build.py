@@ -240,6 +240,7 @@ def build_warehouse(
     tables (hierarchies, ``areas``, ``iod_lsoa``, the WD21 best fit) are recomputed; the user's
     tables are carried across and checked (see :mod:`._keep`).
     """
+    import shutil
     import time
 
     import duckdb
@@ -291,13 +292,20 @@ def build_warehouse(
     tmp = db.with_name(db.name + ".building")
     tmp.unlink(missing_ok=True)
     db.with_name(db.name + ".building.wal").unlink(missing_ok=True)
+    # a rebuild starts from a copy of the old file and drops what it does not keep (see .keep)
+    in_place = bool(existing) and _keep.can_copy_file(db)
+    if in_place:
+        shutil.copyfile(db, tmp)
     con = duckdb.connect(str(tmp))
     try:
         con.begin()  # one transaction: one WAL flush instead of one per statement
-        _derive.create_audit_tables(con)
         if existing:
             _keep.attach(con, db)
-            report.kept = _keep.copy_datasets(con, keep)
+            if in_place:
+                _keep.start_from_copy(con, keep)
+        _derive.create_audit_tables(con)
+        if existing:
+            report.kept = _keep.copy_datasets(con, keep, in_place=in_place)
         total = len(found)
         for n, (ds_id, path) in enumerate(found.items(), start=1):
             if progress:
@@ -315,7 +323,7 @@ def build_warehouse(
         report.warnings.extend(m for m, e in zip(checks, expected, strict=True) if not e)
         report.info.extend(_outcome_tables.derive_ward21_bestfit(con))  # expected: generalised coastlines
         if existing:
-            report.user_tables, messages = _keep.carry_user_tables(con)
+            report.user_tables, messages = _keep.carry_user_tables(con, in_place=in_place)
             report.warnings.extend(messages)
             _keep.detach(con)
         con.commit()

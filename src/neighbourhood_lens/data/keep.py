@@ -9,6 +9,12 @@ swap it copies from the old warehouse (attached read-only):
   ``neighbourhood_sets`` and ``neighbourhoods_*``, ``stored_results`` and ``index_*``,
   ``programme_*``, ``evaluation_*``, the ``adjacency_*`` cache) with their provenance rows.
 
+A rebuild of an existing warehouse starts from a copy of its file (:func:`start_from_copy`: a
+file copy, where copying the tables one by one meant decompressing and compressing all of them
+again at the commit) and drops from the copy every table and view that this list does not name,
+so the new warehouse holds the same tables either way; a warehouse with a write-ahead log beside
+it (not closed cleanly) is copied table by table instead.
+
 Then it checks whether the new data invalidates any of them and says so: an adjacency cache
 computed from boundaries that changed is dropped (recompute with ``nlens data adjacency``);
 a neighbourhood set or stored result whose area codes are no longer in the warehouse is kept
@@ -26,7 +32,8 @@ from neighbourhood_lens.warehouse import is_duckdb_file, lock_message, table_nam
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["check_writable", "old_datasets", "copy_datasets", "carry_user_tables"]
+__all__ = ["check_writable", "old_datasets", "can_copy_file", "start_from_copy", "copy_datasets",
+           "carry_user_tables"]
 
 _OLD = "nlens_old"
 
@@ -80,27 +87,56 @@ def _old_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         f"SELECT table_name FROM information_schema.tables WHERE table_catalog = '{_OLD}'").fetchall()}
 
 
-def copy_datasets(con: duckdb.DuckDBPyConnection, ids: list[str]) -> list[str]:
-    """Copy datasets (tables and provenance rows) from the attached old warehouse."""
+def can_copy_file(path: Path) -> bool:
+    """Whether the warehouse at ``path`` can be copied as a file: it has no write-ahead log beside it
+    (a warehouse that was not closed cleanly keeps recent changes there until it is next opened)."""
+    return path.is_file() and not path.with_name(path.name + ".wal").exists()
+
+
+def _is_user_table(name: str) -> bool:
+    from neighbourhood_lens.store import USER_REGISTRIES, USER_TABLE_PREFIXES
+
+    return name in USER_REGISTRIES or name.startswith(USER_TABLE_PREFIXES)
+
+
+def start_from_copy(con: duckdb.DuckDBPyConnection, keep: list[str]) -> None:
+    """In ``con``, a file copy of the old warehouse, drop every view and every table except the
+    datasets in ``keep`` and the user's tables: what is left is what :func:`copy_datasets` and
+    :func:`carry_user_tables` would copy into an empty file (the audit tables are made afresh)."""
+    wanted = set(keep)
+    views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
+                                       "AND database_name = current_database()").fetchall()]
+    for v in views:
+        con.execute(f'DROP VIEW "{v}"')
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() "
+                                        "WHERE database_name = current_database()").fetchall()]
+    for t in tables:
+        if t not in wanted and not _is_user_table(t):
+            con.execute(f'DROP TABLE "{t}"')
+
+
+def copy_datasets(con: duckdb.DuckDBPyConnection, ids: list[str], *, in_place: bool = False) -> list[str]:
+    """Copy datasets (tables and provenance rows) from the attached old warehouse; ``in_place``: the
+    tables are already there (:func:`start_from_copy`), so only their provenance rows are copied."""
     copied = []
     old = _old_tables(con)
     for ds in ids:
         if ds not in old:
             continue
-        con.execute(f'CREATE OR REPLACE TABLE "{ds}" AS SELECT * FROM {_OLD}."{ds}"')
+        if not in_place:
+            con.execute(f'CREATE OR REPLACE TABLE "{ds}" AS SELECT * FROM {_OLD}."{ds}"')
         con.execute(f"INSERT OR REPLACE INTO provenance SELECT * FROM {_OLD}.provenance WHERE dataset_id = ?", [ds])
         copied.append(ds)
     return copied
 
 
-def carry_user_tables(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
-    """Copy the user's tables from the old warehouse into the new one and check them.
+def carry_user_tables(con: duckdb.DuckDBPyConnection, *, in_place: bool = False) -> tuple[list[str], list[str]]:
+    """Copy the user's tables from the old warehouse into the new one and check them (``in_place``:
+    they are already there, see :func:`start_from_copy`; one that is not carried is dropped).
 
     Returns ``(kept table names, messages)``; messages say what the new data invalidates.
     """
-    from neighbourhood_lens.store import USER_REGISTRIES, USER_TABLE_PREFIXES
-
-    old = sorted(t for t in _old_tables(con) if t in USER_REGISTRIES or t.startswith(USER_TABLE_PREFIXES))
+    old = sorted(t for t in _old_tables(con) if _is_user_table(t))
     messages: list[str] = []
     kept: list[str] = []
     for t in old:
@@ -108,8 +144,11 @@ def carry_user_tables(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[s
             msg = _adjacency_changed(con, t)
             if msg:
                 messages.append(msg)
+                if in_place:
+                    con.execute(f'DROP TABLE "{t}"')
                 continue
-        con.execute(f'CREATE OR REPLACE TABLE "{t}" AS SELECT * FROM {_OLD}."{t}"')
+        if not in_place:
+            con.execute(f'CREATE OR REPLACE TABLE "{t}" AS SELECT * FROM {_OLD}."{t}"')
         con.execute(f"INSERT OR REPLACE INTO provenance SELECT * FROM {_OLD}.provenance WHERE dataset_id = ?", [t])
         kept.append(t)
     if "neighbourhood_sets" in kept:
