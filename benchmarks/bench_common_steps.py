@@ -18,7 +18,10 @@ milliseconds each add up (the single-process cProfile of the test suite, whose c
     analysis by unit starts from it or from ``unit_lsoas``);
 ``convert`` (IMD 2019, 2011 -> 2021)
     the IMD 2019 scores and ranks of every LSOA 2011 carried to LSOA 2021 by the ONS lookup,
-    weighted by population (each trajectory, outcome panel and web cache does several).
+    weighted by population (each trajectory, outcome panel and web cache does several);
+``resolve_place`` (a code, a name)
+    the area that an ``--lad``, ``--area`` or ``trajectory CODE`` names (every command that takes
+    an area starts with it; the checksum column shows the place found).
 
 Prints the best and the median time per call over ``--repeat`` calls after one warm-up call, and
 a checksum of each frame, so that two versions of the code can be compared on the same warehouse
@@ -36,6 +39,7 @@ import pandas as pd
 
 from neighbourhood_lens.deprivation.left_behind import left_behind_scores
 from neighbourhood_lens.geo.geography import hierarchy
+from neighbourhood_lens.geo.places import resolve_place
 from neighbourhood_lens.geo.units import unit_areas
 from neighbourhood_lens.geo.vintages import convert, lookup
 from neighbourhood_lens.warehouse import connect, require_tables
@@ -43,7 +47,7 @@ from neighbourhood_lens.warehouse import connect, require_tables
 
 def _digest(result: object) -> str:
     if not isinstance(result, pd.DataFrame):
-        return "-"
+        return str(result) if result is not None else "-"  # a Place: its name, code, type and vintage
     return hashlib.sha256(pd.util.hash_pandas_object(result, index=False).to_numpy().tobytes()).hexdigest()[:12]
 
 
@@ -66,6 +70,8 @@ def main() -> None:
         "unit_areas(ward24)": lambda: unit_areas(con, "ward24"),
         "convert (IMD 2019, 11->21)": lambda: convert(imd, lookup=lk, values=["imd_score", "imd_rank"],
                                                       population=pop),
+        "resolve_place (code)": lambda: resolve_place(con, "e05011963"),
+        "resolve_place (name)": lambda: resolve_place(con, "newcastle upon tyne"),
     }
     for name, fn in steps.items():
         result = fn()
@@ -75,7 +81,7 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - t)
         print(f"{name:26s} best {min(times) * 1000:7.2f} ms, median {statistics.median(times) * 1000:7.2f} ms "
-              f"per call (sha256 {_digest(result)})")
+              f"per call ({'sha256 ' if isinstance(result, pd.DataFrame) else ''}{_digest(result)})")
 
 
 if __name__ == "__main__":

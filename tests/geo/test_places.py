@@ -60,3 +60,25 @@ def test_lsoas_within_jaywicks_ward(con):
     # Tendring 018A (Jaywick) was the most deprived LSOA in England in IoD2015 and IoD2019 (MHCLG).
     assert inside.set_index("code").loc["E01021988", ["name", "imd_decile"]].tolist() == ["Tendring 018A", 1]
     assert inside["imd_decile"].is_monotonic_increasing
+
+
+def test_names_outside_ascii_match_by_casefold_as_before_the_prefilter():
+    # The DuckDB prefilter compares ASCII text by upper/lower; a name or code outside ASCII is
+    # always a candidate, so Python's casefold still decides ("strasse" is "Straße" casefolded,
+    # so "Strasse" names two wards, not just the one in ASCII).
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE areas (code VARCHAR, name VARCHAR, type VARCHAR, vintage INTEGER, "
+                "lad_code VARCHAR, lad_name VARCHAR)")
+    con.execute("INSERT INTO areas VALUES ('E05000001', 'Straße', 'ward', 2024, 'E06000001', 'A'), "
+                "('E05000002', 'Ynys Môn', 'ward', 2024, 'E06000001', 'A'), "
+                "('E05000003', 'Abbey', 'ward', 2024, 'E06000001', 'A'), "
+                "('E05000004', 'Strasse', 'ward', 2024, 'E06000001', 'A')")
+    with pytest.raises(DataError, match=r"2 wards 2024 have that name \(E05000001 in A; E05000004 in A\)"):
+        resolve_place(con, "STRASSE")
+    assert resolve_place(con, "ynys MÔN").code == "E05000002"
+    assert resolve_place(con, " abbey ").code == "E05000003"
+    assert resolve_place(con, "e05000003").name == "Abbey"
+    with pytest.raises(DataError, match="no area has that code or name"):
+        resolve_place(con, "Abbe")

@@ -55,6 +55,24 @@ def _areas(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         raise DataError("the warehouse has no `areas` table; build it with `nlens data build`") from exc
 
 
+def _candidates(con: duckdb.DuckDBPyConnection, text: str, types: tuple[str, ...]) -> pd.DataFrame:
+    """The areas of ``types`` that may have ``text`` as their code or whole name, read by DuckDB
+    instead of the whole table: for text in ASCII, every area whose code or name equals it in any
+    case (``upper``/``lower`` agree with Python's ``upper``/``casefold`` on ASCII), plus every area
+    whose code or name is not plain ASCII (its ``upper``/``casefold`` may differ); :func:`resolve_place` then matches
+    them exactly as it matches the whole table. Other text gets an empty frame (the whole table is read)."""
+    if not text or not text.isascii():
+        return pd.DataFrame(columns=["code", "name", "type", "vintage", "lad_code", "lad_name"])
+    try:
+        return con.execute(
+            "SELECT code, name, type, CAST(vintage AS VARCHAR) AS vintage, lad_code, lad_name FROM areas "
+            "WHERE type IN (SELECT unnest(?::VARCHAR[])) AND (upper(code) = ? OR lower(name) = ? "
+            "OR NOT regexp_matches(coalesce(name, ''), '^[ -~]*$') OR NOT regexp_matches(code, '^[ -~]*$'))",
+            [list(types), text.upper(), text.lower()]).df()
+    except Exception as exc:  # noqa: BLE001 - duckdb raises CatalogException for a missing table
+        raise DataError("the warehouse has no `areas` table; build it with `nlens data build`") from exc
+
+
 def _check_types(types: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     if types is None:
         return TYPES
@@ -145,13 +163,18 @@ def resolve_place(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str
     listing them with their LADs; an unknown one is an error with close names.
     """
     types = _check_types(types)
-    areas = _areas(con)
-    areas = areas[isin(areas["type"], types)]
     q = text.strip()
     what = "/".join(_TYPE_LABEL[t] for t in types) if len(types) < len(TYPES) else "area"
-    hits = areas[areas["code"].str.upper() == q.upper()]
-    if hits.empty:
-        hits = areas[areas["name"].fillna("").str.casefold() == q.casefold()]
+    hits = pd.DataFrame()
+    for areas in (_candidates(con, q, types), None):
+        if areas is None:  # nothing matched among the candidates: every area, for the suggestions
+            areas = _areas(con)
+            areas = areas[isin(areas["type"], types)]
+        hits = areas[areas["code"].str.upper() == q.upper()]
+        if hits.empty:
+            hits = areas[areas["name"].fillna("").str.casefold() == q.casefold()]
+        if not hits.empty:
+            break
     if hits.empty:
         raise DataError(f"{option} {text!r}: no {what} has that code or name{_suggest(areas, q)} "
                         "(find places with `nlens search TEXT`)")
