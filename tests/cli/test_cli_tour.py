@@ -155,7 +155,7 @@ def test_readme_tour_runs_in_80_columns(chapter, warehouse_path, mirror, con, tm
             assert (tmp_path / name).exists(), name
             assert (tmp_path / f"{name}.provenance.json").exists(), name
     if "lb.xlsx" in named:
-        book = pd.read_excel(tmp_path / "lb.xlsx", sheet_name=None)
+        book = pd.read_excel(tmp_path / "lb.xlsx", sheet_name=None, engine="openpyxl")
         assert list(book) == ["table", "provenance"] and len(book["table"]) == 225
         assert book["table"]["population"].dtype.kind == "i"
     if "nbhd.gpkg" in named:

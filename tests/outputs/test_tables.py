@@ -18,11 +18,11 @@ PROV = {"tool": "neighbourhood-lens", "command": "test", "parameters": {"vintage
 
 def test_xlsx_has_the_table_then_a_provenance_sheet(tmp_path):
     path = write_table(FRAME, tmp_path / "t.xlsx", provenance=PROV)
-    book = pd.read_excel(path, sheet_name=None)
+    book = pd.read_excel(path, sheet_name=None, engine="openpyxl")
     assert list(book) == ["table", "provenance"]
     table = book["table"]
     assert table["code"].tolist() == ["E05000001", "E05000002"] and table["population"].tolist() == [1500, 20]
-    sheet = pd.read_excel(path, sheet_name="provenance", header=None).fillna("")
+    sheet = pd.read_excel(path, sheet_name="provenance", header=None, engine="openpyxl").fillna("")
     rows = {r[0]: r[1] for r in sheet.values.tolist()}
     assert rows["command"] == "test" and rows["parameters.vintage"] == 2019
     assert json.loads(rows["parameters.levels"]) == ["a", "b"]

@@ -228,7 +228,7 @@ def _read_file(resp: Any, url: str) -> pd.DataFrame:
 
         # a publisher's whole file may be large, but not a zip bomb: bounded before pandas opens it
         check_zip(resp.content, name=url, max_unpacked=_MAX_FETCHED_XLSX_BYTES, max_members=_MAX_FETCHED_XLSX_MEMBERS)
-        frame = pd.read_excel(io.BytesIO(resp.content), dtype=str, sheet_name=0).fillna("")
+        frame = pd.read_excel(io.BytesIO(resp.content), dtype=str, sheet_name=0, engine="openpyxl").fillna("")
     else:
         frame = pd.read_csv(io.BytesIO(resp.content), dtype=str, keep_default_na=False)
     missing = [c for c in ("Identifier", "Amount Awarded") if c not in frame.columns]
