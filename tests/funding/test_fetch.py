@@ -90,3 +90,30 @@ def test_unknown_funder_bad_dates_and_broken_paging_are_errors(server):
     server.routes[path] = (200, json.dumps({"count": 5, "next": None, "results": []}).encode(), {})
     with pytest.raises(DataError, match="read 0 grants but the API reports 5"):
         fetch_grants(FUNDER, api=server.url + "/api/v1")
+
+
+def test_registry_workbooks_are_read_and_a_zip_that_is_no_workbook_is_a_clear_error(server, codes):
+    import io
+    import zipfile
+
+    book = pd.DataFrame({c: [""] for c in COLUMNS})
+    book["Identifier"], book["Amount Awarded"], book["Award Date"] = ["360G-DEMO-xlsx-1"], ["900"], ["2022-02-01"]
+    book["Funding Org:0:Identifier"], book["Beneficiary Location:0:Geographic Code"] = [FUNDER], codes[:1]
+    raw = io.BytesIO()
+    book.to_excel(raw, index=False)
+    server.file("/files/funder.xlsx", raw.getvalue(), content_type="application/octet-stream")
+    ods = io.BytesIO()  # an OpenDocument spreadsheet's zip (mimetype and content.xml), served as a spreadsheet
+    with zipfile.ZipFile(ods, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    server.file("/files/funder.ods", ods.getvalue(), content_type="application/vnd.oasis.opendocument.spreadsheet")
+
+    def registry(url: str) -> str:
+        return server.threesixty_registry([{"title": "Grants", "publisher": {"name": "Demo", "org_id": FUNDER},
+                                            "distribution": [{"downloadURL": server.url + url}]}])
+
+    got = fetch_grants(FUNDER, route="registry", registry=registry("/files/funder.xlsx"))
+    assert got.grants["Identifier"].tolist() == ["360G-DEMO-xlsx-1"]
+    assert got.grants["Amount Awarded"].tolist() == ["900"]
+    with pytest.raises(DataError, match=r"funder\.ods: not an Excel workbook \(\.xlsx\) that can be read"):
+        fetch_grants(FUNDER, route="registry", registry=registry("/files/funder.ods"))

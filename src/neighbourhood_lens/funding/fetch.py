@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -228,7 +229,11 @@ def _read_file(resp: Any, url: str) -> pd.DataFrame:
 
         # a publisher's whole file may be large, but not a zip bomb: bounded before pandas opens it
         check_zip(resp.content, name=url, max_unpacked=_MAX_FETCHED_XLSX_BYTES, max_members=_MAX_FETCHED_XLSX_MEMBERS)
-        frame = pd.read_excel(io.BytesIO(resp.content), dtype=str, sheet_name=0, engine="openpyxl").fillna("")
+        try:
+            frame = pd.read_excel(io.BytesIO(resp.content), dtype=str, sheet_name=0, engine="openpyxl").fillna("")
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:  # a zip that is no workbook
+            raise DataError(f"{url}: not an Excel workbook (.xlsx) that can be read ({type(exc).__name__}: {exc}); "
+                            "360Giving files are .xlsx, .csv or .json") from exc
     else:
         frame = pd.read_csv(io.BytesIO(resp.content), dtype=str, keep_default_na=False)
     missing = [c for c in ("Identifier", "Amount Awarded") if c not in frame.columns]
