@@ -48,7 +48,8 @@ from neighbourhood_lens.warehouse import connect, require_tables
 def _digest(result: object) -> str:
     if not isinstance(result, pd.DataFrame):
         return str(result) if result is not None else "-"  # a Place: its name, code, type and vintage
-    return hashlib.sha256(pd.util.hash_pandas_object(result, index=False).to_numpy().tobytes()).hexdigest()[:12]
+    digest = hashlib.sha256(pd.util.hash_pandas_object(result, index=False).to_numpy().tobytes())
+    return f"sha256 {digest.hexdigest()[:12]}"
 
 
 def main() -> None:
@@ -81,7 +82,7 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - t)
         print(f"{name:26s} best {min(times) * 1000:7.2f} ms, median {statistics.median(times) * 1000:7.2f} ms "
-              f"per call ({'sha256 ' if isinstance(result, pd.DataFrame) else ''}{_digest(result)})")
+              f"per call ({_digest(result)})")
 
 
 if __name__ == "__main__":

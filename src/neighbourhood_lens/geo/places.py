@@ -47,30 +47,30 @@ class Place:
         return f"{self.name} ({self.code}, {_TYPE_LABEL.get(self.type, self.type)} {self.vintage})"
 
 
-def _areas(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _areas(con: duckdb.DuckDBPyConnection, where: str = "", params: list | None = None) -> pd.DataFrame:
+    """The ``areas`` table (the rows of ``where``, an SQL condition with ``params``, if given)."""
     try:
         return con.execute("SELECT code, name, type, CAST(vintage AS VARCHAR) AS vintage, lad_code, lad_name "
-                           "FROM areas").df()
+                           f"FROM areas {'WHERE ' + where if where else ''}", params or []).df()
     except Exception as exc:  # noqa: BLE001 - duckdb raises CatalogException for a missing table
         raise DataError("the warehouse has no `areas` table; build it with `nlens data build`") from exc
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, text: str, types: tuple[str, ...]) -> pd.DataFrame:
-    """The areas of ``types`` that may have ``text`` as their code or whole name, read by DuckDB
-    instead of the whole table: for text in ASCII, every area whose code or name equals it in any
-    case (``upper``/``lower`` agree with Python's ``upper``/``casefold`` on ASCII), plus every area
-    whose code or name is not plain ASCII (its ``upper``/``casefold`` may differ); :func:`resolve_place` then matches
-    them exactly as it matches the whole table. Other text gets an empty frame (the whole table is read)."""
-    if not text or not text.isascii():
-        return pd.DataFrame(columns=["code", "name", "type", "vintage", "lad_code", "lad_name"])
-    try:
-        return con.execute(
-            "SELECT code, name, type, CAST(vintage AS VARCHAR) AS vintage, lad_code, lad_name FROM areas "
-            "WHERE type IN (SELECT unnest(?::VARCHAR[])) AND (upper(code) = ? OR lower(name) = ? "
-            "OR NOT regexp_matches(coalesce(name, ''), '^[ -~]*$') OR NOT regexp_matches(code, '^[ -~]*$'))",
-            [list(types), text.upper(), text.lower()]).df()
-    except Exception as exc:  # noqa: BLE001 - duckdb raises CatalogException for a missing table
-        raise DataError("the warehouse has no `areas` table; build it with `nlens data build`") from exc
+    """The areas of ``types`` that may have the ASCII ``text`` as their code or whole name, read by
+    DuckDB instead of the whole table: every area whose code or name equals it in any case
+    (``upper``/``lower`` agree with Python's ``upper``/``casefold`` on ASCII), plus every area whose
+    code or name is not plain ASCII (its ``upper``/``casefold`` may differ). :func:`resolve_place`
+    then matches them exactly as it matches the whole table."""
+    return _areas(con, "type IN (SELECT unnest(?::VARCHAR[])) AND (upper(code) = ? OR lower(name) = ? "
+                       "OR NOT regexp_matches(coalesce(name, ''), '^[ -~]*$') OR NOT regexp_matches(code, '^[ -~]*$'))",
+                  [list(types), text.upper(), text.lower()])
+
+
+def _matches(areas: pd.DataFrame, q: str) -> pd.DataFrame:
+    """The areas whose code is ``q`` in any case, else those whose name is ``q`` casefolded."""
+    hits = areas[areas["code"].str.upper() == q.upper()]
+    return hits if not hits.empty else areas[areas["name"].fillna("").str.casefold() == q.casefold()]
 
 
 def _check_types(types: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -165,16 +165,11 @@ def resolve_place(con: duckdb.DuckDBPyConnection, text: str, *, types: tuple[str
     types = _check_types(types)
     q = text.strip()
     what = "/".join(_TYPE_LABEL[t] for t in types) if len(types) < len(TYPES) else "area"
-    hits = pd.DataFrame()
-    for areas in (_candidates(con, q, types), None):
-        if areas is None:  # nothing matched among the candidates: every area, for the suggestions
-            areas = _areas(con)
-            areas = areas[isin(areas["type"], types)]
-        hits = areas[areas["code"].str.upper() == q.upper()]
-        if hits.empty:
-            hits = areas[areas["name"].fillna("").str.casefold() == q.casefold()]
-        if not hits.empty:
-            break
+    hits = _matches(_candidates(con, q, types), q) if q and q.isascii() else pd.DataFrame()
+    if hits.empty:  # other text, or no candidate matched: every area (for the suggestions too)
+        areas = _areas(con)
+        areas = areas[isin(areas["type"], types)]
+        hits = _matches(areas, q)
     if hits.empty:
         raise DataError(f"{option} {text!r}: no {what} has that code or name{_suggest(areas, q)} "
                         "(find places with `nlens search TEXT`)")
