@@ -218,6 +218,52 @@ def test_codes_of_the_other_vintage_are_converted(con) -> None:
     assert loc25.grants["route"].tolist() == ["lsoa21", "ward24"]
 
 
+def _shares_by_pandas(frame: pd.DataFrame, by: str, value: str) -> pd.Series:
+    total = frame.groupby(by)[value].transform("sum")
+    return (frame[value] / total).where(total > 0, 1 / frame.groupby(by)[value].transform("size"))
+
+
+@pytest.mark.parametrize("vintage", [2011, 2021])
+def test_each_code_covers_its_lsoas_by_population_share_in_code_order(con, vintage) -> None:  # noqa: ANN001
+    """The resolver (one DuckDB query) against the rule written out in pandas, for a tenth of the codes
+    of every level of both vintages and England: codes found only in the other vintage are converted."""
+    from neighbourhood_lens.funding.locate import _LEVELS, _resolver
+
+    other = 2021 if vintage == 2011 else 2011
+    yy, oy = str(vintage)[2:], str(other)[2:]
+
+    def members(year: int) -> pd.DataFrame:
+        h = con.execute(f"SELECT * FROM hierarchy_lsoa{str(year)[2:]}").df()
+        return pd.concat([pd.DataFrame({"code": h[col] if col else "E92000001", "lsoa": h[f"lsoa{str(year)[2:]}_code"],
+                                        "population": h["population"], "route": name})
+                          for name, col in [*_LEVELS[year], ("country", None)]])
+
+    own, theirs = members(vintage), members(other)
+    codes = pd.concat([own["code"], theirs["code"]]).drop_duplicates()
+    codes = codes[(np.arange(len(codes)) % 10 == 0) | (codes == "E92000001").to_numpy()]  # a tenth, and England
+    own, theirs = own[own["code"].isin(codes)], theirs[theirs["code"].isin(codes)]
+    got = _resolver(con, codes, vintage)
+    assert got[["code", "lsoa_code"]].equals(got[["code", "lsoa_code"]].sort_values(["code", "lsoa_code"]))
+
+    own["weight"] = _shares_by_pandas(own, "code", "population")
+    own["code_population"] = own.groupby("code")["population"].transform("sum")
+    theirs = theirs[~theirs["code"].isin(own["code"])].copy()
+    theirs["share"] = _shares_by_pandas(theirs, "code", "population")
+    theirs["code_population"] = theirs.groupby("code")["population"].transform("sum")
+    conv = con.execute(f"SELECT DISTINCT l.lsoa{oy}_code AS lsoa, l.lsoa{yy}_code AS target, h.population AS tp "
+                       f"FROM lookup_lsoa11_lsoa21_lad22 l JOIN hierarchy_lsoa{yy} h USING (lsoa{yy}_code)").df()
+    conv["w2"] = _shares_by_pandas(conv, "lsoa", "tp")
+    theirs = theirs.merge(conv, on="lsoa")
+    theirs["weight"] = theirs["share"] * theirs["w2"]
+    theirs["route"] = theirs["route"] + f" (converted LSOA {other}->{vintage})"
+    theirs = theirs.groupby(["code", "target", "route"], as_index=False).agg(
+        weight=("weight", "sum"), code_population=("code_population", "first")).rename(columns={"target": "lsoa"})
+    want = pd.concat([own, theirs]).rename(columns={"lsoa": "lsoa_code"}).sort_values(["code", "lsoa_code"])
+    assert len(theirs) and got["route"].str.contains("converted").sum() == len(theirs)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True),
+                                  want[list(got.columns)].reset_index(drop=True), check_dtype=False, rtol=1e-12)
+
+
 def test_type_column_is_overridden_by_the_code_and_gla_is_london(con) -> None:
     gi = funding.read_grants(grants_csv("a,x,GBP,100,,,E01011949,MSOA", "b,x,GBP,900,,,E61000001,"),
                              filename="t.csv")

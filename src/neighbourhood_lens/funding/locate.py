@@ -106,23 +106,6 @@ def read_postcode_lookup(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates("postcode").reset_index(drop=True)
 
 
-def _membership(con: duckdb.DuckDBPyConnection, vintage: int, codes: pd.DataFrame) -> pd.DataFrame:
-    """``code, lsoa, population, level`` for the wanted codes in the hierarchy of ``vintage``."""
-    yy = str(vintage)[2:]
-    table, lsoa = f"hierarchy_lsoa{yy}", f"lsoa{yy}_code"
-    parts = [f"SELECT '{name}' AS level, {col} AS code, {lsoa} AS lsoa, population FROM {table}"
-             for name, col in _LEVELS[vintage]]
-    parts.append(f"SELECT 'country' AS level, 'E92000001' AS code, {lsoa} AS lsoa, population FROM {table}")
-    cur = con.cursor()  # a cursor of its own: registering needs no pending result on the connection
-    try:
-        cur.register("_wanted_codes", codes[["code"]])
-        return cur.sql(
-            f"SELECT m.* FROM ({' UNION ALL '.join(parts)}) m JOIN _wanted_codes w USING (code)"
-        ).to_arrow_table().to_pandas()
-    finally:
-        cur.close()
-
-
 def _strings(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     """Text values as an Arrow string array (missing values as nulls; no copy of pandas' Arrow text)."""
     if isinstance(values, np.ndarray):
@@ -145,50 +128,126 @@ def _groups(values: pd.Series) -> np.ndarray | pd.Series:
     return rank[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-def _shares(frame: pd.DataFrame, by: str, weight: str) -> np.ndarray:
-    """Each row's share of its group's ``weight``; equal shares where a group's total is 0."""
-    w = frame[weight].to_numpy(float)
-    groups = pd.Series(w).groupby(np.asarray(_groups(frame[by])))
-    total = groups.transform("sum").to_numpy(float)
-    size = groups.transform("size").to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, w / total, 1.0 / size)
+@dataclass
+class CodeAreas:
+    """The areas of some codes on the LSOAs of one vintage, as arrays (:func:`_code_areas`).
+
+    ``codes`` (sorted, distinct) and, per code, ``found``, ``route`` (its position in
+    ``routes``; -1 where not found) and ``population``. Per resolver row, sorted by code and
+    LSOA: ``code_at`` (position in ``codes``), ``lsoa_at`` (position in ``lsoas``, the
+    vintage's LSOA codes in order) and ``weight``.
+    """
+
+    codes: pa.Array
+    found: np.ndarray
+    route: np.ndarray
+    population: np.ndarray
+    routes: list[str]
+    lsoas: pa.Array
+    code_at: np.ndarray
+    lsoa_at: np.ndarray
+    weight: np.ndarray
+
+    def frame(self, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """The resolver rows (all, or those at ``rows``) as ``code, lsoa_code, weight, route, code_population``."""
+        code_at = self.code_at if rows is None else self.code_at[rows]
+        lsoa_at = self.lsoa_at if rows is None else self.lsoa_at[rows]
+        routes = pa.array(self.routes, pa.string())
+        return pd.DataFrame({
+            "code": pd.Series(self.codes.take(pa.array(code_at)), dtype="str"),
+            "lsoa_code": pd.Series(self.lsoas.take(pa.array(lsoa_at)), dtype="str"),
+            "weight": self.weight if rows is None else self.weight[rows],
+            "route": pd.Series(routes.take(pa.array(self.route[code_at])), dtype="str"),
+            "code_population": self.population[code_at],
+        })
+
+
+def _routes(vintage: int) -> list[str]:
+    """Every ``route`` a code can take to the LSOAs of ``vintage``: a level of its own hierarchy,
+    or one of the other vintage's, converted."""
+    other = 2021 if vintage == 2011 else 2011
+    own = [name for name, _ in _LEVELS[vintage]] + ["country"]
+    return own + [f"{name} (converted LSOA {other}->{vintage})" for name, _ in _LEVELS[other]] + [
+        f"country (converted LSOA {other}->{vintage})"]
+
+
+def _code_areas(con: duckdb.DuckDBPyConnection, codes: pd.Series | np.ndarray, vintage: int) -> CodeAreas:
+    """The LSOAs of ``vintage`` each code covers, with its weights and route, in one DuckDB query.
+
+    A code found in the hierarchy of ``vintage`` (at any level, or England, E92000001) has its
+    LSOAs, each weighted by its share of the code's population (equal shares where the code's
+    population is 0), and its level as the route. A code found only in the other vintage's
+    hierarchy has those LSOAs converted with ``lookup_lsoa11_lsoa21_lad22``: each source LSOA's
+    share is divided among its targets by their population (equally where that is 0), and the
+    products are summed per target, in source-LSOA order; the route says it was converted
+    (``lad19 (converted LSOA 2011->2021)``). A code's population is that of the area in the
+    vintage where it was found. Populations are whole numbers, so the sums behind each share are
+    exact. Rows are sorted by code and LSOA: the order in which :func:`split_pence` breaks ties.
+    """
+    other = 2021 if vintage == 2011 else 2011
+    yy, oy = str(vintage)[2:], str(other)[2:]
+    routes = _routes(vintage)
+    n_own = len(_LEVELS[vintage]) + 1
+
+    def members(year: int, offset: int) -> str:
+        y = str(year)[2:]
+        cols = [col for _, col in _LEVELS[year]] + ["'E92000001'"]
+        li = "li, " if year == vintage else ""
+        return " UNION ALL ".join(f"SELECT {offset + k} AS route, {col} AS code, lsoa{y}_code AS lsoa, {li}population "
+                                  f"FROM {'h' if year == vintage else f'hierarchy_lsoa{y}'}"
+                                  for k, col in enumerate(cols))
+
+    def share(value: str, total: str, n: str) -> str:
+        return f"CASE WHEN {total} > 0 THEN {value} / {total} ELSE 1.0 / {n} END"
+
+    sql = f"""
+        WITH h AS (SELECT *, (row_number() OVER (ORDER BY lsoa{yy}_code) - 1)::INTEGER AS li FROM hierarchy_lsoa{yy}),
+        own AS (SELECT w.i, m.route, m.li, m.population FROM ({members(vintage, 0)}) m JOIN _area_codes w USING (code)),
+        own_t AS (SELECT i, sum(population) AS total, count(*) AS n FROM own GROUP BY i),
+        theirs AS (SELECT w.i, m.route, m.lsoa, m.population
+                   FROM ({members(other, n_own)}) m JOIN (SELECT * FROM _area_codes ANTI JOIN own_t USING (i)) w
+                   USING (code)),
+        theirs_t AS (SELECT i, sum(population) AS total, count(*) AS n FROM theirs GROUP BY i),
+        conv AS (SELECT DISTINCT l.lsoa{oy}_code AS lsoa, h.li, h.population AS tp
+                 FROM lookup_lsoa11_lsoa21_lad22 l JOIN h USING (lsoa{yy}_code)
+                 WHERE l.lsoa{oy}_code IN (SELECT lsoa FROM theirs)),
+        conv_t AS (SELECT lsoa, sum(tp) AS total, count(*) AS n FROM conv GROUP BY lsoa)
+        SELECT o.i, o.li, {share('o.population', 't.total', 't.n')} AS weight, o.route, t.total AS population
+        FROM own o JOIN own_t t USING (i)
+        UNION ALL
+        SELECT th.i, c.li, sum(({share('th.population', 'tt.total', 'tt.n')}) * ({share('c.tp', 'ct.total', 'ct.n')})
+                              ORDER BY th.lsoa),
+               th.route, any_value(tt.total)
+        FROM theirs th JOIN theirs_t tt USING (i) JOIN conv c USING (lsoa) JOIN conv_t ct USING (lsoa)
+        GROUP BY th.i, c.li, th.route
+        ORDER BY 1, 2, 4
+    """
+    wanted = pc.unique(_strings(pd.Series(codes, dtype="str")))
+    wanted = wanted.take(pc.sort_indices(wanted))  # UTF-8 bytes sort as code points do, so as Python sorts
+    cur = con.cursor()  # a cursor of its own: registering needs no pending result on the connection
+    try:
+        cur.register("_area_codes", pa.table({"code": wanted, "i": pa.array(np.arange(len(wanted), dtype=np.int32))}))
+        rows = cur.sql(sql).fetchnumpy()
+        lsoas = cur.sql(f"SELECT lsoa{yy}_code FROM hierarchy_lsoa{yy} ORDER BY 1").to_arrow_table().column(0)
+    finally:
+        cur.close()
+    code_at = np.asarray(rows["i"], dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, code_at[1:] != code_at[:-1]]) if len(code_at) else np.zeros(0, dtype=np.int64)
+    found = np.zeros(len(wanted), dtype=bool)
+    found[code_at[first]] = True
+    route = np.full(len(wanted), -1, dtype=np.int64)
+    route[code_at[first]] = np.asarray(rows["route"], dtype=np.int64)[first]
+    population = np.full(len(wanted), np.nan)
+    population[code_at[first]] = np.asarray(rows["population"], dtype=float)[first]
+    return CodeAreas(codes=wanted, found=found, route=route, population=population, routes=routes,
+                     lsoas=lsoas.combine_chunks(), code_at=code_at, lsoa_at=np.asarray(rows["li"], dtype=np.int64),
+                     weight=np.asarray(rows["weight"], dtype=float))
 
 
 def _resolver(con: duckdb.DuckDBPyConnection, codes: pd.Series, vintage: int) -> pd.DataFrame:
-    """``code, lsoa_code, weight, route, code_population`` for every code that can be located."""
-    wanted = pd.DataFrame({"code": pd.Index(codes.unique()).astype(str)})
-    own = _membership(con, vintage, wanted)
-    own["weight"] = _shares(own, "code", "population")
-    own["route"] = own["level"]
-    rest = wanted[~isin(wanted["code"], own["code"]).to_numpy()]
-    frames = [own]
-    # The population of the area itself, in the vintage where it was found.
-    key = _groups(own["code"])
-    sums = pd.Series(own["population"].to_numpy(float)).groupby(np.asarray(key)).sum()
-    populations = [sums.to_numpy(float)[key] if isinstance(key, np.ndarray) else key.map(sums).to_numpy(float)]
-    pop = pd.Series(dtype=float)
-    if len(rest):
-        other = 2021 if vintage == 2011 else 2011
-        theirs = _membership(con, other, rest)
-        if len(theirs):
-            pop = theirs.groupby("code")["population"].sum()
-            theirs["weight"] = _shares(theirs, "code", "population")
-            src, dst = f"lsoa{str(other)[2:]}_code", f"lsoa{str(vintage)[2:]}_code"
-            conv = con.sql(
-                f"SELECT DISTINCT l.{src} AS lsoa, l.{dst} AS target, h.population AS target_population "
-                f"FROM lookup_lsoa11_lsoa21_lad22 l JOIN hierarchy_lsoa{str(vintage)[2:]} h USING ({dst})"
-            ).to_arrow_table().to_pandas()
-            conv["w2"] = _shares(conv, "lsoa", "target_population")
-            theirs = theirs.merge(conv, on="lsoa", how="inner")
-            theirs["weight"] = theirs["weight"] * theirs["w2"]
-            theirs["route"] = theirs["level"] + f" (converted LSOA {other}->{vintage})"
-            theirs = theirs.groupby(["code", "target", "route"], as_index=False)["weight"].sum()
-            frames.append(theirs.rename(columns={"target": "lsoa"}))
-            populations.append(theirs["code"].map(pop).to_numpy(float))
-    out = pd.concat(frames, ignore_index=True)
-    out["code_population"] = np.concatenate(populations)
-    return out.rename(columns={"lsoa": "lsoa_code"})[["code", "lsoa_code", "weight", "route", "code_population"]]
+    """``code, lsoa_code, weight, route, code_population`` for every code that can be located
+    (:func:`_code_areas`: the rules, and the order of the rows)."""
+    return _code_areas(con, codes, vintage).frame()
 
 
 @dataclass
@@ -232,8 +291,18 @@ def split_pence(totals: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     keep = at >= 0
     code = weights["code"][keep].reset_index(drop=True)
     key = np.asarray(_groups(code))  # pandas' group numbers for the codes (see _groups)
-    total = totals["pence"].to_numpy(np.int64)[at[keep]]
-    weight = weights["weight"].to_numpy(float)[keep]
+    pence = _split_rows(totals["pence"].to_numpy(np.int64), at[keep], weights["weight"].to_numpy(float)[keep], key)
+    return pd.DataFrame({"code": code,
+                         "lsoa_code": weights["lsoa_code"][keep].reset_index(drop=True), "pence": pence})
+
+
+def _split_rows(totals: np.ndarray, total_at: np.ndarray, weight: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The whole pence of each row of :func:`split_pence`, from arrays: ``totals`` (int64 pence),
+    each row's total (``total_at``, a position in ``totals``), ``weight`` and group ``key`` (equal
+    for the rows of one total, non-negative integers). Groups are summed in row order, so the same
+    rows in the same order give the same pence, however the groups are numbered. Raises if the
+    pence of a total do not add up to it."""
+    total = totals[total_at]
     w = weight / pd.Series(weight).groupby(key).transform("sum").to_numpy(float)
     exact = total.astype(float) * w
     base = np.floor(exact)
@@ -241,11 +310,10 @@ def split_pence(totals: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     order = _rank_down(exact - base, key)
     pence = base.astype(np.int64) + (order <= short).astype(np.int64)
     check = np.zeros(len(totals), dtype=np.int64)
-    np.add.at(check, at[keep], pence)
-    if not np.array_equal(check, totals["pence"].to_numpy(np.int64)):
+    np.add.at(check, total_at, pence)
+    if not np.array_equal(check, totals):
         raise DataError("internal error: a pro-rata split did not conserve the amount to the penny")
-    return pd.DataFrame({"code": code,
-                         "lsoa_code": weights["lsoa_code"][keep].reset_index(drop=True), "pence": pence})
+    return pence
 
 
 def _rank_down(values: np.ndarray, key: np.ndarray) -> np.ndarray:

@@ -17,7 +17,8 @@ Location
 Splitting
     An area larger than an LSOA is split over its LSOAs pro rata to population (mid-2019 for
     ``imd2019``, Census 2021 for ``imd2025``). Amounts are split in whole pence by the largest
-    remainder method, so every area's amount is conserved to the penny.
+    remainder method, so every area's amount is conserved to the penny; where two fractional
+    parts tie, the LSOA with the lower code gets the penny.
 Accounting
     Every row read ends in exactly one of *located*, *unlocated* (with a reason) or
     *rejected* (with a reason): ``rows_in = located + unlocated + rejected``.
@@ -25,6 +26,7 @@ Accounting
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +102,15 @@ def index_areas(con: duckdb.DuckDBPyConnection, index: str = "imd2019") -> pd.Da
             at = pc.index_in(codes, value_set=keys)
             areas["lad24_code"] = pd.Series(_strings(lad24["lad24_code"]).take(at), dtype="str").to_numpy()
     return areas.drop(columns="ward_code")
+
+
+def _index_areas_apart(con: duckdb.DuckDBPyConnection, index: str) -> pd.DataFrame:
+    """:func:`index_areas` on a cursor of its own (so that it can run beside another query)."""
+    cur = con.cursor()
+    try:
+        return index_areas(cur, index)
+    finally:
+        cur.close()
 
 
 def group_table(frame: pd.DataFrame, *, by: str, total: float | None = None) -> pd.DataFrame:
@@ -284,6 +295,35 @@ class ReachResult:
     lad_boundaries: pd.DataFrame | None = None
 
 
+def _locate_source(
+    con: duckdb.DuckDBPyConnection, source: str | Path | bytes | GrantsInput, *, index: str, filename: str | None,
+    postcodes: str | Path | pd.DataFrame | None, encoding: str | None,
+) -> tuple[Located, pd.DataFrame, list[str], dict[str, Any], dict[str, Any]]:
+    """Read and locate the grants of :func:`reach`: the located grants, the rejected rows, the notes,
+    the file's facts (source, form, rows in) and the counts; a 360Giving CSV on disk goes through
+    DuckDB (:func:`.stream.locate_csv`), anything else through pandas."""
+    streamed = None
+    if isinstance(source, str | Path) and postcodes is None and encoding is None and filename is None:
+        from neighbourhood_lens.funding.stream import locate_csv
+
+        streamed = locate_csv(con, source, index=index)
+    if streamed is not None:
+        loc, rejected, facts = streamed.located, streamed.rejected, streamed.facts
+        head = {"source": streamed.source, "form": "360giving", "rows_in": streamed.rows_in}
+        notes = streamed.notes
+    else:
+        gi = source if isinstance(source, GrantsInput) else read_grants(source, filename=filename, encoding=encoding)
+        loc = locate_grants(con, gi, index=index, postcodes=postcodes)
+        rejected, notes = gi.rejected, list(gi.notes)
+        head = {"source": gi.source, "form": gi.form, "rows_in": gi.rows_in}
+        facts = {"located": len(loc.grants), "located_amount_gbp": round(float(loc.grants["amount_gbp"].sum()), 2),
+                 "converted": int(loc.grants["route"].astype("string").str.contains("converted", na=False).sum()),
+                 "by_postcode": int((loc.grants["via"] == "postcode").sum()),
+                 "synthetic": bool(gi.grants["identifier"].str.startswith("360G-SYNTHETIC-").any()),
+                 "pence_in": int(np.round(loc.grants["amount_gbp"].to_numpy(float) * 100).sum())}
+    return loc, rejected, notes, head, facts
+
+
 def reach(
     con: duckdb.DuckDBPyConnection,
     source: str | Path | bytes | GrantsInput,
@@ -307,26 +347,13 @@ def reach(
     """
     if index not in INDEXES:
         raise DataError(f"unknown index {index!r}; valid: {', '.join(INDEXES)}")
-    streamed = None
-    if isinstance(source, str | Path) and postcodes is None and encoding is None and filename is None:
-        from neighbourhood_lens.funding.stream import locate_csv
-
-        streamed = locate_csv(con, source, index=index)
-    if streamed is not None:
-        loc, rejected, facts = streamed.located, streamed.rejected, streamed.facts
-        head = {"source": streamed.source, "form": "360giving", "rows_in": streamed.rows_in}
-        notes = streamed.notes
-    else:
-        gi = source if isinstance(source, GrantsInput) else read_grants(source, filename=filename, encoding=encoding)
-        loc = locate_grants(con, gi, index=index, postcodes=postcodes)
-        rejected, notes = gi.rejected, list(gi.notes)
-        head = {"source": gi.source, "form": gi.form, "rows_in": gi.rows_in}
-        facts = {"located": len(loc.grants), "located_amount_gbp": round(float(loc.grants["amount_gbp"].sum()), 2),
-                 "converted": int(loc.grants["route"].astype("string").str.contains("converted", na=False).sum()),
-                 "by_postcode": int((loc.grants["via"] == "postcode").sum()),
-                 "synthetic": bool(gi.grants["identifier"].str.startswith("360G-SYNTHETIC-").any()),
-                 "pence_in": int(np.round(loc.grants["amount_gbp"].to_numpy(float) * 100).sum())}
-    areas = index_areas(con, index)
+    # The index's areas do not depend on the file: they are read on a cursor of their own while the
+    # file is read and located (DuckDB and Arrow release the GIL), then joined to the allocations.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_index_areas_apart, con, index)
+        loc, rejected, notes, head, facts = _locate_source(con, source, index=index, filename=filename,
+                                                           postcodes=postcodes, encoding=encoding)
+        areas = pending.result()
     merged = _merge(loc.allocations, areas)
     total = float(merged["amount"].sum())
     deciles = reach_table(loc.allocations, areas)

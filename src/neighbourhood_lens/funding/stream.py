@@ -8,8 +8,10 @@ check and the location are then decided once per *distinct* value of a column
 (``dictionary_encode``: a few thousand amounts, dates or codes for a million rows) and mapped
 back to the rows by the encoding's indices; duplicate identifiers are found by sorting the
 hashes (equal hashes are confirmed on the text); the sums per code are NumPy (``add.at`` of
-whole pence as int64). pandas sees only one row per code and the rows that are rejected or
-unlocated.
+whole pence as int64). The LSOAs and weights of the codes come from one DuckDB query as
+positions, not text (:func:`.locate._code_areas`), and the pence are split over them with the
+arithmetic of :func:`.locate.split_pence`. pandas sees only one row per code and the rows that
+are rejected or unlocated.
 
 Same rows, same outputs, same messages
     Every row of the file is counted and ends located, unlocated or rejected, as before. The
@@ -63,11 +65,11 @@ from .locate import (
     INDEXES,
     Located,
     _area_names,
-    _resolver,
+    _code_areas,
+    _split_rows,
     _strings,
     code_kind,
     locate_grants,
-    split_pence,
     type_overridden,
 )
 
@@ -297,12 +299,11 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     kind[plain_code] = prefix.map({k: i for i, k in enumerate(_KINDS)}).fillna(-1).to_numpy(np.int8)
     code_t = np.where(geo_t == _GLA, _LONDON, geo_t)
     wanted = kind >= 0
-    codes = pd.Series(pd.unique(code_t[wanted]), dtype="str")
-    resolver = _resolver(cur, codes, vintage)
-    routes = resolver.drop_duplicates("code")
-    known = pa.array(routes["code"].to_numpy(dtype=object), pa.string())
-    code_at = pc.fill_null(pc.index_in(pa.array(code_t, pa.string()), value_set=known), -1).to_numpy().copy()
+    areas = _code_areas(cur, code_t[wanted], vintage)  # the codes sorted, each with its LSOAs as positions
+    code_at = pc.fill_null(pc.index_in(pa.array(code_t, pa.string()), value_set=areas.codes), -1).to_numpy().copy()
     code_at[~wanted] = -1
+    hit = code_at >= 0
+    code_at[hit] = np.where(areas.found[code_at[hit]], code_at[hit], -1)  # -1: not in the warehouse
     row_code = code_at[geo_i]
     located = valid & (row_code >= 0)
 
@@ -314,8 +315,10 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     synthetic = bool((valid & _mask(pc.starts_with(ids, "360G-SYNTHETIC-"))).any())
     del ids, post_i
     frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
-    # the resolver holds every well-formed code of the file, so the codes of these rows are not in the warehouse
-    un_loc = locate_grants(cur, frame, index=index, resolver=resolver) if len(frame) else None
+    # every well-formed code of the file was looked up, so the codes of these rows are not in the warehouse:
+    # the pandas path gets no areas for them (an empty resolver), and gives each row its reason
+    un_loc = locate_grants(cur, frame, index=index, resolver=areas.frame(np.zeros(0, dtype=np.int64))) \
+        if len(frame) else None
     if un_loc is not None and len(un_loc.grants):
         raise DataError("internal error: the DuckDB and pandas locations disagree on "
                         f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
@@ -328,18 +331,19 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     located_amounts = amount[at]
     del amount, row_code
     pence_row = np.rint(located_amounts * 100).astype(np.int64)
-    pence = np.zeros(len(known), dtype=np.int64)
+    n_codes = len(areas.codes)
+    pence = np.zeros(n_codes, dtype=np.int64)
     np.add.at(pence, k, pence_row)
-    n_grants = np.bincount(k, minlength=len(known)).astype(np.int64)
-    first = np.full(len(known), n, dtype=np.int64)
+    n_grants = np.bincount(k, minlength=n_codes).astype(np.int64)
+    first = np.full(n_codes, n, dtype=np.int64)
     np.minimum.at(first, k, at)
-    used_codes = np.flatnonzero(n_grants)
-    order = used_codes[pc.sort_indices(known.take(pa.array(used_codes))).to_numpy()]
-    totals = pd.DataFrame({"code": pd.Series(_texts(known.take(pa.array(order))), dtype="str"),
+    order = np.flatnonzero(n_grants)  # the codes located, in code order (areas.codes is sorted)
+    totals = pd.DataFrame({"code": pd.Series(areas.codes.take(pa.array(order)), dtype="str"),
                            "pence": pence[order], "n_grants": n_grants[order],
                            "kind": pd.Series(np.asarray(_KINDS, dtype=object)[kind[geo_i[first[order]]]],
                                              dtype="str"),
-                           "route": routes["route"].to_numpy()[order]})
+                           "route": pd.Series(np.asarray(areas.routes, dtype=object)[areas.route[order]],
+                                              dtype="str")})
     n_located, pence_in = int(totals["n_grants"].sum()), int(totals["pence"].sum())
     whole = bool(np.all(located_amounts == np.floor(located_amounts))) and (
         float(np.abs(located_amounts).sum()) < 2.0 ** 52)
@@ -358,23 +362,25 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
                         + _texts(declared)[type_i[head]]})
     n_over, examples_over = _overrides(len(over_at), sql, rest)
 
-    used = resolver[pc.is_in(pa.array(resolver["code"].to_numpy(dtype=object), pa.string()),
-                             value_set=pa.array(totals["code"].to_numpy(dtype=object), pa.string()))
-                    .to_numpy(zero_copy_only=False)]
-    split = split_pence(totals[["code", "pence"]], used)
-    alloc = split.groupby("lsoa_code", as_index=False)["pence"].sum()
-    alloc["amount_gbp"] = alloc.pop("pence") / 100
-    pops = used.drop_duplicates("code").set_index("code")
+    # The split of each code's pence over its LSOAs (split_pence's arithmetic on the rows of the codes
+    # located, in the same order), summed per LSOA in LSOA order.
+    used = np.flatnonzero(n_grants[areas.code_at] > 0)
+    used_code, used_lsoa = areas.code_at[used], areas.lsoa_at[used]
+    split = _split_rows(pence, used_code, areas.weight[used], used_code)
+    per_lsoa = np.zeros(len(areas.lsoas), dtype=np.int64)
+    np.add.at(per_lsoa, used_lsoa, split)
+    lsoas = np.flatnonzero(np.bincount(used_lsoa, minlength=len(areas.lsoas)))
+    alloc = pd.DataFrame({"lsoa_code": pd.Series(areas.lsoas.take(pa.array(lsoas)), dtype="str"),
+                          "amount_gbp": per_lsoa[lsoas] / 100})
     names = _area_names(cur, totals["code"])
     by_code = pd.DataFrame({"code": totals["code"], "n_grants": totals["n_grants"],
                             "amount_gbp": totals["pence"] / 100, "kind": totals["kind"],
-                            "route": _lookup(totals["code"], pops["route"]),
-                            "population": _lookup(totals["code"], pops["code_population"]),
+                            "route": totals["route"], "population": areas.population[order],
                             "name": _lookup(totals["code"], names)})
     result = Located(grants=pd.DataFrame(columns=["row", "identifier", "amount_gbp", "programme", "code", "kind",
                                                   "via", "route"]),
                      unlocated=unlocated.reset_index(drop=True), allocations=alloc, by_code=by_code,
-                     resolver=used.reset_index(drop=True), type_overrides=n_over, override_examples=examples_over)
+                     resolver=areas.frame(used), type_overrides=n_over, override_examples=examples_over)
     notes = []
     extra = [c for c in titles if re.match(r"(beneficiary location|recipient org):[1-9]", _key(c))]
     if extra:
