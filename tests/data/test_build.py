@@ -148,6 +148,36 @@ def test_unreadable_file_is_named(tmp_path, mirror):
         build_warehouse(tmp_path / "w.duckdb", mirror=d, only=[*LOOKUPS, "imd2019_lsoa11"])
 
 
+def test_a_users_workbook_reads_as_its_csv_and_a_broken_one_is_named(tmp_path, mirror):
+    """``--file`` with an .xlsx of a dataset the registry reads from no workbook (here CNI, which users
+    supply): the workbook builds the same table as the CSV; a file that is no zip, or a zip that is no
+    workbook (an .ods renamed), is a DataError naming the file, not openpyxl's or zipfile's error."""
+    import zipfile
+
+    cni = pd.read_parquet(mirror / "cni2019_ward17.parquet").head(50)
+    d = small_mirror(tmp_path, mirror, {}, link=[*LOOKUPS, "lookup_lsoa11_ward17"])
+    cni.to_csv(tmp_path / "cni.csv", index=False)
+    cni.to_excel(tmp_path / "cni.xlsx", index=False, engine="openpyxl")
+    tables = []
+    for name in ("cni.csv", "cni.xlsx"):
+        db = tmp_path / f"{name}.duckdb"
+        build_warehouse(db, mirror=d, files={"cni2019_ward17": tmp_path / name},
+                        only=[*LOOKUPS, "lookup_lsoa11_ward17", "cni2019_ward17"])
+        with duckdb.connect(str(db), read_only=True) as con:
+            tables.append(con.execute("SELECT * FROM cni2019_ward17 ORDER BY 1").df())
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert len(tables[0]) == 50
+
+    (tmp_path / "nozip.xlsx").write_bytes(b"not a zip at all")
+    with zipfile.ZipFile(tmp_path / "ods.xlsx", "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    for name, why in (("nozip.xlsx", "BadZipFile"), ("ods.xlsx", "KeyError")):
+        with pytest.raises(DataError, match=rf"{name}: not a readable \.xlsx workbook \({why}"):
+            build_warehouse(tmp_path / "w.duckdb", mirror=d, files={"cni2019_ward17": tmp_path / name},
+                            only=[*LOOKUPS, "lookup_lsoa11_ward17", "cni2019_ward17"])
+
+
 def test_checksum_mismatch_is_caught_and_the_old_warehouse_survives(tmp_path, mirror):
     db = tmp_path / "w.duckdb"
     good = small_mirror(tmp_path, mirror, {"imd2019_lsoa11": imd_frame(["E01000001"])})

@@ -180,11 +180,19 @@ def _read_workbook(path: Path, dataset: Dataset | None) -> pa.Table:
 
     Without a ``dataset`` the first sheet is read.
     """
-    import pandas as pd
+    import zipfile
 
+    import pandas as pd
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:  # openpyxl named: pandas' default reader of .xlsx is to change
+        sheets = pd.read_excel(path, sheet_name=0 if dataset is None else None, dtype=object, engine="openpyxl")
+    except (zipfile.BadZipFile, KeyError, InvalidFileException, EOFError) as exc:  # no zip, or a zip of no workbook
+        raise DataError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {str(exc)[:120]}); "
+                        "save it again from Excel, or as CSV") from None
     if dataset is None:
-        return pa.Table.from_pandas(pd.read_excel(path, dtype=object), preserve_index=False)
-    return join_sheets(pd.read_excel(path, sheet_name=None, dtype=object), dataset, str(path))
+        return pa.Table.from_pandas(sheets, preserve_index=False)
+    return join_sheets(sheets, dataset, str(path))
 
 
 def _read_csv(path: Path) -> pa.Table:
