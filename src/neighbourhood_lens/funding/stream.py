@@ -9,7 +9,8 @@ check and the location are then decided once per *distinct* value of a column
 back to the rows by the encoding's indices; duplicate identifiers are found by sorting the
 hashes (equal hashes are confirmed on the text); the sums per code are NumPy (``add.at`` of
 whole pence as int64). The LSOAs and weights of the codes come from one DuckDB query as
-positions, not text (:func:`.locate._code_areas`), and the pence are split over them with the
+positions, not text (:func:`.locate._code_areas`, on a cursor of its own while the rows are
+checked), and the pence are split over them with the
 arithmetic of :func:`.locate.split_pence`. pandas sees only one row per code and the rows that
 are rejected or unlocated.
 
@@ -256,50 +257,55 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     (amount_v, amount_i), (currency_v, currency_i), (date_v, date_i), (post_v, post_i), (geo_raw, geo_i), \
         (type_v, type_i) = encoded
     del encoded
-    # A plain code (E + 8 digits, any case) is put in upper case and given its kind.
+    # A plain code (E + 8 digits, any case) is put in upper case and given its kind from the prefix, GLA
+    # as London. The areas of the codes (and their names) are read by DuckDB while the rows are checked.
     geo_v = pc.if_else(pa.array(_full_match(geo_raw, "[Ee][0-9]{8}")), pc.utf8_upper(geo_raw), geo_raw)
-
-    # Every row check of validate_grants, once per distinct value; the rows it clears for certain.
-    plain = _full_match(amount_v, "[0-9]+(\\.[0-9]+)?")
-    value = np.full(len(amount_v), np.nan)
-    value[plain] = pc.cast(amount_v.filter(pa.array(plain)), pa.float64()).to_numpy()
-    amount_ok = plain & (value <= MAX_AMOUNT_GBP)
-    currency_ok = _mask(pc.is_in(pc.utf8_upper(currency_v), value_set=pa.array(["", "GBP"])))
-    dates = pd.Series(_texts(date_v), dtype="str")
-    date_ok = ((dates == "") | _parse_dates(dates).notna()).to_numpy()
-    clean = amount_ok[amount_i] & currency_ok[currency_i] & date_ok[date_i]
-    clean &= pc.binary_length(ids).to_numpy() > 0
-    clean &= ~_duplicated(cur, ids, hashes, changed)
-    del hashes, changed
-
-    # The suspects are decided by validate_grants, as on the pandas path.
-    at = np.flatnonzero(~clean)
-    take = pa.array(at)
-
-    post_t, geo_t, type_t = _texts(post_v), _texts(geo_v), _texts(type_v)
-    suspect = pd.DataFrame({
-        "row": at + 2, "identifier": _texts(ids.take(take)), "title": "",
-        "currency": _texts(currency_v)[currency_i[at]], "award_date": _texts(date_v)[date_i[at]],
-        "recipient_org_id": "", "postcode": post_t[post_i[at]], "geo_code": geo_t[geo_i[at]],
-        "geo_code_type": type_t[type_i[at]], "programme": "", "period": "", "amount": _texts(amount_v)[amount_i[at]],
-    })
-    del currency_i, date_i, take
-    ok, rejected = validate_grants(suspect, form=form)
-    valid = clean
-    amount = value[amount_i]
-    passed = ok["row"].to_numpy(np.int64) - 2
-    valid[passed] = True
-    amount[passed] = ok["amount_gbp"].to_numpy(float)
-    del clean, amount_i
-
-    # The location of each distinct code: its kind from the prefix, GLA as London, the route from the resolver.
+    geo_t = _texts(geo_v)
     plain_code = _full_match(geo_v, "E[0-9]{8}")
     kind = np.full(len(geo_t), -1, dtype=np.int8)
     prefix = pd.Series(geo_t[plain_code], dtype="str").str[:3].map(_PREFIX_KIND)
     kind[plain_code] = prefix.map({k: i for i, k in enumerate(_KINDS)}).fillna(-1).to_numpy(np.int8)
     code_t = np.where(geo_t == _GLA, _LONDON, geo_t)
     wanted = kind >= 0
-    areas = _code_areas(cur, code_t[wanted], vintage)  # the codes sorted, each with its LSOAs as positions
+    with ThreadPoolExecutor(max_workers=1) as background:
+        lookup = background.submit(_areas_and_names, cur, code_t[wanted], vintage)
+
+        # Every row check of validate_grants, once per distinct value; the rows it clears for certain.
+        plain = _full_match(amount_v, "[0-9]+(\\.[0-9]+)?")
+        value = np.full(len(amount_v), np.nan)
+        value[plain] = pc.cast(amount_v.filter(pa.array(plain)), pa.float64()).to_numpy()
+        amount_ok = plain & (value <= MAX_AMOUNT_GBP)
+        currency_ok = _mask(pc.is_in(pc.utf8_upper(currency_v), value_set=pa.array(["", "GBP"])))
+        dates = pd.Series(_texts(date_v), dtype="str")
+        date_ok = ((dates == "") | _parse_dates(dates).notna()).to_numpy()
+        clean = amount_ok[amount_i] & currency_ok[currency_i] & date_ok[date_i]
+        clean &= pc.binary_length(ids).to_numpy() > 0
+        clean &= ~_duplicated(cur, ids, hashes, changed)
+        del hashes, changed
+
+        # The suspects are decided by validate_grants, as on the pandas path.
+        at = np.flatnonzero(~clean)
+        take = pa.array(at)
+
+        post_t, type_t = _texts(post_v), _texts(type_v)
+        suspect = pd.DataFrame({
+            "row": at + 2, "identifier": _texts(ids.take(take)), "title": "",
+            "currency": _texts(currency_v)[currency_i[at]], "award_date": _texts(date_v)[date_i[at]],
+            "recipient_org_id": "", "postcode": post_t[post_i[at]], "geo_code": geo_t[geo_i[at]],
+            "geo_code_type": type_t[type_i[at]], "programme": "", "period": "",
+            "amount": _texts(amount_v)[amount_i[at]],
+        })
+        del currency_i, date_i, take
+        ok, rejected = validate_grants(suspect, form=form)
+        valid = clean
+        amount = value[amount_i]
+        passed = ok["row"].to_numpy(np.int64) - 2
+        valid[passed] = True
+        amount[passed] = ok["amount_gbp"].to_numpy(float)
+        del clean, amount_i
+
+        areas, names = lookup.result()
+
     code_at = pc.fill_null(pc.index_in(pa.array(code_t, pa.string()), value_set=areas.codes), -1).to_numpy().copy()
     code_at[~wanted] = -1
     hit = code_at >= 0
@@ -372,7 +378,6 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     lsoas = np.flatnonzero(np.bincount(used_lsoa, minlength=len(areas.lsoas)))
     alloc = pd.DataFrame({"lsoa_code": pd.Series(areas.lsoas.take(pa.array(lsoas)), dtype="str"),
                           "amount_gbp": per_lsoa[lsoas] / 100})
-    names = _area_names(cur, totals["code"])
     by_code = pd.DataFrame({"code": totals["code"], "n_grants": totals["n_grants"],
                             "amount_gbp": totals["pence"] / 100, "kind": totals["kind"],
                             "route": totals["route"], "population": areas.population[order],
@@ -389,6 +394,16 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     facts = {"located": n_located, "located_amount_gbp": round(located_amount, 2), "converted": converted,
              "by_postcode": 0, "synthetic": synthetic, "pence_in": pence_in}
     return Streamed(rows_in=n, rejected=rejected, notes=notes, source=path.name, located=result, facts=facts)
+
+
+def _areas_and_names(cur: duckdb.DuckDBPyConnection, codes: np.ndarray, vintage: int) -> tuple[Any, pd.Series]:
+    """:func:`.locate._code_areas` of ``codes`` and the names of those found, on a cursor of their own."""
+    own = cur.cursor()
+    try:
+        areas = _code_areas(own, codes, vintage)
+        return areas, _area_names(own, pd.Series(areas.codes.filter(pa.array(areas.found)), dtype="str"))
+    finally:
+        own.close()
 
 
 def _lookup(codes: pd.Series, values: pd.Series) -> pd.Series:
