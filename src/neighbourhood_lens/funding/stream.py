@@ -10,9 +10,8 @@ back to the rows by the encoding's indices; duplicate identifiers are found by s
 hashes (equal hashes are confirmed on the text); the sums per code are NumPy (``add.at`` of
 whole pence as int64). The LSOAs and weights of the codes come from one DuckDB query as
 positions, not text (:func:`.locate._code_areas`, on a cursor of its own while the rows are
-checked), and the pence are split over them with the
-arithmetic of :func:`.locate.split_pence`. pandas sees only one row per code and the rows that
-are rejected or unlocated.
+checked), and the pence are split over them with the arithmetic of :func:`.locate.split_pence`.
+pandas sees only one row per code and the rows that are rejected or unlocated.
 
 Same rows, same outputs, same messages
     Every row of the file is counted and ends located, unlocated or rejected, as before. The
