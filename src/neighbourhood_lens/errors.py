@@ -20,6 +20,7 @@ __all__ = [
     "UnknownNameError",
     "CoverageNote",
     "examples",
+    "first_line",
 ]
 
 
@@ -36,6 +37,16 @@ def examples(values: Iterable[object], *, limit: int = 5) -> str:
     if len(items) > limit:
         shown += f", ... ({len(items)} in all)"
     return shown
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """The first line of ``text`` (a library's error message), cut to ``limit`` characters.
+
+    >>> first_line("bad header\n  at line 3")
+    'bad header'
+    """
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class NeighbourhoodLensError(Exception):

@@ -1,13 +1,16 @@
 """The one error path of ``nlens``: every bad input file, unknown id and Ctrl-C is one or two lines.
 
 Every command that reads a file the user names is run against an empty file, a binary file,
-a header-only CSV and a semicolon-separated CSV: each must exit with code 2, print at most
-two lines that name the file, and show no traceback. Interrupts exit with 130.
+a header-only CSV and a semicolon-separated CSV, and against files named as another format than
+they hold (:data:`ODD_NAMES`): each must exit with code 2, print at most two lines that name the
+file, and show no traceback. Interrupts exit with 130.
 """
 
 from __future__ import annotations
 
+import io
 import random
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -61,11 +64,8 @@ def _assert_one_clear_error(result, *, names: str, code: int = 2) -> None:
     assert names in text, f"the message does not name {names!r}:\n{text}"
 
 
-@pytest.mark.parametrize("kind", list(BAD))
-@pytest.mark.parametrize("template", FILE_COMMANDS, ids=lambda t: " ".join(t[:3]))
-def test_every_bad_file_is_one_clear_line(template, kind, tmp_path, warehouse_path):
-    bad = tmp_path / f"{kind}_input.csv"
-    bad.write_bytes(BAD[kind])
+def _args(template: list[str], bad: Path, tmp_path: Path) -> list[str]:
+    """``template`` with F the bad file, and the other placeholders made (see :data:`FILE_COMMANDS`)."""
     treated = tmp_path / "treated.csv"
     treated.write_text("code,start\nE05000770,2012\n")
     spec = tmp_path / "with_file.toml"
@@ -73,14 +73,49 @@ def test_every_bad_file_is_one_clear_line(template, kind, tmp_path, warehouse_pa
                     'column = "v"\nneed = "high"\n')
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    (mirror / "imd2019_lsoa11.parquet").write_bytes(BAD[kind])
-    named = bad
-    if "MIRROR_WITH_F" in template:
-        named = mirror / "imd2019_lsoa11.parquet"
+    (mirror / "imd2019_lsoa11.parquet").write_bytes(bad.read_bytes())
     swap = {"F": str(bad), "TREATED": str(treated), "SPEC_WITH_FILE": str(spec), "MIRROR_WITH_F": str(mirror)}
-    args = [swap.get(a, a.replace("OUT", str(tmp_path)).replace("=F", f"={bad}")) for a in template]
-    result = _run(args, warehouse_path)
-    _assert_one_clear_error(result, names=named.name)
+    return [swap.get(a, a.replace("OUT", str(tmp_path)).replace("=F", f"={bad}")) for a in template]
+
+
+@pytest.mark.parametrize("kind", list(BAD))
+@pytest.mark.parametrize("template", FILE_COMMANDS, ids=lambda t: " ".join(t[:3]))
+def test_every_bad_file_is_one_clear_line(template, kind, tmp_path, warehouse_path):
+    bad = tmp_path / f"{kind}_input.csv"
+    bad.write_bytes(BAD[kind])
+    named = tmp_path / "mirror" / "imd2019_lsoa11.parquet" if "MIRROR_WITH_F" in template else bad
+    _assert_one_clear_error(_run(_args(template, bad, tmp_path), warehouse_path), names=named.name)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+#: Files whose name says another format than they hold: pandas opens a CSV named .zip as an archive of
+#: one member, and the build reads a file of an extension it has no reader for as a vector file (GDAL).
+ODD_NAMES = {
+    "two_members.zip": _zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<a/>"}),
+    "empty.zip": _zip({}),
+    "settings.toml": b"x = 1\n",
+    "damaged.gpkg": bytes(random.Random(7).randrange(256) for _ in range(300)),
+}
+
+
+def _odd_cases() -> list[tuple[list[str], str]]:
+    """Each command with each odd file, but a TOML where it is a spec (its problems are listed one per line)."""
+    return [(t, name) for t in FILE_COMMANDS if "MIRROR_WITH_F" not in t for name in ODD_NAMES
+            if not (name.endswith(".toml") and t[0] in ("programme", "index") and t[2] == "F")]
+
+
+@pytest.mark.parametrize(("template", "name"), _odd_cases(), ids=lambda v: v if isinstance(v, str) else " ".join(v[:3]))
+def test_a_file_named_as_another_format_is_one_clear_line(template, name, tmp_path, warehouse_path):
+    bad = tmp_path / name
+    bad.write_bytes(ODD_NAMES[name])
+    _assert_one_clear_error(_run(_args(template, bad, tmp_path), warehouse_path), names=name)
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import NeighbourhoodLensError
+from ..errors import NeighbourhoodLensError, first_line
 
 __all__ = ["EXIT_INTERRUPT", "EXIT_USER", "file_options", "is_interrupt", "user_message"]
 
@@ -103,9 +103,8 @@ def _where(exc: BaseException) -> str:
     return " or ".join(f"{option} {path}" for option, path in candidates)
 
 
-def _first_line(text: str, limit: int = 200) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+#: The starts of pandas' messages for a ``.zip`` it cannot read as one CSV (``pandas.io.common.get_handle``).
+_PANDAS_ZIP_ERRORS = ("Multiple files found in ZIP file", "Zero files found in ZIP file")
 
 
 def _read_problem(exc: BaseException) -> str | None:
@@ -119,9 +118,12 @@ def _read_problem(exc: BaseException) -> str | None:
         return (f"not UTF-8 text (byte 0x{byte} at position {exc.start}); is it a binary file? Save a CSV "
                 "as UTF-8 (Excel: 'CSV UTF-8')")
     if isinstance(exc, pd.errors.ParserError):
-        return f"not a readable CSV ({_first_line(str(exc))}); check the delimiter is a comma and quotes are closed"
+        return f"not a readable CSV ({first_line(str(exc))}); check the delimiter is a comma and quotes are closed"
     if isinstance(exc, zipfile.BadZipFile):
         return "not a valid .xlsx workbook (it is not a zip archive); save it again from Excel, or as CSV"
+    if isinstance(exc, ValueError) and str(exc).startswith(_PANDAS_ZIP_ERRORS):
+        # pandas opens a CSV named .zip as an archive of exactly one member
+        return f"a ZIP archive that is not one CSV ({first_line(str(exc), 120)}); give the CSV itself"
     if isinstance(exc, IsADirectoryError):
         return "is a folder, not a file"
     if isinstance(exc, FileNotFoundError):
@@ -129,23 +131,23 @@ def _read_problem(exc: BaseException) -> str | None:
     if isinstance(exc, PermissionError):
         return "cannot be read (permission denied)"
     if isinstance(exc, OSError):
-        return f"cannot be read ({exc.strerror or _first_line(str(exc))})"
+        return f"cannot be read ({exc.strerror or first_line(str(exc))})"
     try:
         import pyarrow as pa
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         pa = None
     if pa is not None and isinstance(exc, pa.ArrowException):
-        return f"not a readable Parquet/Arrow file ({_first_line(str(exc))})"
+        return f"not a readable Parquet/Arrow file ({first_line(str(exc))})"
     try:
         from openpyxl.utils.exceptions import InvalidFileException
     except ImportError:  # pragma: no cover - openpyxl is a dependency
         InvalidFileException = ()  # noqa: N806
     if InvalidFileException and isinstance(exc, InvalidFileException):
-        return f"not a readable .xlsx workbook ({_first_line(str(exc))})"
+        return f"not a readable .xlsx workbook ({first_line(str(exc))})"
     import duckdb
 
     if isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)) and file_options():
-        return f"cannot be read ({_first_line(str(exc))})"
+        return f"cannot be read ({first_line(str(exc))})"
     return None
 
 

@@ -35,7 +35,7 @@ from neighbourhood_lens.data.publisher_files import join_sheets, read_publisher_
 from neighbourhood_lens.data.sources import DATASETS, Dataset, get_dataset
 from neighbourhood_lens.data.statxplore import STATXPLORE_DATASETS, add_msoa11_codes, needs_codes
 from neighbourhood_lens.data.validate import normalise_table, read_checksums, sha256_file, table_notes
-from neighbourhood_lens.errors import ChecksumError, DataError, SourceUnavailableError
+from neighbourhood_lens.errors import ChecksumError, DataError, SourceUnavailableError, first_line
 
 __all__ = [
     "BuildReport",
@@ -151,8 +151,15 @@ def read_source(path: Path, dataset: Dataset | None = None) -> pa.Table:
             src = _registry_layout(dataset, fmt) or Source(str(path), fmt)
             return read_publisher_file(path, src, dataset)
         import geopandas as gpd
+        from pyogrio.errors import DataLayerError, DataSourceError
 
-        gdf = gpd.read_file(path)
+        try:
+            gdf = gpd.read_file(path)
+        except (DataSourceError, DataLayerError) as exc:  # GDAL: no format it knows, or a damaged file
+            why = first_line(str(exc), 160).split(".;")[0]  # GDAL's first sentence, not its advice on drivers
+            raise DataError(f"cannot read {path}: {why}; a {suffix or 'file without extension'} "
+                            "is read as a vector file (GeoPackage, GeoJSON, shapefile); tables are read from "
+                            ".csv, .xlsx or .parquet") from None
         if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
             gdf = gdf.to_crs(4326)
         gdf["geometry"] = gdf.geometry.to_wkb()
