@@ -40,7 +40,7 @@ def examples(values: Iterable[object], *, limit: int = 5) -> str:
 
 
 def first_line(text: str, limit: int = 200) -> str:
-    """The first line of ``text`` (a library's error message), cut to ``limit`` characters.
+    r"""The first line of ``text`` (a library's error message), cut to ``limit`` characters.
 
     >>> first_line("bad header\n  at line 3")
     'bad header'
