@@ -297,6 +297,26 @@ def test_postcodes_are_located_with_an_onspd_lookup(con, tmp_path) -> None:
         funding.read_postcode_lookup(pd.DataFrame({"pc": ["x"]}))
 
 
+def test_a_postcode_lookup_anywhere_is_read_and_a_bad_one_is_named(tmp_path) -> None:
+    """A folder with a quote in its name is read; the ONSPD's own zip, a binary file and a CSV of
+    other columns are each a DataError naming the file (DuckDB's errors used to escape)."""
+    import zipfile
+
+    folder = tmp_path / "O'Brien's data"
+    folder.mkdir()
+    (folder / "onspd.csv").write_text("pcds,lsoa11\nCT9 1AA,E01024440\n")
+    assert funding.read_postcode_lookup(folder / "onspd.csv")["postcode"].tolist() == ["CT91AA"]
+    with zipfile.ZipFile(tmp_path / "ONSPD_FEB_2024.zip", "w") as z:
+        z.writestr("Data/ONSPD_FEB_2024_UK.csv", "pcds,lsoa11\nCT9 1AA,E01024440\n")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "other.csv").write_text("x" * 300 + ",y\n1,2\n")
+    for name, message in (("ONSPD_FEB_2024.zip", "a ZIP archive; unzip it"), ("binary.csv", "not a readable CSV"),
+                          ("other.csv", "expected ONSPD columns")):
+        with pytest.raises(DataError, match=f"postcode lookup .*{name}: {message}") as err:
+            funding.read_postcode_lookup(tmp_path / name)
+        assert len(str(err.value)) < 400
+
+
 def test_thanet_vs_gla_flags_the_authority_far_below_the_line(con) -> None:
     """An allocation table paying £10 + £0.5 x IMD average score per head, ±3% noise, but Thanet half."""
     lads = con.execute("SELECT h.lad19_code AS code, sum(population) AS population, "

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from neighbourhood_lens._isin import isin
-from neighbourhood_lens.errors import DataError, SchemaError, examples
+from neighbourhood_lens.errors import DataError, SchemaError, examples, first_line
 from neighbourhood_lens.funding.grants import GrantsInput
 from neighbourhood_lens.geo.geography import GSS_CODE
 from neighbourhood_lens.warehouse import has_table, require_tables
@@ -82,6 +82,7 @@ def read_postcode_lookup(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     ``lsoa21``/``lsoa21cd``); at least one LSOA column must be present. Postcodes are compared
     upper-case without spaces. Read with DuckDB, so the full 2.7 million-row ONSPD is fine.
     """
+    where = "postcode lookup"
     if isinstance(source, pd.DataFrame):
         raw = source.astype(str)
     else:
@@ -90,15 +91,23 @@ def read_postcode_lookup(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         path = Path(source)
         if not path.exists():
             raise DataError(f"postcode lookup {path} does not exist")
-        raw = duckdb.sql(f"SELECT * FROM read_csv('{path.as_posix()}', all_varchar=true)").df()
+        if path.suffix.lower() == ".zip":  # ONS publishes the ONSPD as a zip with the CSV under Data/
+            raise DataError(f"postcode lookup {path}: a ZIP archive; unzip it and give the CSV inside "
+                            "(the ONSPD keeps it under Data/)")
+        quoted = "'" + path.as_posix().replace("'", "''") + "'"
+        try:
+            raw = duckdb.sql(f"SELECT * FROM read_csv({quoted}, all_varchar=true)").df()
+        except duckdb.Error as exc:  # not a CSV DuckDB can read (binary, empty, a compression it lacks)
+            raise DataError(f"postcode lookup {path}: not a readable CSV ({first_line(str(exc), 160)})") from None
+        where = f"postcode lookup {path}"
     cols = {c.lower(): c for c in raw.columns}
     pc = next((cols[c] for c in ("pcds", "pcd", "pcd2", "postcode") if c in cols), None)
     l11 = next((cols[c] for c in ("lsoa11", "lsoa11cd", "lsoa11_code") if c in cols), None)
     l21 = next((cols[c] for c in ("lsoa21", "lsoa21cd", "lsoa21_code") if c in cols), None)
     if pc is None or (l11 is None and l21 is None):
         raise SchemaError(
-            f"postcode lookup: expected ONSPD columns 'pcds' and 'lsoa11' and/or 'lsoa21'; "
-            f"found {examples(list(raw.columns), limit=10)}"
+            f"{where}: expected ONSPD columns 'pcds' and 'lsoa11' and/or 'lsoa21'; "
+            f"found {examples([str(c)[:40] for c in raw.columns], limit=10)}"
         )
     out = pd.DataFrame({"postcode": raw[pc].str.upper().str.replace(r"\s+", "", regex=True)})
     out["lsoa11_code"] = raw[l11].fillna("") if l11 else ""
