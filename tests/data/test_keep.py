@@ -179,7 +179,8 @@ def _leave_a_wal(path: Path) -> None:
 def test_a_rebuild_keeps_the_datasets_and_user_tables_and_drops_the_rest_either_way(tmp_path, mirror, crashed):
     from neighbourhood_lens.data.keep import can_copy_file
 
-    db = tmp_path / "w.duckdb"
+    db = tmp_path / "O'Brien's data" / "w.duckdb"  # a quote in the path: the old warehouse is attached by name
+    db.parent.mkdir()
     only = ["lookup_lsoa11_lad19", "lookup_lsoa21_ward24_lad24", "lookup_lad19_region19"]
     build_warehouse(db, mirror=mirror, only=only)
     con = duckdb.connect(str(db))

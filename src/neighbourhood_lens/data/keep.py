@@ -75,7 +75,8 @@ def old_datasets(path: Path) -> set[str]:
 
 
 def attach(con: duckdb.DuckDBPyConnection, old: Path) -> None:
-    con.execute(f"ATTACH '{old}' AS {_OLD} (READ_ONLY)")
+    quoted = "'" + str(old).replace("'", "''") + "'"  # a folder may have a quote in its name
+    con.execute(f"ATTACH {quoted} AS {_OLD} (READ_ONLY)")
 
 
 def detach(con: duckdb.DuckDBPyConnection) -> None:
