@@ -37,6 +37,7 @@ __all__ = [
     "require_tables",
     "has_table",
     "table_names",
+    "sql_text",
     "scalar",
     "status",
     "join_report",
@@ -141,6 +142,16 @@ def connect(
         if "lock" in str(exc).lower():
             raise WarehouseError(lock_message(path, exc)) from None
         raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from None
+
+
+def sql_text(text: str) -> str:
+    """``text`` as a SQL string literal, for what DuckDB takes only as a literal (a file in
+    ``read_csv``, ``ATTACH``, a struct's keys); a quote in a folder's name is doubled.
+
+    >>> sql_text("/data/O'Brien/onspd.csv")
+    "'/data/O''Brien/onspd.csv'"
+    """
+    return "'" + text.replace("'", "''") + "'"
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:

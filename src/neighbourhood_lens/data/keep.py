@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neighbourhood_lens.errors import WarehouseError, examples
-from neighbourhood_lens.warehouse import is_duckdb_file, lock_message, table_names
+from neighbourhood_lens.warehouse import is_duckdb_file, lock_message, sql_text, table_names
 
 if TYPE_CHECKING:
     import duckdb
@@ -75,8 +75,7 @@ def old_datasets(path: Path) -> set[str]:
 
 
 def attach(con: duckdb.DuckDBPyConnection, old: Path) -> None:
-    quoted = "'" + str(old).replace("'", "''") + "'"  # a folder may have a quote in its name
-    con.execute(f"ATTACH {quoted} AS {_OLD} (READ_ONLY)")
+    con.execute(f"ATTACH {sql_text(str(old))} AS {_OLD} (READ_ONLY)")
 
 
 def detach(con: duckdb.DuckDBPyConnection) -> None:

@@ -20,7 +20,7 @@ from neighbourhood_lens._isin import isin
 from neighbourhood_lens.errors import DataError, SchemaError, examples, first_line
 from neighbourhood_lens.funding.grants import GrantsInput
 from neighbourhood_lens.geo.geography import GSS_CODE
-from neighbourhood_lens.warehouse import has_table, require_tables
+from neighbourhood_lens.warehouse import has_table, require_tables, sql_text
 
 if TYPE_CHECKING:
     import duckdb
@@ -94,9 +94,8 @@ def read_postcode_lookup(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         if path.suffix.lower() == ".zip":  # ONS publishes the ONSPD as a zip with the CSV under Data/
             raise DataError(f"postcode lookup {path}: a ZIP archive; unzip it and give the CSV inside "
                             "(the ONSPD keeps it under Data/)")
-        quoted = "'" + path.as_posix().replace("'", "''") + "'"
         try:
-            raw = duckdb.sql(f"SELECT * FROM read_csv({quoted}, all_varchar=true)").df()
+            raw = duckdb.sql(f"SELECT * FROM read_csv({sql_text(path.as_posix())}, all_varchar=true)").df()
         except duckdb.Error as exc:  # not a CSV DuckDB can read (binary, empty, a compression it lacks)
             raise DataError(f"postcode lookup {path}: not a readable CSV ({first_line(str(exc), 160)})") from None
         where = f"postcode lookup {path}"

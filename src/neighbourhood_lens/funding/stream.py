@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from neighbourhood_lens.errors import DataError, examples
-from neighbourhood_lens.warehouse import require_tables
+from neighbourhood_lens.warehouse import require_tables, sql_text
 
 from .grants import (
     _360G_COLUMNS,
@@ -99,10 +99,6 @@ class Streamed:
     source: str
     located: Any  # a :class:`.reach.Located` whose ``grants`` frame is empty (the facts below count them)
     facts: dict[str, Any]
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _header(path: Path) -> list[str] | None:
@@ -175,12 +171,12 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: str | Path, *, index: str) 
     text = {c: (f'coalesce("{source[c].replace(chr(34), chr(34) * 2)}", \'\')' if c in source else "''")
             for c in _READ}
     select = ", ".join(f"{sql} AS {c}" for c, sql in text.items())
-    cols = "{" + ", ".join(f"{_q(c)}: 'VARCHAR'" for c in columns) + "}"
+    cols = "{" + ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
     cur = con.cursor()
     try:
         # One pass over the file, in its order (row i of the table is spreadsheet row i + 2, the header
         # being row 1), NULL read as "", with a hash of each identifier for the duplicate check.
-        read = (f"SELECT {select}, hash({text['identifier']}) AS id_hash FROM read_csv({_q(path.as_posix())}, "
+        read = (f"SELECT {select}, hash({text['identifier']}) AS id_hash FROM read_csv({sql_text(path.as_posix())}, "
                 f"header = true, columns = {cols}, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                 "strict_mode = true, null_padding = false)")
         try:
