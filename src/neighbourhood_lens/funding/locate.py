@@ -140,14 +140,13 @@ def _groups(values: pd.Series) -> np.ndarray | pd.Series:
 class CodeAreas:
     """The areas of some codes on the LSOAs of one vintage, as arrays (:func:`_code_areas`).
 
-    ``codes`` (sorted, distinct) and, per code, ``found``, ``route`` (its position in
-    ``routes``; -1 where not found) and ``population``. Per resolver row, sorted by code and
+    ``codes`` (sorted, distinct) and, per code, ``route`` (its position in ``routes``; -1 where
+    the code is not in the warehouse, see :attr:`found`) and ``population``. Per resolver row, sorted by code and
     LSOA: ``code_at`` (position in ``codes``), ``lsoa_at`` (position in ``lsoas``, the
     vintage's LSOA codes in order) and ``weight``.
     """
 
     codes: pa.Array
-    found: np.ndarray
     route: np.ndarray
     population: np.ndarray
     routes: list[str]
@@ -155,6 +154,11 @@ class CodeAreas:
     code_at: np.ndarray
     lsoa_at: np.ndarray
     weight: np.ndarray
+
+    @property
+    def found(self) -> np.ndarray:
+        """Per code: whether it is in the warehouse (it has a route)."""
+        return self.route >= 0
 
     def frame(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         """The resolver rows (all, or those at ``rows``) as ``code, lsoa_code, weight, route, code_population``."""
@@ -241,13 +245,11 @@ def _code_areas(con: duckdb.DuckDBPyConnection, codes: pd.Series | np.ndarray, v
         cur.close()
     code_at = np.asarray(rows["i"], dtype=np.int64)
     first = np.flatnonzero(np.r_[True, code_at[1:] != code_at[:-1]]) if len(code_at) else np.zeros(0, dtype=np.int64)
-    found = np.zeros(len(wanted), dtype=bool)
-    found[code_at[first]] = True
     route = np.full(len(wanted), -1, dtype=np.int64)
     route[code_at[first]] = np.asarray(rows["route"], dtype=np.int64)[first]
     population = np.full(len(wanted), np.nan)
     population[code_at[first]] = np.asarray(rows["population"], dtype=float)[first]
-    return CodeAreas(codes=wanted, found=found, route=route, population=population, routes=routes,
+    return CodeAreas(codes=wanted, route=route, population=population, routes=routes,
                      lsoas=lsoas.combine_chunks(), code_at=code_at, lsoa_at=np.asarray(rows["li"], dtype=np.int64),
                      weight=np.asarray(rows["weight"], dtype=float))
 
