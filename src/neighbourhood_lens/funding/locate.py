@@ -373,27 +373,13 @@ def _area_names(con: duckdb.DuckDBPyConnection, codes: pd.Series) -> pd.Series:
     return names
 
 
-def locate_grants(
-    con: duckdb.DuckDBPyConnection,
-    grants: GrantsInput | pd.DataFrame,
-    *,
-    index: str = "imd2019",
-    postcodes: str | Path | pd.DataFrame | None = None,
-    resolver: pd.DataFrame | None = None,
-) -> Located:
-    """Locate grants on the LSOAs of ``index`` (see the module docstring for the rules).
-
-    ``grants`` is a :class:`GrantsInput` or its ``grants`` frame. ``postcodes``: an ONSPD
-    file or frame (:func:`read_postcode_lookup`) used for grants with no location code.
-    ``resolver``: the areas of codes already looked up on ``index`` (``code, lsoa_code, weight,
-    route, code_population``, as :mod:`.stream` has them); a code it lacks counts as unknown, so it
-    must hold every code of ``grants`` that is in the warehouse.
-    """
-    if index not in INDEXES:
-        raise DataError(f"unknown index {index!r}; valid: {', '.join(INDEXES)}")
-    _, vintage, _ = INDEXES[index]
-    require_tables(con, ["hierarchy_lsoa11", "hierarchy_lsoa21", "lookup_lsoa11_lsoa21_lad22"])
-    g = (grants.grants if isinstance(grants, GrantsInput) else grants).copy()
+def _reasons(grants: pd.DataFrame, postcodes: str | Path | pd.DataFrame | None,
+             vintage: int) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
+    """The first step of :func:`locate_grants`, before any area is looked up: a copy of ``grants``
+    with each row's ``geo_code`` (stripped, upper case), ``kind``, ``via`` and ``code`` (GLA as
+    London; the postcode's LSOA where a lookup gives one), the reason each row cannot be located
+    that needs no area (empty where it may be), the declared code types and whether each is overridden."""
+    g = grants.copy()
     g["geo_code"] = g["geo_code"].astype(str).str.strip().str.upper()
     g["kind"] = code_kind(g["geo_code"])
     declared = g["geo_code_type"].astype(str).str.strip().str.upper()
@@ -427,6 +413,44 @@ def locate_grants(
     bad = g.loc[g["kind"] == "unsupported", "geo_code"].str[:3]
     reason[bad.index] = ("code type " + bad + " (" + bad.map(_UNSUPPORTED).fillna("unknown entity")
                          + ") is not supported; give LSOA, MSOA, ward, local authority or region codes")
+    return g, reason, declared, overridden
+
+
+def _unknown(rows: pd.DataFrame) -> pd.Series:
+    """The reason for rows whose well-formed ``code`` is in neither vintage's geography."""
+    return ("unknown " + rows["kind"] + " code '" + rows["code"] + "': not in the 2011 or 2021 "
+            "geography (a code of another vintage?)")
+
+
+def _unlocated(g: pd.DataFrame, reason: pd.Series, rows: pd.Series) -> pd.DataFrame:
+    """The unlocated grants of :class:`Located` (``rows`` of ``g``), each with its reason."""
+    un = g.loc[rows, ["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode"]].copy()
+    un["reason"] = reason[rows].to_numpy()
+    return un
+
+
+def locate_grants(
+    con: duckdb.DuckDBPyConnection,
+    grants: GrantsInput | pd.DataFrame,
+    *,
+    index: str = "imd2019",
+    postcodes: str | Path | pd.DataFrame | None = None,
+    resolver: pd.DataFrame | None = None,
+) -> Located:
+    """Locate grants on the LSOAs of ``index`` (see the module docstring for the rules).
+
+    ``grants`` is a :class:`GrantsInput` or its ``grants`` frame. ``postcodes``: an ONSPD
+    file or frame (:func:`read_postcode_lookup`) used for grants with no location code.
+    ``resolver``: the areas of codes already looked up on ``index`` (``code, lsoa_code, weight,
+    route, code_population``, as :mod:`.stream` has them); a code it lacks counts as unknown, so it
+    must hold every code of ``grants`` that is in the warehouse.
+    """
+    if index not in INDEXES:
+        raise DataError(f"unknown index {index!r}; valid: {', '.join(INDEXES)}")
+    _, vintage, _ = INDEXES[index]
+    require_tables(con, ["hierarchy_lsoa11", "hierarchy_lsoa21", "lookup_lsoa11_lsoa21_lad22"])
+    g, reason, declared, overridden = _reasons(grants.grants if isinstance(grants, GrantsInput) else grants,
+                                               postcodes, vintage)
     candidate = (reason == "") & (g["code"] != "")
     if resolver is None:
         resolver = _resolver(con, g.loc[candidate, "code"], vintage)
@@ -435,13 +459,10 @@ def locate_grants(
     route = resolver.drop_duplicates("code").set_index("code")["route"]
     g["route"] = g["code"].map(route)
     missing = candidate & g["route"].isna()
-    bad = g.loc[missing]
-    reason[bad.index] = ("unknown " + bad["kind"] + " code '" + bad["code"] + "': not in the 2011 or 2021 "
-                         "geography (a code of another vintage?)")
+    reason[missing] = _unknown(g.loc[missing])
     located = reason == ""
     lg = g.loc[located, ["row", "identifier", "amount_gbp", "programme", "code", "kind", "via", "route"]]
-    un = g.loc[~located, ["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode"]].copy()
-    un["reason"] = reason[~located].to_numpy()
+    un = _unlocated(g, reason, ~located)
     lg = lg.assign(pence=np.round(lg["amount_gbp"].to_numpy(float) * 100).astype(np.int64))
     totals = lg.groupby("code", as_index=False).agg(pence=("pence", "sum"), n_grants=("pence", "size"))
     used = resolver[isin(resolver["code"], totals["code"]).to_numpy()]

@@ -66,11 +66,11 @@ from .locate import (
     Located,
     _area_names,
     _code_areas,
+    _reasons,
     _split_rows,
     _strings,
-    code_kind,
-    locate_grants,
-    type_overridden,
+    _unknown,
+    _unlocated,
 )
 
 if TYPE_CHECKING:
@@ -315,16 +315,7 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
                          "postcode": post_t[post_i[at]]})
     synthetic = bool((valid & _mask(pc.starts_with(ids, "360G-SYNTHETIC-"))).any())
     del ids, post_i
-    frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
-    # every well-formed code of the file was looked up, so the codes of these rows are not in the warehouse:
-    # the pandas path gets no areas for them (an empty resolver), and gives each row its reason
-    un_loc = locate_grants(cur, frame, index=index, resolver=areas.frame(np.zeros(0, dtype=np.int64))) \
-        if len(frame) else None
-    if un_loc is not None and len(un_loc.grants):
-        raise DataError("internal error: the DuckDB and pandas locations disagree on "
-                        f"{len(un_loc.grants)} grant(s), e.g. row {int(un_loc.grants['row'].iloc[0])}")
-    unlocated = un_loc.unlocated if un_loc is not None else pd.DataFrame(
-        columns=["row", "identifier", "amount_gbp", "geo_code", "geo_code_type", "postcode", "reason"])
+    unlocated, more = _unlocated_rest(rest, areas, vintage)
 
     # Sums per code of the located rows: whole pence (round half to even) as int64, grants, the first row's kind.
     at = np.flatnonzero(located)
@@ -361,7 +352,7 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     head = over_at[:5]
     sql = pd.DataFrame({"row": head + 2, "example": geo_t[geo_i[head]] + " declared "
                         + _texts(declared)[type_i[head]]})
-    n_over, examples_over = _overrides(len(over_at), sql, rest)
+    n_over, examples_over = _overrides(len(over_at), sql, more)
 
     # The split of each code's pence over its LSOAs (split_pence's arithmetic on the rows of the codes
     # located, in the same order), summed per LSOA in LSOA order.
@@ -410,13 +401,27 @@ def _lookup(codes: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series(values.iloc[at.to_numpy()].to_numpy(), index=codes.index)  # dtype inferred, as by map
 
 
-def _overrides(n_fast: int, fast: pd.DataFrame, rest: pd.DataFrame) -> tuple[int, list[str]]:
+def _unlocated_rest(rest: pd.DataFrame, areas: Any, vintage: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The valid rows not located here, with the reason of each from the pandas path's own first step
+    (:func:`.locate._reasons`), and those whose declared code type is overridden (``row, example``).
+    Every well-formed code of the file was looked up (``areas``), so a row the first step leaves
+    without a reason has a code that is not in the warehouse."""
+    frame = rest.assign(**{c: "" for c in GRANT_COLUMNS if c not in rest})[GRANT_COLUMNS]
+    g, reason, declared, overridden = _reasons(frame, None, vintage)
+    candidate = (reason == "") & (g["code"] != "")
+    found = areas.codes.filter(pa.array(areas.found))
+    wrong = candidate.to_numpy() & _mask(pc.is_in(_strings(g["code"]), value_set=found))
+    if wrong.any() or ((reason == "") & ~candidate).any():
+        row = int(g.loc[wrong | ((reason == "") & ~candidate), "row"].iloc[0])
+        raise DataError(f"internal error: the DuckDB and pandas locations disagree on row {row}")
+    reason[candidate] = _unknown(g.loc[candidate])
+    more = pd.DataFrame({"row": g["row"][overridden], "example": (g["geo_code"] + " declared " + declared)[overridden]})
+    return _unlocated(g, reason, pd.Series(True, index=g.index)), more
+
+
+def _overrides(n_fast: int, fast: pd.DataFrame, more: pd.DataFrame) -> tuple[int, list[str]]:
     """Rows whose ``Geographic Code Type`` disagrees with the code's prefix: count and the first five
     (``<code> declared <type>``), among the ``n_fast`` rows located here (``fast``: the first five of
-    them) and, with :func:`.locate.type_overridden`, the ``rest`` (the rows handed to the pandas path)."""
-    g = rest["geo_code"].astype(str).str.strip().str.upper()
-    declared = rest["geo_code_type"].astype(str).str.strip().str.upper()
-    hit = type_overridden(declared, code_kind(g))
-    more = pd.DataFrame({"row": rest["row"][hit], "example": (g + " declared " + declared)[hit]})
+    them) and the ``more`` of the rest (the rows handed to the pandas path's first step)."""
     both = pd.concat([fast, more], ignore_index=True).sort_values("row", kind="stable")
     return n_fast + len(more), both["example"].head(5).tolist()
