@@ -89,6 +89,17 @@ def test_groups_and_ranks_are_those_of_pandas_on_the_text() -> None:
     expected = pd.Series(values).groupby(codes).rank(method="first", ascending=False).to_numpy()
     assert _rank_down(values, _groups(codes)).tolist() == expected.tolist() == [1.0, 1.0, 2.0, 1.0, 2.0, 3.0]
 
+
+@pytest.mark.parametrize("groups", [500, 70_000])  # below and above 2**16 groups: radix sort, then timsort
+def test_ranks_within_many_groups_are_those_of_pandas(groups) -> None:  # noqa: ANN001
+    from neighbourhood_lens.funding.locate import _rank_down
+
+    rng = np.random.default_rng(groups)
+    key = np.sort(rng.integers(0, groups, 200_000))
+    values = rng.choice([0.0, 0.25, 0.5, 0.75], len(key)) + rng.integers(0, 3, len(key)) * 1e-9  # many ties
+    expected = pd.Series(values).groupby(key).rank(method="first", ascending=False).to_numpy()
+    np.testing.assert_array_equal(_rank_down(values, key), expected)
+
 def test_validate_names_each_bad_row_and_keeps_the_good() -> None:
     data = grants_csv(
         "g1,ok,GBP,1000,2021-04-01,,E01000001,LSOA",

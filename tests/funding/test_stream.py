@@ -81,3 +81,16 @@ def test_files_it_does_not_read_fall_back_to_pandas(con, tmp_path) -> None:  # n
 
 def test_the_whitespace_trimmed_is_what_str_strip_removes() -> None:
     assert _WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def test_rows_are_taken_from_every_chunk_as_a_whole_take_would() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from neighbourhood_lens.funding.stream import _take
+
+    chunks = pa.chunked_array([["a", "b"], [], ["c"], ["d", None, "f"]], pa.string())
+    for at in ([], [0], [1, 2], [2, 3, 4, 5], [0, 1, 2, 3, 4, 5], [5]):
+        whole = chunks.take(pa.array(at, pa.int64())).to_pylist()
+        assert _take(chunks, np.array(at, dtype=np.int64)).to_pylist() == whole
+    assert _take(chunks.combine_chunks(), np.array([3, 4])).to_pylist() == ["d", None]

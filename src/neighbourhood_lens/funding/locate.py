@@ -332,7 +332,11 @@ def _rank_down(values: np.ndarray, key: np.ndarray) -> np.ndarray:
     if np.isnan(values).any():
         return pd.Series(values).groupby(key).rank(method="first", ascending=False).to_numpy()
     order = np.argsort(-values, kind="stable")
-    order = order[np.argsort(key[order], kind="stable")]
+    groups = key[order]
+    if groups.dtype.kind in "iu" and len(groups) and 0 <= groups.min() and groups.max() < 2**16:
+        # NumPy sorts 16-bit integers by radix (stable, one pass), others by timsort
+        groups = groups.astype(np.uint16)
+    order = order[np.argsort(groups, kind="stable")]
     counts = np.bincount(key)
     starts = np.cumsum(counts) - counts
     rank = np.empty(len(values))

@@ -139,6 +139,19 @@ def _full_match(values: pa.Array, pattern: str) -> np.ndarray:
     return _mask(pc.match_substring_regex(values, f"^(?:{pattern})$"))
 
 
+def _take(values: pa.Array | pa.ChunkedArray, at: np.ndarray) -> pa.Array:
+    """``values.take(at)`` for sorted positions ``at``, chunk by chunk: a chunked array's own ``take``
+    first joins every chunk into one (a copy of a million identifiers to pick a few thousand)."""
+    if isinstance(values, pa.Array):
+        return values.take(pa.array(at, pa.int64()))
+    bounds = np.cumsum([0] + [len(c) for c in values.chunks])
+    which = np.searchsorted(bounds, at, side="right") - 1
+    cuts = np.searchsorted(which, np.arange(values.num_chunks + 1))
+    parts = [values.chunk(k).take(pa.array(at[cuts[k]:cuts[k + 1]] - bounds[k], pa.int64()))
+             for k in range(values.num_chunks) if cuts[k + 1] > cuts[k]]
+    return pa.concat_arrays(parts) if parts else pa.array([], values.type)
+
+
 def _texts(values: pa.Array) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
 
@@ -209,7 +222,7 @@ def _duplicated(cur: duckdb.DuckDBPyConnection, ids: pa.Array | pa.ChunkedArray,
     out = np.zeros(len(hashes), dtype=bool)
     if len(repeated):
         maybe = np.flatnonzero(pd.Index(repeated).get_indexer(hashes) >= 0)  # a hash lookup
-        text = pd.Series(_texts(ids.take(pa.array(maybe))))
+        text = pd.Series(_texts(_take(ids, maybe)))
         out[maybe[text.duplicated(keep=False).to_numpy()]] = True
     return out
 
@@ -232,7 +245,7 @@ def _unstripped(ids: pa.ChunkedArray) -> np.ndarray:
     maybe = np.flatnonzero(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.intp)
     out = np.zeros(len(ids), dtype=bool)
     if len(maybe):
-        some = ids.take(pa.array(maybe))
+        some = _take(ids, maybe)
         out[maybe[_mask(pc.not_equal(some, _strip(some)))]] = True
     return out
 
@@ -241,29 +254,32 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
             titles: list[str], index: str, vintage: int) -> Streamed:
     """The checks, the location and the sums of the ``n`` rows read (``columns``: the read's
     columns by name, each dropped once encoded), as the module docstring says."""
-    ids = columns.pop("identifier")
-    changed = _unstripped(ids)
-    if changed.any():
-        ids = _strip(ids)
-    hashes = columns.pop("id_hash").to_numpy()
-    # The six columns are encoded side by side (Arrow's kernels release the GIL).
-    with ThreadPoolExecutor(max_workers=min(6, os.cpu_count() or 1)) as pool:
-        encoded = list(pool.map(_distinct, [columns.pop(c) for c in _READ[1:]]))
-    (amount_v, amount_i), (currency_v, currency_i), (date_v, date_i), (post_v, post_i), (geo_raw, geo_i), \
-        (type_v, type_i) = encoded
-    del encoded
     # A plain code (E + 8 digits, any case) is put in upper case and given its kind from the prefix, GLA
     # as London. The areas of the codes (and their names) are read by DuckDB while the rows are checked.
+    geo_raw, geo_i = _distinct(columns.pop("geo_code"))
     geo_v = pc.if_else(pa.array(_full_match(geo_raw, "[Ee][0-9]{8}")), pc.utf8_upper(geo_raw), geo_raw)
     geo_t = _texts(geo_v)
     plain_code = _full_match(geo_v, "E[0-9]{8}")
-    kind = np.full(len(geo_t), -1, dtype=np.int8)
-    prefix = pd.Series(geo_t[plain_code], dtype="str").str[:3].map(_PREFIX_KIND)
-    kind[plain_code] = prefix.map({k: i for i, k in enumerate(_KINDS)}).fillna(-1).to_numpy(np.int8)
+    prefixes = list(_PREFIX_KIND)
+    kind_of_prefix = np.array([_KINDS.index(_PREFIX_KIND[p]) for p in prefixes] + [-1], dtype=np.int8)
+    at_prefix = pc.fill_null(pc.index_in(pc.utf8_slice_codeunits(geo_v, 0, 3), value_set=pa.array(prefixes)), -1)
+    kind = np.where(plain_code, kind_of_prefix[at_prefix.to_numpy(zero_copy_only=False)], -1).astype(np.int8)
     code_t = np.where(geo_t == _GLA, _LONDON, geo_t)
     wanted = kind >= 0
     with ThreadPoolExecutor(max_workers=1) as background:
         lookup = background.submit(_areas_and_names, cur, code_t[wanted], vintage)
+        ids = columns.pop("identifier")
+        changed = _unstripped(ids)
+        if changed.any():
+            ids = _strip(ids)
+        hashes = columns.pop("id_hash").to_numpy()
+        post = columns.pop("postcode")  # needed only on the rows handed to the pandas path
+        # The other four columns are encoded side by side (Arrow's kernels release the GIL).
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            encoded = list(pool.map(_distinct, [columns.pop(c) for c in ("amount", "currency", "award_date",
+                                                                        "geo_code_type")]))
+        (amount_v, amount_i), (currency_v, currency_i), (date_v, date_i), (type_v, type_i) = encoded
+        del encoded
 
         # Every row check of validate_grants, once per distinct value; the rows it clears for certain.
         plain = _full_match(amount_v, "[0-9]+(\\.[0-9]+)?")
@@ -280,17 +296,16 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
 
         # The suspects are decided by validate_grants, as on the pandas path.
         at = np.flatnonzero(~clean)
-        take = pa.array(at)
 
-        post_t, type_t = _texts(post_v), _texts(type_v)
+        type_t = _texts(type_v)
         suspect = pd.DataFrame({
-            "row": at + 2, "identifier": _texts(ids.take(take)), "title": "",
+            "row": at + 2, "identifier": _texts(_take(ids, at)), "title": "",
             "currency": _texts(currency_v)[currency_i[at]], "award_date": _texts(date_v)[date_i[at]],
-            "recipient_org_id": "", "postcode": post_t[post_i[at]], "geo_code": geo_t[geo_i[at]],
+            "recipient_org_id": "", "postcode": _texts(_strip(_take(post, at))), "geo_code": geo_t[geo_i[at]],
             "geo_code_type": type_t[type_i[at]], "programme": "", "period": "",
             "amount": _texts(amount_v)[amount_i[at]],
         })
-        del currency_i, date_i, take
+        del currency_i, date_i
         ok, rejected = validate_grants(suspect, form=form)
         valid = clean
         amount = value[amount_i]
@@ -310,11 +325,11 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
 
     # The valid rows not located here are located, or not, by the pandas path, which gives the reasons.
     at = np.flatnonzero(valid & ~located)
-    rest = pd.DataFrame({"row": at + 2, "identifier": _texts(ids.take(pa.array(at))), "amount_gbp": amount[at],
+    rest = pd.DataFrame({"row": at + 2, "identifier": _texts(_take(ids, at)), "amount_gbp": amount[at],
                          "geo_code": geo_t[geo_i[at]], "geo_code_type": type_t[type_i[at]],
-                         "postcode": post_t[post_i[at]]})
+                         "postcode": _texts(_strip(_take(post, at)))})
     synthetic = bool((valid & _mask(pc.starts_with(ids, "360G-SYNTHETIC-"))).any())
-    del ids, post_i
+    del ids, post
     unlocated, more = _unlocated_rest(rest, areas, vintage)
 
     # Sums per code of the located rows: whole pence (round half to even) as int64, grants, the first row's kind.
