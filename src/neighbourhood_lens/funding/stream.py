@@ -254,9 +254,20 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
             titles: list[str], index: str, vintage: int) -> Streamed:
     """The checks, the location and the sums of the ``n`` rows read (``columns``: the read's
     columns by name, each dropped once encoded), as the module docstring says."""
+    ids = columns.pop("identifier")
+    changed = _unstripped(ids)
+    if changed.any():
+        ids = _strip(ids)
+    hashes = columns.pop("id_hash").to_numpy()
+    post = columns.pop("postcode")  # needed only on the rows handed to the pandas path
+    # The other five columns are encoded side by side (Arrow's kernels release the GIL).
+    with ThreadPoolExecutor(max_workers=min(5, os.cpu_count() or 1)) as pool:
+        encoded = list(pool.map(_distinct, [columns.pop(c) for c in ("amount", "currency", "award_date", "geo_code",
+                                                                    "geo_code_type")]))
+    (amount_v, amount_i), (currency_v, currency_i), (date_v, date_i), (geo_raw, geo_i), (type_v, type_i) = encoded
+    del encoded
     # A plain code (E + 8 digits, any case) is put in upper case and given its kind from the prefix, GLA
     # as London. The areas of the codes (and their names) are read by DuckDB while the rows are checked.
-    geo_raw, geo_i = _distinct(columns.pop("geo_code"))
     geo_v = pc.if_else(pa.array(_full_match(geo_raw, "[Ee][0-9]{8}")), pc.utf8_upper(geo_raw), geo_raw)
     geo_t = _texts(geo_v)
     plain_code = _full_match(geo_v, "E[0-9]{8}")
@@ -268,18 +279,6 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     wanted = kind >= 0
     with ThreadPoolExecutor(max_workers=1) as background:
         lookup = background.submit(_areas_and_names, cur, code_t[wanted], vintage)
-        ids = columns.pop("identifier")
-        changed = _unstripped(ids)
-        if changed.any():
-            ids = _strip(ids)
-        hashes = columns.pop("id_hash").to_numpy()
-        post = columns.pop("postcode")  # needed only on the rows handed to the pandas path
-        # The other four columns are encoded side by side (Arrow's kernels release the GIL).
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            encoded = list(pool.map(_distinct, [columns.pop(c) for c in ("amount", "currency", "award_date",
-                                                                        "geo_code_type")]))
-        (amount_v, amount_i), (currency_v, currency_i), (date_v, date_i), (type_v, type_i) = encoded
-        del encoded
 
         # Every row check of validate_grants, once per distinct value; the rows it clears for certain.
         plain = _full_match(amount_v, "[0-9]+(\\.[0-9]+)?")
