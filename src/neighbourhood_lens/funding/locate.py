@@ -1,8 +1,9 @@
 """Locating grants on LSOAs: the code's geography, its areas, and the pro-rata split in whole pence.
 
 See :mod:`.reach` (module docstring) for the rules: *Location* and *Splitting*. This is the
-pandas path, for every input form; :mod:`.stream` reads a large 360Giving CSV in DuckDB and
-hands the rows it does not clear to :func:`locate_grants`.
+pandas path, for every input form; :mod:`.stream` reads a large 360Giving CSV in DuckDB, hands
+the rows it does not clear to :func:`.grants.validate_grants`, and words the reasons of those it
+cannot locate with this module's first step (:func:`_reasons`, :func:`_unknown`).
 """
 
 from __future__ import annotations

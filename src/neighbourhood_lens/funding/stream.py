@@ -19,9 +19,12 @@ Same rows, same outputs, same messages
     ``99.5``) up to :data:`.grants.MAX_AMOUNT_GBP`, currency empty or ``GBP`` in any case, an
     identifier that is not empty and not repeated, an award date empty or one that
     :func:`.grants.validate_grants` parses, and, for the location, a code whose area is in the
-    warehouse. Every other row (a suspect) goes through the very functions of the pandas path,
-    :func:`.grants.validate_grants` and :func:`.reach.locate_grants`, which decide and word its
-    fate; a suspect that passes joins the cleared rows. Text is stripped of the characters
+    warehouse. Every other row (a suspect) goes through the very function of the pandas path,
+    :func:`.grants.validate_grants`, which decides and words its fate; a suspect that passes joins
+    the cleared rows. A valid row whose code is not located gets its reason from the first step of
+    :func:`.reach.locate_grants` (:func:`.locate._reasons`: no code, malformed, outside England, an
+    unsupported type); with none of those, its well-formed code was looked up and not found, and it
+    is unknown, in the pandas path's words (:func:`.locate._unknown`). Text is stripped of the characters
     Python's ``str.strip`` removes (:data:`_WHITESPACE`, with ``pyarrow.compute.utf8_trim``).
 When it applies
     A ``.csv`` path in the 360Giving form, in UTF-8, without a postcode lookup. Anything else,
