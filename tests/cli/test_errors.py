@@ -192,3 +192,43 @@ def test_help_has_no_bool_metavars_or_brace_usage():
         assert "<bool>" not in text, name
         usage = next(line for line in text.splitlines() if "Usage:" in line)
         assert "{" not in usage, usage
+
+
+#: Commands that write a file the user names; OUT is the output path.
+OUTPUT_COMMANDS = [
+    ["left-behind", "--vintage", "2019", "--out", "OUT.csv"],
+    ["left-behind", "--vintage", "2019", "--out", "OUT.xlsx"],
+    ["left-behind", "--vintage", "2023", "--out", "OUT.geojson"],
+    ["trajectory", "E05000770", "--chart", "OUT.png"],
+    ["report", "--lad", "E08000021", "--out", "OUT.html"],
+    ["data", "build", "--db", "OUT.duckdb", "--only", "lookup_lad19_region19", "--mirror", "MIRROR"],
+]
+
+
+def _output_cases() -> list[tuple[list[str], str]]:
+    """Each command with its output under a file, and given as a folder (a folder given as ``--db`` is
+    refused as no warehouse before anything is written)."""
+    return [(t, where) for t in OUTPUT_COMMANDS for where in ("under a file", "a folder")
+            if not (where == "a folder" and t[0] == "data")]
+
+
+@pytest.mark.parametrize(("template", "where"), _output_cases(),
+                         ids=lambda v: v if isinstance(v, str) else " ".join(v[:2] + v[-3:-2] + v[-1:]))
+def test_an_output_that_cannot_be_written_is_one_line_naming_the_option(template, where, tmp_path, warehouse_path,
+                                                                        mirror):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder\n")
+    option = next(a for a in template if a.startswith("OUT"))
+    out = (blocker if where == "under a file" else tmp_path) / option.replace("OUT", "result")
+    if where == "a folder":
+        out.mkdir()
+    result = _run([str(out) if a == option else str(mirror) if a == "MIRROR" else a for a in template],
+                  warehouse_path)
+    # what the command showed on screen stays; the last line says what could not be written
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.count("Error:") == 1 and len(lines) - next(
+        i for i, line in enumerate(lines) if line.startswith("Error:")) <= 2, result.output
+    said = " ".join(result.output[result.output.index("Error:"):].split())  # the console may wrap it
+    assert f"{template[template.index(option) - 1]} {out}: cannot write" in said, said
+    assert ("notes.txt is a file, not a folder" if where == "under a file" else "it is a folder") in said, said

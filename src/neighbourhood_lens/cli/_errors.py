@@ -8,6 +8,9 @@ catches to :func:`user_message`, which returns the text to print and the exit co
   their message, exit code 2;
 * errors from reading a file the user named (empty, binary, wrong encoding, not CSV/Parquet/
   XLSX, missing or unreadable): ``--option PATH: what is wrong; how to fix it``, exit code 2.
+  An ``OSError`` raised while writing (a folder made, a file opened to write: :func:`_is_write`)
+  is ``--option PATH: cannot write ...`` instead (a file in the way of its folder, a folder given
+  as the file, permission denied, the disk full), exit code 2;
   The file is the one the failing code was reading (the error's ``filename``, else the
   innermost frame of the traceback holding the path of an existing file), shown with the
   option that named it; failing that, every file option of the command;
@@ -103,6 +106,74 @@ def _where(exc: BaseException) -> str:
     return " or ".join(f"{option} {path}" for option, path in candidates)
 
 
+#: Functions whose failure is a failure to write: making a folder, writing a file (Python, pandas,
+#: matplotlib, the package's own writers); see :func:`_is_write`.
+_WRITERS = frozenset({"mkdir", "makedirs", "write_text", "write_bytes", "touch", "to_csv", "to_parquet",
+                      "to_excel", "to_file", "savefig", "print_figure", "write_table", "write_sidecar",
+                      "write_dataframe", "copyfile", "copy2", "replace", "rename"})
+
+
+def _is_write(exc: OSError) -> bool:
+    """Whether an ``OSError`` came from writing: a frame of its traceback is one of :data:`_WRITERS`,
+    or opened its file with a mode that writes (``"w"``, ``"a"``, ``"x"``, ``"+"``)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name in _WRITERS:
+            return True
+        mode = frame.f_locals.get("mode", frame.f_locals.get("flag"))
+        if isinstance(mode, str) and 0 < len(mode) <= 4 and set(mode) <= set("rwaxbt+U") and set(mode) & set("wax+"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _output_named(filename: str) -> tuple[str, Path] | None:
+    """``(option, path)`` of the command's option that names ``filename`` or a file inside it."""
+    try:
+        from typer.main import get_current_context
+    except ImportError:  # pragma: no cover - older Typer uses click itself
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    try:
+        target = Path(os.path.realpath(filename))
+    except (TypeError, ValueError):
+        return None
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if not isinstance(value, (str, Path)) or not str(value):
+            continue
+        try:
+            given = Path(os.path.realpath(os.path.expanduser(str(value))))
+        except (TypeError, ValueError):
+            continue
+        if given == target or target in given.parents:
+            opts = [o for o in param.opts if o.startswith("-")]
+            return (max(opts, key=len) if opts else (param.name or "").upper()), Path(str(value))
+    return None
+
+
+def _write_problem(exc: OSError) -> str:
+    """``--option PATH: cannot write ...`` for an error raised while writing an output."""
+    named = getattr(exc, "filename", None)
+    named = os.fspath(named) if isinstance(named, (str, Path)) else None
+    found = _output_named(named) if named else None
+    where = f"{found[0]} {found[1]}" if found else (named or "the output")
+    path = found[1] if found else Path(named) if named else None
+    if isinstance(exc, IsADirectoryError) and path is not None and path.is_dir():
+        return f"{where}: cannot write: it is a folder; give a file name"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and path is not None:
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+        if blocker is not None and blocker != path:
+            return f"{where}: cannot write: {blocker} is a file, not a folder"
+    if isinstance(exc, PermissionError):
+        return f"{where}: cannot write (permission denied)"
+    return f"{where}: cannot write ({exc.strerror or first_line(str(exc))})"
+
+
 #: The starts of pandas' messages for a ``.zip`` it cannot read as one CSV (``pandas.io.common.get_handle``).
 _PANDAS_ZIP_ERRORS = ("Multiple files found in ZIP file", "Zero files found in ZIP file")
 
@@ -172,6 +243,8 @@ def user_message(exc: BaseException) -> tuple[str, int] | None:
         return "Interrupted.", EXIT_INTERRUPT
     if isinstance(exc, NeighbourhoodLensError):
         return str(exc), EXIT_USER
+    if isinstance(exc, OSError) and _is_write(exc):
+        return _write_problem(exc), EXIT_USER
     problem = _read_problem(exc)
     if problem is None:
         return None
