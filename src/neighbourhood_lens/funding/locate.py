@@ -440,15 +440,11 @@ def locate_grants(
     *,
     index: str = "imd2019",
     postcodes: str | Path | pd.DataFrame | None = None,
-    resolver: pd.DataFrame | None = None,
 ) -> Located:
     """Locate grants on the LSOAs of ``index`` (see the module docstring for the rules).
 
     ``grants`` is a :class:`GrantsInput` or its ``grants`` frame. ``postcodes``: an ONSPD
     file or frame (:func:`read_postcode_lookup`) used for grants with no location code.
-    ``resolver``: the areas of codes already looked up on ``index`` (``code, lsoa_code, weight,
-    route, code_population``, as :mod:`.stream` has them); a code it lacks counts as unknown, so it
-    must hold every code of ``grants`` that is in the warehouse.
     """
     if index not in INDEXES:
         raise DataError(f"unknown index {index!r}; valid: {', '.join(INDEXES)}")
@@ -457,10 +453,7 @@ def locate_grants(
     g, reason, declared, overridden = _reasons(grants.grants if isinstance(grants, GrantsInput) else grants,
                                                postcodes, vintage)
     candidate = (reason == "") & (g["code"] != "")
-    if resolver is None:
-        resolver = _resolver(con, g.loc[candidate, "code"], vintage)
-    else:
-        resolver = resolver[isin(resolver["code"], g.loc[candidate, "code"].unique()).to_numpy()]
+    resolver = _resolver(con, g.loc[candidate, "code"], vintage)
     route = resolver.drop_duplicates("code").set_index("code")["route"]
     g["route"] = g["code"].map(route)
     missing = candidate & g["route"].isna()

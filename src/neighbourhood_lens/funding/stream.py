@@ -325,7 +325,7 @@ def _locate(cur: duckdb.DuckDBPyConnection, columns: dict[str, pa.ChunkedArray],
     row_code = code_at[geo_i]
     located = valid & (row_code >= 0)
 
-    # The valid rows not located here are located, or not, by the pandas path, which gives the reasons.
+    # The valid rows not located here: each gets its reason from the pandas path's first step.
     at = np.flatnonzero(valid & ~located)
     rest = pd.DataFrame({"row": at + 2, "identifier": _texts(_take(ids, at)), "amount_gbp": amount[at],
                          "geo_code": geo_t[geo_i[at]], "geo_code_type": type_t[type_i[at]],
