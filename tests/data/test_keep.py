@@ -85,11 +85,32 @@ def test_replacing_cni_keeps_every_other_table_and_the_set_and_left_behind_follo
     assert same == before["neighbourhoods_by_lad"]
 
 
+def _bestfits(path: Path) -> tuple[list[pd.DataFrame], list[tuple]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return ([con.execute(f"SELECT * FROM bestfit_lsoa{yy}_ward21").df() for yy in ("11", "21")],
+                con.execute("SELECT * FROM join_report WHERE step LIKE 'bestfit%'").fetchall())
+    finally:
+        con.close()
+
+
 @pytest.mark.slow
-def test_only_deletes_nothing_and_changed_inputs_invalidate_caches_with_a_reason(work, mirror, tmp_path):
-    before = _tables(work)
+def test_only_deletes_nothing_and_changed_inputs_invalidate_caches_with_a_reason(work, mirror, tmp_path,
+                                                                                 warehouse_report, monkeypatch):
+    from neighbourhood_lens.data import outcome_tables
+
+    derived: list[int] = []
+    derive = outcome_tables.derive_ward21_bestfit
+    monkeypatch.setattr(outcome_tables, "derive_ward21_bestfit", lambda con: derived.append(1) or derive(con))
+    before, fits = _tables(work), _bestfits(work)
     report = build_warehouse(work, mirror=mirror, only=["lookup_lad19_region19"])
     assert report.loaded == ["lookup_lad19_region19"] and _tables(work) == before
+    # the boundaries were kept, so the ward 2021 best fits are carried, with their records and messages
+    assert derived == []
+    carried = _bestfits(work)
+    assert all(a.equals(b) for a, b in zip(carried[0], fits[0], strict=True)) and carried[1] == fits[1]
+    said = [m for m in report.info if m.startswith("bestfit_")]
+    assert said == [m for m in warehouse_report["info"] if m.startswith("bestfit_")] and said
 
     bounds = pd.read_parquet(mirror / "boundaries_lsoa21.parquet")
     bounds.to_parquet(tmp_path / "b21.parquet", index=False, compression="zstd")  # same rows, new bytes
@@ -105,6 +126,14 @@ def test_only_deletes_nothing_and_changed_inputs_invalidate_caches_with_a_reason
     after = _tables(work)
     assert "adjacency_lsoa21" not in after and after["adjacency_lsoa11"] == before["adjacency_lsoa11"]
     assert after["neighbourhoods_by_lad"] == before["neighbourhoods_by_lad"]
+    assert derived == [1]  # boundaries_lsoa21 was loaded again, so the best fits were derived again
+    again = _bestfits(work)
+    assert all(a.equals(b) for a, b in zip(again[0], fits[0], strict=True)) and again[1] == fits[1]
+    con = duckdb.connect(str(work))
+    con.execute("UPDATE provenance SET tool_version = '0.0.0' WHERE dataset_id = 'boundaries_ward21'")
+    con.close()
+    build_warehouse(work, mirror=mirror, only=["lookup_lad19_region19"])
+    assert derived == [1, 1]  # kept boundaries loaded by another version: derived again, not trusted
 
 
 def test_expected_coverage_is_one_note_per_dataset_not_a_warning(tmp_path, mirror):

@@ -336,7 +336,9 @@ def build_warehouse(
         report.info.extend(m for m in info if m.split(":", 1)[0] not in report.kept)
         report.info.extend(m for m, e in zip(checks, expected, strict=True) if e)
         report.warnings.extend(m for m, e in zip(checks, expected, strict=True) if not e)
-        report.info.extend(_outcome_tables.derive_ward21_bestfit(con))  # expected: generalised coastlines
+        carried = _keep.carry_bestfit(con, report.loaded, __version__) if existing else None
+        # expected: generalised coastlines
+        report.info.extend(carried if carried is not None else _outcome_tables.derive_ward21_bestfit(con))
         if existing:
             report.user_tables, messages = _keep.carry_user_tables(con, in_place=in_place)
             report.warnings.extend(messages)

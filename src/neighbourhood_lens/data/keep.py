@@ -7,7 +7,10 @@ swap it copies from the old warehouse (attached read-only):
   loads some; neither deletes the rest), with their provenance rows;
 * every table of the user's work and caches (:func:`neighbourhood_lens.store.user_tables`:
   ``neighbourhood_sets`` and ``neighbourhoods_*``, ``stored_results`` and ``index_*``,
-  ``programme_*``, ``evaluation_*``, the ``adjacency_*`` cache) with their provenance rows.
+  ``programme_*``, ``evaluation_*``, the ``adjacency_*`` cache) with their provenance rows;
+* the ward 2021 best fits (``bestfit_lsoa11_ward21``, ``bestfit_lsoa21_ward21``) with their
+  ``join_report`` rows, when the boundaries they are derived from were all kept and the old
+  warehouse was built by this version (:func:`carry_bestfit`); otherwise the build derives them again.
 
 A rebuild of an existing warehouse starts from a copy of its file (:func:`start_from_copy`: a
 file copy, where copying the tables one by one meant decompressing and compressing all of them
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["check_writable", "old_datasets", "can_copy_file", "start_from_copy", "copy_datasets",
-           "carry_user_tables"]
+           "carry_user_tables", "carry_bestfit"]
 
 _OLD = "nlens_old"
 
@@ -128,6 +131,42 @@ def copy_datasets(con: duckdb.DuckDBPyConnection, ids: list[str], *, in_place: b
         con.execute(f"INSERT OR REPLACE INTO provenance SELECT * FROM {_OLD}.provenance WHERE dataset_id = ?", [ds])
         copied.append(ds)
     return copied
+
+
+#: The boundaries the ward 2021 best fits are derived from (:func:`.outcome_tables.derive_ward21_bestfit`).
+_BESTFIT_INPUTS = ("boundaries_ward21", "boundaries_lsoa11", "boundaries_lsoa21")
+
+
+def carry_bestfit(con: duckdb.DuckDBPyConnection, loaded: list[str], version: str) -> list[str] | None:
+    """Copy the ward 2021 best fits and their ``join_report`` rows from the old warehouse, and return
+    the messages their derivation gave; ``None`` (nothing copied) unless the old warehouse holds
+    them, this build ``loaded`` none of :data:`_BESTFIT_INPUTS`, the same ones are in both
+    warehouses, and the old provenance of each says it was loaded by ``version`` of the tool."""
+    old = _old_tables(con)
+    here = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() "
+                                      "WHERE database_name = current_database()").fetchall()}
+    inputs = [t for t in _BESTFIT_INPUTS if t in here]
+    if (set(loaded) & set(_BESTFIT_INPUTS) or inputs != [t for t in _BESTFIT_INPUTS if t in old]
+            or "boundaries_ward21" not in inputs or not {"join_report", "provenance"} <= old):
+        return None
+    made = [f"bestfit_lsoa{yy}_ward21" for yy in ("11", "21") if f"boundaries_lsoa{yy}" in inputs]
+    versions = {r[0] for r in con.execute(
+        f"SELECT tool_version FROM {_OLD}.provenance WHERE dataset_id IN ({', '.join('?' * len(inputs))})",
+        inputs).fetchall()}
+    steps = con.execute(f"SELECT step, left_table, unmatched, unmatched_examples FROM {_OLD}.join_report "
+                        "WHERE step LIKE 'bestfit_lsoa%_ward21: %'").fetchall()
+    if versions != {version} or not set(made) <= old or len(steps) != 2 * len(made):
+        return None
+    for t in made:
+        con.execute(f'CREATE OR REPLACE TABLE "{t}" AS SELECT * FROM {_OLD}."{t}"')
+    con.execute(f"INSERT INTO join_report SELECT * FROM {_OLD}.join_report WHERE step LIKE 'bestfit_lsoa%_ward21: %'")
+    out = []
+    for step, _, unmatched, shown in steps:  # the messages of derive_ward21_bestfit, from its own records
+        if step.endswith(": LSOA interior point in WD21 ward") and unmatched:
+            more = f", ... ({unmatched} in all)" if unmatched > 5 else ""
+            out.append(f"{step.split(':', 1)[0]}: {unmatched} LSOA interior point(s) lie in no WD21 ward; nearest "
+                       f"ward taken ({shown}{more})")
+    return out
 
 
 def carry_user_tables(con: duckdb.DuckDBPyConnection, *, in_place: bool = False) -> tuple[list[str], list[str]]:
