@@ -202,14 +202,23 @@ OUTPUT_COMMANDS = [
     ["trajectory", "E05000770", "--chart", "OUT.png"],
     ["data", "sources", "--out", "OUT.toml"],
     ["data", "build", "--db", "OUT.duckdb", "--only", "lookup_lad19_region19", "--mirror", "MIRROR"],
+    ["data", "fetch", "imd2019_lsoa11", "--cache", "OUT"],  # a folder: given a file, it cannot be made
 ]
 
 
 def _output_cases() -> list[tuple[list[str], str]]:
-    """Each command with its output under a file, and given as a folder (a folder given as ``--db`` is
-    refused as no warehouse before anything is written)."""
-    return [(t, where) for t in OUTPUT_COMMANDS for where in ("under a file", "a folder")
-            if not (where == "a folder" and t[:2] == ["data", "build"])]
+    """Each output under a file and given as a folder, but ``--db`` only under a file (a folder given
+    as the warehouse is refused as no warehouse before anything is written) and ``--cache``, a folder,
+    given as a file."""
+    cases = []
+    for t in OUTPUT_COMMANDS:
+        if t[:2] == ["data", "fetch"]:
+            cases.append((t, "a file"))
+            continue
+        cases.append((t, "under a file"))
+        if t[:2] != ["data", "build"]:
+            cases.append((t, "a folder"))
+    return cases
 
 
 @pytest.mark.parametrize(("template", "where"), _output_cases(),
@@ -223,6 +232,8 @@ def test_an_output_that_cannot_be_written_is_one_line_naming_the_option(template
     out = (blocker if where == "under a file" else tmp_path) / option.replace("OUT", "result")
     if where == "a folder":
         out.mkdir()
+    elif where == "a file":
+        out = blocker
     result = _run([str(out) if a == option else str(mirror) if a == "MIRROR" else a for a in template],
                   warehouse_path)
     # what the command showed on screen stays; the last line says what could not be written
@@ -232,4 +243,6 @@ def test_an_output_that_cannot_be_written_is_one_line_naming_the_option(template
         i for i, line in enumerate(lines) if line.startswith("Error:")) <= 2, result.output
     said = " ".join(result.output[result.output.index("Error:"):].split())  # the console may wrap it
     assert f"{template[template.index(option) - 1]} {out}: cannot write" in said, said
-    assert ("notes.txt is a file, not a folder" if where == "under a file" else "it is a folder") in said, said
+    expected = {"under a file": "notes.txt is a file, not a folder", "a folder": "it is a folder; give a file name",
+                "a file": "it is a file, where a folder is needed"}[where]
+    assert expected in said, said

@@ -169,6 +169,8 @@ def _write_problem(exc: OSError) -> str:
         blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
         if blocker is not None and blocker != path:
             return f"{where}: cannot write: {blocker} is a file, not a folder"
+        if blocker == path and isinstance(exc, FileExistsError):  # a folder was to be made here
+            return f"{where}: cannot write: it is a file, where a folder is needed"
     if isinstance(exc, PermissionError):
         return f"{where}: cannot write (permission denied)"
     return f"{where}: cannot write ({exc.strerror or first_line(str(exc))})"
