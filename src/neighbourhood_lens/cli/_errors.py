@@ -48,8 +48,9 @@ def _paths_in(value: Any) -> list[str]:
     return found
 
 
-def file_options() -> list[tuple[str, str]]:
-    """``(option, path)`` for every option or argument of the running command that names a file."""
+def _options() -> list[tuple[str, Any]]:
+    """``(label, value)`` of every option and argument of the running command (its longest flag, or
+    the argument's name in capitals); empty outside a command."""
     try:  # Typer ships its own copy of click, with its own context stack
         from typer.main import get_current_context
     except ImportError:  # pragma: no cover - older Typer uses click itself
@@ -58,13 +59,16 @@ def file_options() -> list[tuple[str, str]]:
     ctx = get_current_context(silent=True)
     if ctx is None:
         return []
-    out: list[tuple[str, str]] = []
+    out = []
     for param in ctx.command.params:
         opts = [o for o in param.opts if o.startswith("-")]
-        label = max(opts, key=len) if opts else (param.name or "").upper()
-        for path in _paths_in(ctx.params.get(param.name or "")):
-            out.append((label, path))
+        out.append((max(opts, key=len) if opts else (param.name or "").upper(), ctx.params.get(param.name or "")))
     return out
+
+
+def file_options() -> list[tuple[str, str]]:
+    """``(option, path)`` for every option or argument of the running command that names a file."""
+    return [(label, path) for label, value in _options() for path in _paths_in(value)]
 
 
 def _same_file(a: Any, b: str) -> bool:
@@ -131,19 +135,10 @@ def _is_write(exc: OSError) -> bool:
 def _output_named(filename: str) -> tuple[str, Path] | None:
     """``(option, path)`` of the command's option that names ``filename`` or a file inside it."""
     try:
-        from typer.main import get_current_context
-    except ImportError:  # pragma: no cover - older Typer uses click itself
-        from click import get_current_context
-
-    ctx = get_current_context(silent=True)
-    if ctx is None:
-        return None
-    try:
         target = Path(os.path.realpath(filename))
     except (TypeError, ValueError):
         return None
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name or "")
+    for label, value in _options():
         if not isinstance(value, (str, Path)) or not str(value):
             continue
         try:
@@ -151,8 +146,7 @@ def _output_named(filename: str) -> tuple[str, Path] | None:
         except (TypeError, ValueError):
             continue
         if given == target or target in given.parents:
-            opts = [o for o in param.opts if o.startswith("-")]
-            return (max(opts, key=len) if opts else (param.name or "").upper()), Path(str(value))
+            return label, Path(str(value))
     return None
 
 
