@@ -29,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neighbourhood_lens.data.outcome_tables import BESTFIT_INPUTS, BESTFIT_STEP, bestfit_note
 from neighbourhood_lens.errors import WarehouseError, examples
 from neighbourhood_lens.warehouse import is_duckdb_file, lock_message, sql_text, table_names
 
@@ -133,20 +134,16 @@ def copy_datasets(con: duckdb.DuckDBPyConnection, ids: list[str], *, in_place: b
     return copied
 
 
-#: The boundaries the ward 2021 best fits are derived from (:func:`.outcome_tables.derive_ward21_bestfit`).
-_BESTFIT_INPUTS = ("boundaries_ward21", "boundaries_lsoa11", "boundaries_lsoa21")
-
-
 def carry_bestfit(con: duckdb.DuckDBPyConnection, loaded: list[str], version: str) -> list[str] | None:
     """Copy the ward 2021 best fits and their ``join_report`` rows from the old warehouse, and return
     the messages their derivation gave; ``None`` (nothing copied) unless the old warehouse holds
-    them, this build ``loaded`` none of :data:`_BESTFIT_INPUTS`, the same ones are in both
+    them, this build ``loaded`` none of :data:`.outcome_tables.BESTFIT_INPUTS`, the same ones are in both
     warehouses, and the old provenance of each says it was loaded by ``version`` of the tool."""
     old = _old_tables(con)
     here = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() "
                                       "WHERE database_name = current_database()").fetchall()}
-    inputs = [t for t in _BESTFIT_INPUTS if t in here]
-    if (set(loaded) & set(_BESTFIT_INPUTS) or inputs != [t for t in _BESTFIT_INPUTS if t in old]
+    inputs = [t for t in BESTFIT_INPUTS if t in here]
+    if (set(loaded) & set(BESTFIT_INPUTS) or inputs != [t for t in BESTFIT_INPUTS if t in old]
             or "boundaries_ward21" not in inputs or not {"join_report", "provenance"} <= old):
         return None
     made = [f"bestfit_lsoa{yy}_ward21" for yy in ("11", "21") if f"boundaries_lsoa{yy}" in inputs]
@@ -160,13 +157,9 @@ def carry_bestfit(con: duckdb.DuckDBPyConnection, loaded: list[str], version: st
     for t in made:
         con.execute(f'CREATE OR REPLACE TABLE "{t}" AS SELECT * FROM {_OLD}."{t}"')
     con.execute(f"INSERT INTO join_report SELECT * FROM {_OLD}.join_report WHERE step LIKE 'bestfit_lsoa%_ward21: %'")
-    out = []
-    for step, _, unmatched, shown in steps:  # the messages of derive_ward21_bestfit, from its own records
-        if step.endswith(": LSOA interior point in WD21 ward") and unmatched:
-            more = f", ... ({unmatched} in all)" if unmatched > 5 else ""
-            out.append(f"{step.split(':', 1)[0]}: {unmatched} LSOA interior point(s) lie in no WD21 ward; nearest "
-                       f"ward taken ({shown}{more})")
-    return out
+    # the notes of derive_ward21_bestfit, from its own records
+    return [bestfit_note(step.split(":", 1)[0], unmatched, shown.split(", "))
+            for step, _, unmatched, shown in steps if step.endswith(f": {BESTFIT_STEP}") and unmatched]
 
 
 def carry_user_tables(con: duckdb.DuckDBPyConnection, *, in_place: bool = False) -> tuple[list[str], list[str]]:

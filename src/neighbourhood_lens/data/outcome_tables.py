@@ -38,7 +38,8 @@ from neighbourhood_lens.warehouse import table_names
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["check_outcome_tables", "derive_ward21_bestfit", "BESTFIT_METHODS", "FUEL_VINTAGE_REFERENCE"]
+__all__ = ["check_outcome_tables", "derive_ward21_bestfit", "bestfit_note", "BESTFIT_INPUTS", "BESTFIT_STEP",
+           "BESTFIT_METHODS", "FUEL_VINTAGE_REFERENCE"]
 
 #: Reference code sets of each LSOA vintage named in ``fuel_poverty_lsoa.lsoa_vintage``.
 FUEL_VINTAGE_REFERENCE = {
@@ -154,6 +155,19 @@ def _check_fuel_poverty(con: duckdb.DuckDBPyConnection, tables: set[str], join_c
     return out
 
 
+#: The boundaries the ward 2021 best fits are derived from, and the ``join_report`` step (after the
+#: table name) that counts the LSOA points in no ward.
+BESTFIT_INPUTS = ("boundaries_ward21", "boundaries_lsoa11", "boundaries_lsoa21")
+BESTFIT_STEP = "LSOA interior point in WD21 ward"
+
+
+def bestfit_note(table: str, n_near: int, first: list[str]) -> str:
+    """The note of a best fit whose ``n_near`` LSOA points lie in no ward (``first``: the first five)."""
+    more = f", ... ({n_near} in all)" if n_near > len(first) else ""
+    return (f"{table}: {n_near} LSOA interior point(s) lie in no WD21 ward; nearest ward taken "
+            f"({', '.join(first)}{more})")
+
+
 def derive_ward21_bestfit(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Build ``bestfit_lsoa11_ward21`` and ``bestfit_lsoa21_ward21`` (see the module docstring).
 
@@ -215,7 +229,7 @@ def derive_ward21_bestfit(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.unregister("_bestfit")
         n_near = int((method == "nearest").sum())
         con.execute("INSERT INTO join_report VALUES (?,?,?,?,?,?,?)", [
-            f"bestfit_lsoa{yy}_ward21: LSOA interior point in WD21 ward", table, "boundaries_ward21",
+            f"bestfit_lsoa{yy}_ward21: {BESTFIT_STEP}", table, "boundaries_ward21",
             len(l_codes), len(l_codes) - n_near, n_near,
             ", ".join(l_codes[method == "nearest"][:5]),
         ])
@@ -224,6 +238,5 @@ def derive_ward21_bestfit(con: duckdb.DuckDBPyConnection) -> list[str]:
             len(w_codes), len(w_codes) - len(empty), len(empty), ", ".join(w_codes[empty][:5]),
         ])
         if n_near:
-            out.append(f"bestfit_lsoa{yy}_ward21: {n_near} LSOA interior point(s) lie in no WD21 ward; nearest "
-                       f"ward taken ({examples(l_codes[method == 'nearest'])})")
+            out.append(bestfit_note(f"bestfit_lsoa{yy}_ward21", n_near, list(l_codes[method == "nearest"][:5])))
     return out
