@@ -455,27 +455,30 @@ def validate_grants(frame: pd.DataFrame, *, form: str) -> tuple[pd.DataFrame, pd
     bad = np.zeros(len(f), dtype=bool)
     for mask, _, _ in checks:
         bad |= mask
-    sub = f.loc[bad]
-    reasons = pd.Series("", index=sub.index, dtype=object)
+    # The reasons of the bad rows, by position among them (object arrays: no index to align).
+    at = np.flatnonzero(bad)
+    text_of = {col: f[col].to_numpy(dtype=object)[at] for col in ("identifier", "amount", "currency", "award_date")}
+    first_of = first_row.to_numpy()[at].astype(str).astype(object)
+    reasons = np.full(len(at), "", dtype=object)
     for mask, text, col in checks:
-        hit = pd.Series(mask, index=f.index).loc[bad]
+        hit = mask[at]
         if not hit.any():
             continue
-        part = sub.loc[hit]
         if col == "currency":
-            msg = "Currency '" + part["currency"] + "' is not GBP"
+            msg = "Currency '" + text_of["currency"][hit] + "' is not GBP"
         elif col == "identifier":
-            msg = text + " '" + part["identifier"] + "' (first at row " + first_row.loc[part.index].astype(str) + ")"
+            msg = text + " '" + text_of["identifier"][hit] + "' (first at row " + first_of[hit] + ")"
         elif col == "award_date":
-            msg = text + ": '" + part["award_date"] + "' (use YYYY-MM-DD)"
+            msg = text + ": '" + text_of["award_date"][hit] + "' (use YYYY-MM-DD)"
         elif col == "amount":
-            msg = text + ": '" + part["amount"] + "'"
+            msg = text + ": '" + text_of["amount"][hit] + "'"
         else:
-            msg = pd.Series(text, index=part.index)
-        reasons.loc[part.index] = np.where(reasons.loc[part.index] == "", msg, reasons.loc[part.index] + "; " + msg)
+            msg = text
+        so_far = reasons[hit]
+        reasons[hit] = np.where(so_far == "", msg, so_far + "; " + msg)
     rejected = pd.DataFrame({
-        "row": sub["row"].to_numpy(), "identifier": sub["identifier"].to_numpy(),
-        "amount": sub["amount"].to_numpy(), "reason": reasons.to_numpy(dtype=str),
+        "row": f["row"].to_numpy()[at], "identifier": text_of["identifier"],
+        "amount": text_of["amount"], "reason": reasons.astype(str),
     })
     grants = f.loc[~bad].copy()
     grants["amount_gbp"] = amount[~bad].to_numpy()
