@@ -13,7 +13,11 @@ and ``official-sources.md`` note N1 describe:
 
 The total is checked against the count; a different total, an ``error`` object (e.g. 499
 "Token Required" after ONS moves a service) or a page that is not JSON is an error naming
-the layer. Boundaries are requested as GeoJSON in WGS84 (``outSR=4326``).
+the layer. Boundaries are requested as GeoJSON in WGS84 (``outSR=4326``); each page of those is
+parsed by GDAL's GeoJSON driver (pyogrio), which gives the polygons as WKB in one C pass instead
+of a Python object per coordinate (a national LSOA layer is over 30,000 polygons). A page GDAL
+finds no feature in (an empty page, an ``error`` object, not GeoJSON) is read as JSON, with the
+messages above.
 
 References
 ----------
@@ -23,9 +27,12 @@ Esri, *ArcGIS REST APIs: Query (Feature Service/Layer)*, parameters ``resultOffs
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from neighbourhood_lens.errors import DataError, SourceUnavailableError
@@ -33,7 +40,15 @@ from neighbourhood_lens.errors import DataError, SourceUnavailableError
 __all__ = ["read_layer"]
 
 
+#: ``"exceededTransferLimit": true`` in a GeoJSON page's top-level ``properties`` (GDAL does not read them).
+_MORE = re.compile(rb'"exceededTransferLimit"\s*:\s*true')
+
+
 def _get(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    return _document(_response(session, url, params, timeout=timeout), url)
+
+
+def _response(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> Any:
     import requests
 
     try:
@@ -44,6 +59,11 @@ def _get(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> d
         raise SourceUnavailableError(connection_reason(url, exc)) from None
     if resp.status_code != 200:
         raise SourceUnavailableError(f"{url}: HTTP {resp.status_code} {resp.reason}")
+    return resp
+
+
+def _document(resp: Any, url: str) -> dict[str, Any]:
+    """The JSON of an ArcGIS answer; an ``error`` object or a body that is not JSON is an error naming ``url``."""
     try:
         doc = resp.json()
     except ValueError:
@@ -55,6 +75,27 @@ def _get(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> d
             "version (ONS renames layers), so point your sources file at the new one"
         )
     return doc
+
+
+def _geojson_page(content: bytes) -> tuple[dict[str, list[Any]], np.ndarray, bool] | None:
+    """A GeoJSON page read by GDAL: ``(properties as Python values by column, geometries as WKB,
+    exceededTransferLimit)``; None when GDAL reads no feature from it (the caller reads it as JSON).
+
+    Dates stay text (``DATE_AS_STRING``), and GDAL's own paging of ArcGIS answers is off: the
+    pages are asked for here.
+    """
+    from pyogrio.errors import DataSourceError, FeatureError
+    from pyogrio.raw import read
+
+    try:
+        meta, _, wkb, fields = read(io.BytesIO(content), DATE_AS_STRING="YES", FEATURE_SERVER_PAGING="NO")
+    except (DataSourceError, FeatureError):
+        return None
+    if not len(wkb):
+        return None
+    columns = {str(name): values.tolist() for name, values in zip(meta["fields"], fields, strict=True)}
+    tail = content[content.rfind(b'"exceededTransferLimit"'):] if b'"exceededTransferLimit"' in content else b""
+    return columns, wkb, bool(_MORE.match(tail))
 
 
 def read_layer(
@@ -92,24 +133,36 @@ def read_layer(
     if geojson:
         params["outSR"] = 4326
     rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
+    pages: list[tuple[dict[str, list[Any]], np.ndarray]] = []  # GeoJSON pages read by GDAL
     offset = 0
     while True:
-        doc = _get(session, query, {**params, "resultOffset": offset}, timeout=timeout)
-        feats = doc.get("features")
-        if not isinstance(feats, list):
-            raise DataError(f"{query} (offset {offset}): the page has no 'features' list")
-        if not feats:
-            break
-        if geojson:
-            rows += [f.get("properties") or {} for f in feats]
-            geoms += [f.get("geometry") for f in feats]
+        resp = _response(session, query, {**params, "resultOffset": offset}, timeout=timeout)
+        page = _geojson_page(resp.content) if geojson else None
+        if page is not None:
+            columns, wkb, more = page
+            pages.append((columns, wkb))
+            offset += len(wkb)
         else:
-            rows += [f.get("attributes") or {} for f in feats]
-        offset += len(feats)
+            doc = _document(resp, query)
+            feats = doc.get("features")
+            if not isinstance(feats, list):
+                raise DataError(f"{query} (offset {offset}): the page has no 'features' list")
+            if not feats:
+                break
+            if geojson:  # GeoJSON that GDAL did not read: its features as JSON
+                columns = {}
+                for f in feats:
+                    for k in f.get("properties") or {}:
+                        columns.setdefault(k, [])
+                for k, values in columns.items():
+                    values.extend((f.get("properties") or {}).get(k) for f in feats)
+                pages.append((columns, np.array([_wkb(f.get("geometry")) for f in feats], dtype=object)))
+            else:
+                rows += [f.get("attributes") or {} for f in feats]
+            offset += len(feats)
+            more = doc.get("exceededTransferLimit") or (doc.get("properties") or {}).get("exceededTransferLimit")
         if progress:
             progress(offset, total)
-        more = doc.get("exceededTransferLimit") or (doc.get("properties") or {}).get("exceededTransferLimit")
         if not more and offset >= total:
             break
     if offset != total:
@@ -117,11 +170,28 @@ def read_layer(
             f"{layer}: read {offset:,} rows but the layer reports {total:,} (returnCountOnly); paging went wrong "
             "or the layer changed while it was read. Try again."
         )
-    frame = pd.DataFrame(rows)
+    if geojson:
+        import shapely
+
+        names = list(dict.fromkeys(k for columns, _ in pages for k in columns))
+        # one list of Python values per column, so that pandas infers its type from all pages at once,
+        # as from the features' dicts (a page of nulls, a page of integers: floats with NaN)
+        data = {k: [v for columns, wkb in pages for v in columns.get(k, [None] * len(wkb))] for k in names}
+        frame = pd.DataFrame({k: pd.Series(v, dtype=None) for k, v in data.items()})
+        wkb = np.concatenate([w for _, w in pages]) if pages else np.array([], dtype=object)
+        frame["geometry"] = shapely.from_wkb(wkb) if len(wkb) else []
+    else:
+        frame = pd.DataFrame(rows)
     if oid and oid in frame.columns:
         frame = frame.drop(columns=[oid])
-    if geojson:
-        from shapely.geometry import shape
-
-        frame["geometry"] = [shape(g) if g else None for g in geoms]
     return frame
+
+
+def _wkb(geometry: dict[str, Any] | None) -> bytes | None:
+    """WKB of a GeoJSON geometry object (None for none)."""
+    if not geometry:
+        return None
+    import shapely
+    from shapely.geometry import shape
+
+    return shapely.to_wkb(shape(geometry))
