@@ -236,13 +236,35 @@ def test_an_output_that_cannot_be_written_is_one_line_naming_the_option(template
         out = blocker
     result = _run([str(out) if a == option else str(mirror) if a == "MIRROR" else a for a in template],
                   warehouse_path)
-    # what the command showed on screen stays; the last line says what could not be written
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert result.output.count("Error:") == 1 and len(lines) - next(
-        i for i, line in enumerate(lines) if line.startswith("Error:")) <= 2, result.output
+    if template[:2] == ["data", "build"]:  # --db is the warehouse, read as well as written: found when it is made
+        assert result.output.count("Error:") == 1 and len(lines) - next(
+            i for i, line in enumerate(lines) if line.startswith("Error:")) <= 2, result.output
+    else:  # found before the command starts: nothing else is shown (no table saying "all in FILE")
+        assert lines[0].startswith("Error:") and len(lines) <= 2, result.output
     said = " ".join(result.output[result.output.index("Error:"):].split())  # the console may wrap it
     assert f"{template[template.index(option) - 1]} {out}: cannot write" in said, said
     expected = {"under a file": "notes.txt is a file, not a folder", "a folder": "it is a folder; give a file name",
                 "a file": "it is a file, where a folder is needed"}[where]
     assert expected in said, said
+
+
+#: Options naming a file or folder that commands read (every other path option is an output, checked
+#: before the command starts by ``cli._errors.unwritable_output``).
+PATH_INPUTS = {"db", "file", "mirror", "panel", "population", "postcodes", "sources", "spec", "specs", "treated"}
+
+
+def test_every_path_option_is_known_as_an_input_or_an_output():
+    import inspect
+    import typing
+
+    from neighbourhood_lens.cli._errors import OUTPUT_FILES, OUTPUT_FOLDERS
+
+    seen = set()
+    for _, callback in _commands(app):
+        hints = typing.get_type_hints(inspect.unwrap(callback), include_extras=True)
+        seen |= {name for name, hint in hints.items() if name != "return" and "Path" in str(hint)}
+    assert seen - PATH_INPUTS - OUTPUT_FILES - OUTPUT_FOLDERS == set()
+    assert not PATH_INPUTS & (OUTPUT_FILES | OUTPUT_FOLDERS)
+    assert {"out", "map_path", "chart", "cache", "db"} <= seen

@@ -98,6 +98,12 @@ def handle_errors(fn: F) -> F:
         token = STDOUT_FORMAT.set(fmt.value if fmt in (OutputFormat.tsv, OutputFormat.json) else "csv")
         console.stderr = taken  # prose goes to stderr when stdout carries data
         try:
+            from ._errors import EXIT_USER, unwritable_output
+
+            problem = unwritable_output()  # before any work, and before a table names the file
+            if problem is not None:
+                err_console.print(Text.assemble(("Error:", "bold red"), " ", problem), highlight=False, soft_wrap=True)
+                raise typer.Exit(EXIT_USER)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise

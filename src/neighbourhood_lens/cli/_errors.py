@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import NeighbourhoodLensError, first_line
 
-__all__ = ["EXIT_INTERRUPT", "EXIT_USER", "file_options", "is_interrupt", "user_message"]
+__all__ = ["EXIT_INTERRUPT", "EXIT_USER", "file_options", "is_interrupt", "unwritable_output", "user_message"]
 
 EXIT_USER = 2
 EXIT_INTERRUPT = 130
@@ -48,9 +48,9 @@ def _paths_in(value: Any) -> list[str]:
     return found
 
 
-def _options() -> list[tuple[str, Any]]:
-    """``(label, value)`` of every option and argument of the running command (its longest flag, or
-    the argument's name in capitals); empty outside a command."""
+def _params() -> list[tuple[str, str, Any]]:
+    """``(name, label, value)`` of every option and argument of the running command (the label: its
+    longest flag, or the argument's name in capitals); empty outside a command."""
     try:  # Typer ships its own copy of click, with its own context stack
         from typer.main import get_current_context
     except ImportError:  # pragma: no cover - older Typer uses click itself
@@ -62,8 +62,14 @@ def _options() -> list[tuple[str, Any]]:
     out = []
     for param in ctx.command.params:
         opts = [o for o in param.opts if o.startswith("-")]
-        out.append((max(opts, key=len) if opts else (param.name or "").upper(), ctx.params.get(param.name or "")))
+        out.append((param.name or "", max(opts, key=len) if opts else (param.name or "").upper(),
+                    ctx.params.get(param.name or "")))
     return out
+
+
+def _options() -> list[tuple[str, Any]]:
+    """``(label, value)`` of every option and argument of the running command (see :func:`_params`)."""
+    return [(label, value) for _, label, value in _params()]
 
 
 def file_options() -> list[tuple[str, str]]:
@@ -168,6 +174,43 @@ def _write_problem(exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return f"{where}: cannot write (permission denied)"
     return f"{where}: cannot write ({exc.strerror or first_line(str(exc))})"
+
+
+#: The options of the commands that name a file to be written (parameter names) and a folder to be written in.
+OUTPUT_FILES = frozenset({"out", "chart", "map", "map_file", "map_path", "plot", "report", "pairs_out", "sobol_out",
+                          "summary_out", "assignment_out", "rejected", "unlocated"})
+OUTPUT_FOLDERS = frozenset({"cache"})
+
+
+def unwritable_output() -> str | None:
+    """``--option PATH: cannot write ...`` for the first output option of the running command that
+    cannot be written, checked before the command starts (so no table says "all in FILE" of a file that
+    will not be there, and no work is done first); None when every output can be tried.
+
+    An output file cannot be written when it is a folder, when a folder above it is a file, or when it
+    (or the nearest folder above it that exists) may not be written; a folder output when it is a file.
+    The words are :func:`_write_problem`'s, which still catches what only the write itself finds.
+    """
+    for name, label, value in _params():
+        if name not in OUTPUT_FILES | OUTPUT_FOLDERS or not isinstance(value, (str, Path)) or str(value) in ("", "-"):
+            continue
+        where, path = f"{label} {value}", Path(os.path.expanduser(str(value)))
+        try:
+            if name in OUTPUT_FOLDERS:
+                if path.exists() and not path.is_dir():
+                    return f"{where}: cannot write: it is a file, where a folder is needed"
+                continue
+            if path.is_dir():
+                return f"{where}: cannot write: it is a folder; give a file name"
+            above = next((p for p in path.parents if p.exists()), None)  # a relative path ends at "."
+            if above is not None and not above.is_dir():
+                return f"{where}: cannot write: {above} is a file, not a folder"
+            if (path.exists() and not os.access(path, os.W_OK)) or (
+                    not path.exists() and above is not None and not os.access(above, os.W_OK | os.X_OK)):
+                return f"{where}: cannot write (permission denied)"
+        except OSError:  # a path the system refuses to look at: the write itself will say why
+            continue
+    return None
 
 
 #: The starts of pandas' messages for a ``.zip`` it cannot read as one CSV (``pandas.io.common.get_handle``).
