@@ -105,20 +105,19 @@ def outcome_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
         counts, notes = _lsoa_counts(con, vintage, memo)
         out["notes"] += [n for n in notes if n not in out["notes"]]
         lsoas = frames[lsoa_level]
-        known = set(lsoas.index.tolist())
-        counts = counts[[c in known for c in counts["code"].tolist()]]
+        at = lsoas.index.get_indexer(counts["code"])  # each row's LSOA (one hash lookup; -1: not English)
+        counts, at = counts[at >= 0], at[at >= 0]
         gap = counts[["numerator", "denominator"]].isna().any(axis=1)
         for outcome, n in counts.loc[gap, "outcome"].value_counts().items():
             out["notes"].append(f"{outcome}: {n} LSOA {vintage} without a value are left out of the sums")
-        counts = counts[~gap]
+        counts, at = counts[~gap], at[~gap.to_numpy()]
         out["lsoas"][vintage] = counts.set_index(["code", "outcome"])[["numerator", "denominator"]]
         out["england"][vintage] = counts.groupby("outcome")[["numerator", "denominator"]].sum()
         for lv in levels:
             if lv == lsoa_level:
                 area = counts.rename(columns={"code": "area"})
             else:
-                owner = lsoas[f"{lv}_code"]
-                area = counts.assign(area=counts["code"].map(owner).to_numpy())
+                area = counts.assign(area=lsoas[f"{lv}_code"].to_numpy()[at])
             sums = area.groupby(["area", "outcome"], sort=True)[["numerator", "denominator"]].sum()
             out["areas"][lv] = sums
             decile = frames[lv]["imd_decile"] if "imd_decile" in frames[lv] else None
