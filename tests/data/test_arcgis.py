@@ -12,7 +12,7 @@ from _loopback import Loopback
 from shapely.geometry import shape
 
 from neighbourhood_lens.data.arcgis import read_layer
-from neighbourhood_lens.errors import SourceUnavailableError
+from neighbourhood_lens.errors import DataError, SourceUnavailableError
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0.1, 50.0], [0.2, 50.0], [0.2, 50.1], [0.1, 50.1], [0.1, 50.0]],
                                               [[0.12, 50.02], [0.12, 50.03], [0.13, 50.03], [0.12, 50.02]]]}
@@ -90,4 +90,13 @@ def test_an_error_object_instead_of_a_page_names_the_layer():
 
         server.routes["/arcgis/LSOA_TEST/FeatureServer/0/query"] = token_required
         with pytest.raises(SourceUnavailableError, match="ArcGIS error 499 'Token Required'"):
+            read_layer(url, session=requests.Session(), geojson=True)
+
+
+def test_a_geometry_gdal_cannot_read_is_an_error_naming_the_page_not_a_missing_polygon():
+    rows = _rows(4)
+    broken = [SQUARE, SQUARE, {"type": "Polygon", "coordinates": [[[0.1, "x"], [0.2, 50.0], [0.1, 50.0]]]}, SQUARE]
+    with Loopback() as server:
+        url = server.arcgis_layer("LSOA_TEST", rows, cap=2, geometries=broken)
+        with pytest.raises(DataError, match=r"offset 2\): a feature's geometry is not GeoJSON that can be read"):
             read_layer(url, session=requests.Session(), geojson=True)

@@ -42,6 +42,8 @@ __all__ = ["read_layer"]
 
 #: ``"exceededTransferLimit": true`` in a GeoJSON page's top-level ``properties`` (GDAL does not read them).
 _MORE = re.compile(rb'"exceededTransferLimit"\s*:\s*true')
+#: A feature without a geometry, as the page writes it.
+_NO_GEOMETRY = re.compile(rb'"geometry"\s*:\s*null')
 
 
 def _get(session: Any, url: str, params: dict[str, Any], *, timeout: float) -> dict[str, Any]:
@@ -79,19 +81,21 @@ def _document(resp: Any, url: str) -> dict[str, Any]:
 
 def _geojson_page(content: bytes) -> tuple[dict[str, list[Any]], np.ndarray, bool] | None:
     """A GeoJSON page read by GDAL: ``(properties as Python values by column, geometries as WKB,
-    exceededTransferLimit)``; None when GDAL reads no feature from it (the caller reads it as JSON).
+    exceededTransferLimit)``; None when GDAL reads no feature from it, or fewer geometries than the
+    page has (GDAL leaves out a geometry it cannot read): the caller then reads the page as JSON.
 
     Dates stay text (``DATE_AS_STRING``), and GDAL's own paging of ArcGIS answers is off: the
     pages are asked for here.
     """
-    from pyogrio.errors import DataSourceError, FeatureError
+    from pyogrio.errors import DataLayerError, DataSourceError
     from pyogrio.raw import read
 
     try:
         meta, _, wkb, fields = read(io.BytesIO(content), DATE_AS_STRING="YES", FEATURE_SERVER_PAGING="NO")
-    except (DataSourceError, FeatureError):
+    except (DataSourceError, DataLayerError):
         return None
-    if not len(wkb):
+    missing = int(sum(w is None for w in wkb))
+    if not len(wkb) or (missing and missing != len(_NO_GEOMETRY.findall(content))):
         return None
     columns = {str(name): values.tolist() for name, values in zip(meta["fields"], fields, strict=True)}
     tail = content[content.rfind(b'"exceededTransferLimit"'):] if b'"exceededTransferLimit"' in content else b""
@@ -156,7 +160,14 @@ def read_layer(
                         columns.setdefault(k, [])
                 for k, values in columns.items():
                     values.extend((f.get("properties") or {}).get(k) for f in feats)
-                pages.append((columns, np.array([_wkb(f.get("geometry")) for f in feats], dtype=object)))
+                from shapely.errors import ShapelyError
+
+                try:
+                    wkb = np.array([_wkb(f.get("geometry")) for f in feats], dtype=object)
+                except (ValueError, TypeError, AttributeError, KeyError, IndexError, ShapelyError) as exc:
+                    raise DataError(f"{query} (offset {offset}): a feature's geometry is not GeoJSON that "
+                                    f"can be read ({type(exc).__name__}: {exc})") from None
+                pages.append((columns, wkb))
             else:
                 rows += [f.get("attributes") or {} for f in feats]
             offset += len(feats)
