@@ -98,8 +98,8 @@ def _geojson_page(content: bytes) -> tuple[dict[str, list[Any]], np.ndarray, boo
     if not len(wkb) or (missing and missing != len(_NO_GEOMETRY.findall(content))):
         return None
     columns = {str(name): values.tolist() for name, values in zip(meta["fields"], fields, strict=True)}
-    tail = content[content.rfind(b'"exceededTransferLimit"'):] if b'"exceededTransferLimit"' in content else b""
-    return columns, wkb, bool(_MORE.match(tail))
+    at = content.rfind(b'"exceededTransferLimit"')
+    return columns, wkb, at >= 0 and _MORE.match(content, at) is not None
 
 
 def read_layer(
@@ -154,12 +154,8 @@ def read_layer(
             if not feats:
                 break
             if geojson:  # GeoJSON that GDAL did not read: its features as JSON
-                columns = {}
-                for f in feats:
-                    for k in f.get("properties") or {}:
-                        columns.setdefault(k, [])
-                for k, values in columns.items():
-                    values.extend((f.get("properties") or {}).get(k) for f in feats)
+                props = [f.get("properties") or {} for f in feats]
+                columns = {k: [p.get(k) for p in props] for k in dict.fromkeys(k for p in props for k in p)}
                 from shapely.errors import ShapelyError
 
                 try:
